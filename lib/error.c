@@ -1,0 +1,71 @@
+/*
+ * error.c - per-thread last-error message; see error.h.
+ */
+#include "error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#define LM_ERRMSG_MAX 2048
+
+static _Thread_local char errmsg[LM_ERRMSG_MAX];
+static _Thread_local int errcode;
+
+int lm_error_set(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(errmsg, sizeof(errmsg), fmt, ap);
+	va_end(ap);
+	errcode = code;
+	return code;
+}
+
+int lm_error_wrap(const char *fmt, ...)
+{
+	char prefix[512], old[LM_ERRMSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	va_end(ap);
+	memcpy(old, errmsg, sizeof(old));
+	snprintf(errmsg, sizeof(errmsg), "%s: %s", prefix, old);
+	return errcode ? errcode : LM_ERROR;
+}
+
+const char *lm_error_last(void)
+{
+	return errmsg;
+}
+
+int lm_error_code(void)
+{
+	return errcode;
+}
+
+void lm_error_clear(void)
+{
+	errmsg[0] = '\0';
+	errcode = LM_OK;
+}
+
+int lm_error_exit_status(int code)
+{
+	switch (code) {
+	case LM_OK:
+		return 0;
+	case LM_EINVAL:
+	case LM_ENOTFOUND:
+	case LM_ESTALE:
+	case LM_ENOTELF:
+	case LM_ENODESC:
+		return 2;
+	case LM_ENONODE:
+		return 3;
+	default:
+		return 1;
+	}
+}

@@ -1,0 +1,159 @@
+/*
+ * ledger.h - the SQLite ledger: releases, module versions, plans, apply
+ * runs, the node and its current release, and the libdir stat cache.
+ *
+ * One ledger per state dir, one node per ledger. The schema lives in
+ * schema/NNN_*.sql and is applied on open, in order, each migration in its
+ * own transaction, tracked by PRAGMA user_version. The ledger runs in WAL
+ * mode with foreign keys on and a bounded busy timeout
+ * (LIVEMOD_LOCK_TIMEOUT_MS, default 5000): a writer that cannot get the lock
+ * in time gets LM_EBUSY with a message that names the ledger.
+ */
+#ifndef LM_LEDGER_H
+#define LM_LEDGER_H
+
+#include <stdint.h>
+
+#include "modset.h"
+
+typedef struct lm_ledger lm_ledger;
+
+enum {
+	LM_LEDGER_CREATE = 1 << 0,  /* create the file if missing */
+	LM_LEDGER_READONLY = 1 << 1 /* open read-only, never migrate */
+};
+
+/* Opens (and migrates) the ledger at `path`. A ledger whose user_version is
+ * newer than this build knows: LM_EINVAL, "written by a newer livemod
+ * (schema N, this build knows M)". Missing file without CREATE:
+ * LM_ENOTFOUND. Not a database / corrupt: LM_EINVAL naming the file. */
+int lm_ledger_open(lm_ledger **out, const char *path, int flags);
+void lm_ledger_free(lm_ledger *l);
+
+/* The schema version this build writes. */
+int lm_ledger_schema_version(void);
+
+/* Write transactions: BEGIN IMMEDIATE (takes the write lock now, waits at
+ * most the busy timeout, LM_EBUSY after), COMMIT, ROLLBACK. */
+int lm_ledger_begin(lm_ledger *l);
+int lm_ledger_commit(lm_ledger *l);
+void lm_ledger_rollback(lm_ledger *l);
+
+/* ---- node ------------------------------------------------------------ */
+
+typedef struct lm_node_info {
+	int64_t id;
+	char *name;               /* host name at init */
+	char *app;                /* --app, e.g. "chatd" */
+	char *libdir;             /* absolute path */
+	int64_t current_release;  /* 0 when none */
+	int64_t permanent_release;/* 0 when none */
+} lm_node_info;
+
+int lm_ledger_node_create(lm_ledger *l, int64_t *out_id, const char *name,
+			  const char *app, const char *libdir);
+/* The node of this ledger; LM_ENOTFOUND when `init` never ran. */
+int lm_ledger_node_get(lm_ledger *l, lm_node_info *out);
+int lm_ledger_node_set_current(lm_ledger *l, int64_t node, int64_t release);
+int lm_ledger_node_set_permanent(lm_ledger *l, int64_t node, int64_t release);
+void lm_node_info_clear(lm_node_info *n);
+
+/* ---- releases and module versions ------------------------------------ */
+
+typedef struct lm_release_info {
+	int64_t id;
+	int64_t parent;           /* the release it was planned from, 0 none */
+	char commit[LM_OID_HEXSZ + 1];
+	char *created_at;         /* ISO 8601 UTC */
+	char *note;
+} lm_release_info;
+
+/* Records a release: the module versions (inserted when new, keyed by oid)
+ * and the release's contents. */
+int lm_ledger_release_add(lm_ledger *l, int64_t *out_id, int64_t parent,
+			  const char *commit, const lm_modset *mods,
+			  const char *note);
+int lm_ledger_release_get(lm_ledger *l, int64_t id, lm_release_info *out);
+/* Every module of a release, with descriptors, sorted by name. */
+int lm_ledger_release_modules(lm_ledger *l, int64_t id, lm_modset *out);
+/* Releases newest first. */
+int lm_ledger_release_list(lm_ledger *l, lm_release_info **out, size_t *n);
+void lm_release_info_clear(lm_release_info *r);
+
+/* The descriptor recorded for object `oid`; LM_ENOTFOUND when none. */
+int lm_ledger_module_version(lm_ledger *l, const char *oid,
+			     lm_descriptor **out);
+
+/* ---- plans ------------------------------------------------------------ */
+
+typedef struct lm_plan_row {
+	int64_t id;
+	int64_t from_release, to_release;
+	char *status;             /* planned|superseded|applying|applied|failed */
+	char *path;               /* plans/<id>.json, relative to state dir */
+	char *created_at;
+	char *json;               /* the plan as written */
+} lm_plan_row;
+
+/* Inserts a plan with status 'planned', marking every earlier 'planned'
+ * plan of the node 'superseded'. The id is returned before `json` is
+ * known (the plan names its own id), hence the two steps. */
+int lm_ledger_plan_add(lm_ledger *l, int64_t *out_id, int64_t from_release,
+		       int64_t to_release);
+int lm_ledger_plan_set_json(lm_ledger *l, int64_t id, const char *path,
+			    const char *json);
+int lm_ledger_plan_set_status(lm_ledger *l, int64_t id, const char *status);
+/* LM_ENOTFOUND when no such plan. */
+int lm_ledger_plan_get(lm_ledger *l, int64_t id, lm_plan_row *out);
+void lm_plan_row_clear(lm_plan_row *p);
+
+/* ---- apply runs --------------------------------------------------------- */
+
+typedef struct lm_run_info {
+	int64_t id;
+	int64_t plan_id;
+	int64_t from_release, to_release;
+	char *phase;       /* started|checked|point_of_no_return|done */
+	char *status;      /* running|ok|check_failed|eval_failed|interrupted */
+	char *check;       /* JSON: {"ok": [...]} or {"error": "..."}, or NULL */
+	char *eval;        /* same */
+	char *timings;     /* JSON object of step -> microseconds, or NULL */
+	char *started_at, *finished_at;
+} lm_run_info;
+
+int lm_ledger_run_start(lm_ledger *l, int64_t *out_id, int64_t plan_id,
+			int64_t from_release, int64_t to_release);
+int lm_ledger_run_phase(lm_ledger *l, int64_t run, const char *phase);
+int lm_ledger_run_finish(lm_ledger *l, int64_t run, const char *status,
+			 const char *check, const char *eval,
+			 const char *timings);
+/* Marks every run still 'running' as 'interrupted'; returns how many in
+ * *n. Called by the agent at boot. */
+int lm_ledger_run_mark_interrupted(lm_ledger *l, int *n);
+/* Runs newest first. */
+int lm_ledger_run_list(lm_ledger *l, lm_run_info **out, size_t *n);
+void lm_run_info_clear(lm_run_info *r);
+
+/* ---- stat cache ---------------------------------------------------------- */
+
+typedef struct lm_stat_entry {
+	char *file;            /* name in libdir */
+	int64_t size, mtime_ns, ctime_ns;
+	uint64_t ino;
+	char oid[LM_OID_HEXSZ + 1];
+	int64_t cached_at_ns;  /* wall clock when the entry was written */
+} lm_stat_entry;
+
+/* The whole cache, sorted by file name. The descriptors of the cached
+ * objects come with it, in `descs` (parallel to `out`, owned by caller),
+ * so that an unchanged file needs no ELF read. */
+int lm_ledger_stat_load(lm_ledger *l, lm_stat_entry **out,
+			lm_descriptor ***descs, size_t *n);
+/* Replaces the whole cache. Every oid must already be a module version. */
+int lm_ledger_stat_store(lm_ledger *l, const lm_stat_entry *v, size_t n);
+void lm_stat_entries_free(lm_stat_entry *v, lm_descriptor **descs, size_t n);
+
+/* The underlying handle, for tests and for `PRAGMA integrity_check`. */
+struct sqlite3 *lm_ledger_db(lm_ledger *l);
+
+#endif
