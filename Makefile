@@ -57,7 +57,7 @@ $(B)/livemod: $(PLANNER_OBJ) $(B)/liblmcommon.a
 
 $(B)/tests/%: tests/unit/%.c tests/unit/testutil.h $(B)/liblmcommon.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -Itests/unit -o $@ $< $(B)/liblmcommon.a $(LDLIBS) -lcmocka
+	$(CC) $(ALL_CFLAGS) -Itests/unit -DLM_SRCDIR=\"$(CURDIR)\" -o $@ $< $(B)/liblmcommon.a $(LDLIBS) -lcmocka
 
 unit: $(UNIT_BIN) $(B)/livemod
 	@sh tests/run-unit.sh $(UNIT_BIN)

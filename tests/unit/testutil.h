@@ -1,0 +1,113 @@
+/*
+ * testutil.h - what the unit tests share: scratch directories, compiling a
+ * real module from C text, reading and writing files.
+ *
+ * Header-only so each test binary stays one file. Tests run from the
+ * repository root (LM_SRCDIR is passed by the Makefile).
+ */
+#ifndef LM_TESTUTIL_H
+#define LM_TESTUTIL_H
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifndef LM_SRCDIR
+#define LM_SRCDIR "."
+#endif
+
+/* A fresh directory under $TMPDIR (or /tmp); caller frees the string. */
+static inline char *tu_tmpdir(void)
+{
+	const char *t = getenv("TMPDIR");
+	char *p;
+
+	if (asprintf(&p, "%s/lmtest.XXXXXX", t && *t ? t : "/tmp") < 0)
+		abort();
+	if (!mkdtemp(p))
+		abort();
+	return p;
+}
+
+static inline void tu_rm_rf(const char *dir)
+{
+	char *cmd;
+
+	if (asprintf(&cmd, "rm -rf '%s'", dir) < 0)
+		abort();
+	if (system(cmd) != 0)
+		abort();
+	free(cmd);
+}
+
+static inline void tu_write_file(const char *path, const void *buf, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+
+	if (!f || fwrite(buf, 1, n, f) != n || fclose(f) != 0)
+		abort();
+}
+
+/* Whole file in a NUL-terminated buffer; *n gets the length. */
+static inline char *tu_read_file(const char *path, size_t *n)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf;
+	long len;
+
+	if (!f)
+		return NULL;
+	fseek(f, 0, SEEK_END);
+	len = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc((size_t)len + 1);
+	if (!buf || fread(buf, 1, (size_t)len, f) != (size_t)len)
+		abort();
+	buf[len] = '\0';
+	fclose(f);
+	if (n)
+		*n = (size_t)len;
+	return buf;
+}
+
+/* Runs a shell command built printf-style; returns its exit status. */
+static inline int tu_sh(const char *fmt, ...)
+{
+	char *cmd;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	if (vasprintf(&cmd, fmt, ap) < 0)
+		abort();
+	va_end(ap);
+	rc = system(cmd);
+	free(cmd);
+	return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+/*
+ * Compiles `src` (C text) into `<dir>/<file>` as a livemod module, the way
+ * a module author would (-shared -fPIC -fno-gnu-unique). Aborts when the
+ * compiler fails: a test's module source is part of the test.
+ */
+static inline void tu_build_module(const char *dir, const char *file,
+				   const char *src)
+{
+	char *c;
+
+	if (asprintf(&c, "%s/%s.c", dir, file) < 0)
+		abort();
+	tu_write_file(c, src, strlen(src));
+	if (tu_sh("${CC:-cc} -std=c11 -Wall -Wextra -Werror -shared -fPIC "
+		  "-fno-gnu-unique -I%s/include -o '%s/%s' '%s'",
+		  LM_SRCDIR, dir, file, c) != 0)
+		abort();
+	unlink(c);
+	free(c);
+}
+
+#endif
