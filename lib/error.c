@@ -25,14 +25,21 @@ int lm_error_set(int code, const char *fmt, ...)
 
 int lm_error_wrap(const char *fmt, ...)
 {
-	char prefix[512], old[LM_ERRMSG_MAX];
+	char old[LM_ERRMSG_MAX];
+	size_t n;
 	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(prefix, sizeof(prefix), fmt, ap);
-	va_end(ap);
 	memcpy(old, errmsg, sizeof(old));
-	snprintf(errmsg, sizeof(errmsg), "%s: %s", prefix, old);
+	va_start(ap, fmt);
+	vsnprintf(errmsg, sizeof(errmsg), fmt, ap);
+	va_end(ap);
+	n = strlen(errmsg);
+	/* Truncation of a long message is fine; it stays NUL-terminated. */
+	if (n + 2 < sizeof(errmsg)) {
+		memcpy(errmsg + n, ": ", 2);
+		strncpy(errmsg + n + 2, old, sizeof(errmsg) - n - 3);
+		errmsg[sizeof(errmsg) - 1] = '\0';
+	}
 	return errcode ? errcode : LM_ERROR;
 }
 

@@ -1,0 +1,143 @@
+/*
+ * fsutil.c - file-system helpers; see fsutil.h.
+ */
+#include "fsutil.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+
+int lm_file_read(void **buf, size_t *len, const char *path)
+{
+	struct stat st;
+	char *p = NULL;
+	size_t got = 0;
+	int fd;
+
+	*buf = NULL;
+	*len = 0;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return lm_error_set(errno == ENOENT ? LM_ENOTFOUND : LM_ERROR,
+				    "%s: %s", path, strerror(errno));
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return lm_error_set(LM_EINVAL, "%s: not a regular file", path);
+	}
+	if (!(p = malloc((size_t)st.st_size + 1))) {
+		close(fd);
+		return lm_error_set(LM_ERROR, "out of memory");
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t r = read(fd, p + got, (size_t)st.st_size - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			int e = r < 0 ? errno : EIO;
+
+			close(fd);
+			free(p);
+			return lm_error_set(LM_ERROR, "%s: %s", path,
+					    r < 0 ? strerror(e)
+						  : "file shrank while read");
+		}
+		got += (size_t)r;
+	}
+	close(fd);
+	p[got] = '\0';
+	*buf = p;
+	*len = got;
+	return 0;
+}
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int lm_file_write_atomic(const char *path, const void *buf, size_t len,
+			 unsigned mode)
+{
+	char *tmp;
+	int fd, e;
+
+	if (asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0)
+		return lm_error_set(LM_ERROR, "out of memory");
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0 || write_all(fd, buf, len) != 0 || fsync(fd) != 0) {
+		e = errno;
+		if (fd >= 0)
+			close(fd);
+		unlink(tmp);
+		free(tmp);
+		return lm_error_set(LM_ERROR, "%s: %s", path, strerror(e));
+	}
+	if (close(fd) != 0 || rename(tmp, path) != 0) {
+		e = errno;
+		unlink(tmp);
+		free(tmp);
+		return lm_error_set(LM_ERROR, "%s: %s", path, strerror(e));
+	}
+	free(tmp);
+	return 0;
+}
+
+int lm_mkdir(const char *path, unsigned mode)
+{
+	struct stat st;
+
+	if (mkdir(path, mode) == 0)
+		return 0;
+	if (errno == EEXIST && stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return 0;
+	return lm_error_set(errno == EEXIST ? LM_EINVAL : LM_ERROR,
+			    "%s: cannot create directory: %s", path,
+			    errno == EEXIST ? "exists and is not a directory"
+					    : strerror(errno));
+}
+
+char *lm_path_join(const char *a, const char *b)
+{
+	char *p;
+
+	if (asprintf(&p, "%s/%s", a, b) < 0)
+		return NULL;
+	return p;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag,
+			struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+int lm_path_remove_tree(const char *path)
+{
+	if (nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 &&
+	    errno != ENOENT)
+		return lm_error_set(LM_ERROR, "%s: cannot remove: %s", path,
+				    strerror(errno));
+	return 0;
+}

@@ -1,0 +1,30 @@
+/*
+ * fsutil.h - small file-system helpers the planner and agent share: whole
+ * file reads, atomic writes (temp file, fsync, rename), directory creation.
+ */
+#ifndef LM_FSUTIL_H
+#define LM_FSUTIL_H
+
+#include <stddef.h>
+
+/* Reads the whole file into a malloc'ed buffer (NUL-terminated, the NUL
+ * not counted in *len). LM_ENOTFOUND when missing, LM_ERROR otherwise;
+ * the message names `path`. */
+int lm_file_read(void **buf, size_t *len, const char *path);
+
+/* Writes `len` bytes to `path` atomically with `mode`: a reader sees the
+ * old file or the whole new one, never a part, even across a crash. */
+int lm_file_write_atomic(const char *path, const void *buf, size_t len,
+			 unsigned mode);
+
+/* mkdir with `mode`; an existing directory is fine. */
+int lm_mkdir(const char *path, unsigned mode);
+
+/* Removes `path` and everything under it (rm -rf); a missing path is
+ * fine. */
+int lm_path_remove_tree(const char *path);
+
+/* "<a>/<b>" in a malloc'ed string. */
+char *lm_path_join(const char *a, const char *b);
+
+#endif

@@ -1,0 +1,454 @@
+/*
+ * planning.c - computing and recording upgrade plans; see planning.h.
+ */
+#include "planning.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "fsutil.h"
+#include "script.h"
+
+const char *lm_now_iso(void)
+{
+	static _Thread_local char buf[32];
+	time_t t = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return buf;
+}
+
+int lm_state_open(lm_state *st, const char *dir, int readonly)
+{
+	char *path;
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	if (!(st->dir = strdup(dir)) ||
+	    !(path = lm_path_join(dir, "ledger.db"))) {
+		free(st->dir);
+		return lm_error_set(LM_ERROR, "out of memory");
+	}
+	if (access(path, F_OK) != 0) {
+		rc = lm_error_set(LM_EINVAL,
+				  "state dir %s is not initialised (run "
+				  "'livemod init --libdir DIR')", dir);
+		goto fail;
+	}
+	rc = lm_ledger_open(&st->ledger, path,
+			    readonly ? LM_LEDGER_READONLY : 0);
+	if (rc == 0)
+		rc = lm_ledger_node_get(st->ledger, &st->node);
+	if (rc == LM_ENOTFOUND)
+		rc = lm_error_set(LM_EINVAL, "%s: no node recorded (run "
+				  "'livemod init --libdir DIR')", path);
+	if (rc < 0)
+		goto fail;
+	free(path);
+	return 0;
+fail:
+	free(path);
+	lm_state_close(st);
+	return rc;
+}
+
+void lm_state_close(lm_state *st)
+{
+	lm_ledger_free(st->ledger);
+	lm_node_info_clear(&st->node);
+	free(st->dir);
+	memset(st, 0, sizeof(*st));
+}
+
+static int copy_into(lm_modset *dst, const lm_modinfo *m)
+{
+	lm_descriptor *d = lm_descriptor_dup(m->desc);
+
+	if (!d)
+		return lm_error_set(LM_ERROR, "out of memory");
+	return lm_modset_add(dst, m->file, m->oid, d);
+}
+
+static int only_has(const lm_plan_opts *o, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < o->nonly; i++)
+		if (strcmp(o->only[i], name) == 0)
+			return 1;
+	return 0;
+}
+
+/* The to-release: everything scanned, or with named modules, the current
+ * release with just those replaced, added or removed. */
+static int build_new_set(lm_modset *out, const lm_modset *old,
+			 const lm_modset *scanned, const lm_plan_opts *o,
+			 const lm_state *st)
+{
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < o->nonly && rc == 0; i++) {
+		if (!lm_module_name_valid(o->only[i]))
+			rc = lm_error_set(LM_EINVAL, "'%s' is not a module "
+					  "name ([a-z][a-z0-9_]*)", o->only[i]);
+		else if (!lm_modset_find(old, o->only[i]) &&
+			 !lm_modset_find(scanned, o->only[i]))
+			rc = lm_error_set(LM_ENOTFOUND,
+					  "unknown module '%s': not in %s nor "
+					  "in release %lld", o->only[i],
+					  st->node.libdir,
+					  (long long)st->node.current_release);
+	}
+	if (!o->nonly)
+		for (i = 0; i < scanned->n && rc == 0; i++)
+			rc = copy_into(out, &scanned->v[i]);
+	for (i = 0; o->nonly && i < old->n && rc == 0; i++)
+		if (!only_has(o, old->v[i].desc->name))
+			rc = copy_into(out, &old->v[i]);
+	for (i = 0; o->nonly && i < scanned->n && rc == 0; i++)
+		if (only_has(o, scanned->v[i].desc->name))
+			rc = copy_into(out, &scanned->v[i]);
+	if (rc == 0)
+		rc = lm_modset_sort(out);
+	return rc;
+}
+
+static lm_plan_side *side_new(const lm_modinfo *m)
+{
+	lm_plan_side *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->file = strdup(m->file);
+	s->desc = lm_descriptor_dup(m->desc);
+	memcpy(s->oid, m->oid, sizeof(s->oid));
+	if (!s->file || !s->desc) {
+		free(s->file);
+		lm_descriptor_free(s->desc);
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+static const char *extra_for(const lm_plan_opts *o, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < o->nextras; i++)
+		if (strcmp(o->extras[i].module, name) == 0)
+			return o->extras[i].extra;
+	return "";
+}
+
+static int add_change(lm_plan *p, lm_change_kind kind, const lm_modinfo *old,
+		      const lm_modinfo *new, const lm_plan_opts *o)
+{
+	const lm_modinfo *m = new ? new : old;
+	lm_plan_module *pm, *v;
+	lm_purge_mode purge = o->purge;
+
+	v = realloc(p->modules, (p->nmodules + 1) * sizeof(*v));
+	if (!v)
+		return lm_error_set(LM_ERROR, "out of memory");
+	p->modules = v;
+	pm = &v[p->nmodules];
+	memset(pm, 0, sizeof(*pm));
+	pm->change = kind;
+	if (purge == LM_PURGE_DEFAULT)
+		purge = m->desc->purge;
+	if (purge == LM_PURGE_DEFAULT)
+		purge = LM_BRUTAL_PURGE; /* OTP's default */
+	pm->pre_purge = pm->post_purge = purge;
+	pm->name = strdup(m->desc->name);
+	pm->extra = strdup(extra_for(o, m->desc->name));
+	pm->old_side = old ? side_new(old) : NULL;
+	pm->new_side = new ? side_new(new) : NULL;
+	p->nmodules++;
+	if (!pm->name || !pm->extra || (old && !pm->old_side) ||
+	    (new && !pm->new_side))
+		return lm_error_set(LM_ERROR, "out of memory");
+	return 0;
+}
+
+/* One merge pass over two name-sorted sets. */
+static int diff_sets(lm_plan *p, const lm_modset *old, const lm_modset *new,
+		     const lm_plan_opts *o)
+{
+	size_t i = 0, j = 0;
+	int rc = 0;
+
+	while (rc == 0 && (i < old->n || j < new->n)) {
+		int c = i == old->n   ? 1
+			: j == new->n ? -1
+				      : strcmp(old->v[i].desc->name,
+					       new->v[j].desc->name);
+		if (c < 0) {
+			rc = add_change(p, LM_REMOVED, &old->v[i++], NULL, o);
+		} else if (c > 0) {
+			rc = add_change(p, LM_ADDED, NULL, &new->v[j++], o);
+		} else {
+			if (strcmp(old->v[i].oid, new->v[j].oid) != 0)
+				rc = add_change(p, LM_CHANGED, &old->v[i],
+						&new->v[j], o);
+			i++;
+			j++;
+		}
+	}
+	return rc;
+}
+
+static int check_extras(const lm_plan *p, const lm_plan_opts *o)
+{
+	size_t i, k;
+
+	for (i = 0; i < o->nextras; i++) {
+		for (k = 0; k < p->nmodules; k++)
+			if (strcmp(p->modules[k].name, o->extras[i].module) == 0)
+				break;
+		if (k == p->nmodules)
+			return lm_error_set(LM_EINVAL,
+					    "--extra names %s, which this plan "
+					    "does not change", o->extras[i].module);
+	}
+	return 0;
+}
+
+int lm_planning_compute(lm_plan **out, lm_modset *new_set, lm_state *st,
+			const lm_scan *scan, const lm_plan_opts *opts)
+{
+	lm_release_info from = {0};
+	lm_modset old = {0};
+	lm_plan *p = NULL;
+	int rc;
+
+	*out = NULL;
+	memset(new_set, 0, sizeof(*new_set));
+	assert(st->node.current_release > 0);
+	if ((rc = lm_ledger_release_get(st->ledger, st->node.current_release,
+					&from)) < 0 ||
+	    (rc = lm_ledger_release_modules(st->ledger,
+					    st->node.current_release, &old)) < 0 ||
+	    (rc = build_new_set(new_set, &old, &scan->mods, opts, st)) < 0)
+		goto out;
+	if (!(p = calloc(1, sizeof(*p)))) {
+		rc = lm_error_set(LM_ERROR, "out of memory");
+		goto out;
+	}
+	if ((rc = diff_sets(p, &old, new_set, opts)) < 0 || p->nmodules == 0)
+		goto out;
+	p->app = strdup(st->node.app);
+	p->libdir = strdup(st->node.libdir);
+	p->created_at = strdup(lm_now_iso());
+	p->from_release = from.id;
+	memcpy(p->from_commit, from.commit, sizeof(p->from_commit));
+	if (!p->app || !p->libdir || !p->created_at) {
+		rc = lm_error_set(LM_ERROR, "out of memory");
+		goto out;
+	}
+	if ((rc = check_extras(p, opts)) < 0 ||
+	    (rc = lm_script_build(p, &old, new_set)) < 0)
+		goto out;
+	*out = p;
+	p = NULL;
+out:
+	lm_plan_free(p);
+	lm_modset_clear(&old);
+	lm_release_info_clear(&from);
+	if (rc < 0)
+		lm_modset_clear(new_set);
+	return rc;
+}
+
+/* "mod_a 1.0.0 -> 1.1.0, mod_b added" for the release commit. */
+static char *release_message(const lm_plan *p)
+{
+	char *msg = NULL;
+	size_t len = 0, i;
+	FILE *f = open_memstream(&msg, &len);
+
+	if (!f)
+		return NULL;
+	fprintf(f, "livemod release planned from release %lld\n\n",
+		(long long)p->from_release);
+	for (i = 0; i < p->nmodules; i++) {
+		const lm_plan_module *m = &p->modules[i];
+
+		fprintf(f, "%s %s", m->name, lm_change_name(m->change));
+		if (m->old_side)
+			fprintf(f, " %s", m->old_side->desc->vsn);
+		if (m->new_side)
+			fprintf(f, " -> %s", m->new_side->desc->vsn);
+		fputc('\n', f);
+	}
+	fclose(f);
+	return msg;
+}
+
+static int cmp_modinfo_file(const void *a, const void *b)
+{
+	return strcmp((*(const lm_modinfo *const *)a)->file,
+		      (*(const lm_modinfo *const *)b)->file);
+}
+
+static int cmp_key_modinfo_file(const void *key, const void *elem)
+{
+	return strcmp(key, (*(const lm_modinfo *const *)elem)->file);
+}
+
+/* Stat entries of the files that made it into the release: the cache may
+ * only name recorded module versions. */
+static int store_stats(lm_state *st, const lm_scan *scan,
+		       const lm_modset *new_set)
+{
+	lm_stat_entry *v = calloc(scan->nstats + 1, sizeof(*v));
+	const lm_modinfo **by_file = calloc(new_set->n + 1, sizeof(*by_file));
+	size_t i, n = 0;
+	int rc;
+
+	if (!v || !by_file) {
+		free(v);
+		free(by_file);
+		return lm_error_set(LM_ERROR, "out of memory");
+	}
+	for (i = 0; i < new_set->n; i++)
+		by_file[i] = &new_set->v[i];
+	qsort(by_file, new_set->n, sizeof(*by_file), cmp_modinfo_file);
+	for (i = 0; i < scan->nstats; i++) {
+		const lm_stat_entry *e = &scan->stats[i];
+		const lm_modinfo *const *m =
+			bsearch(e->file, by_file, new_set->n, sizeof(*by_file),
+				cmp_key_modinfo_file);
+
+		if (m && strcmp((*m)->oid, e->oid) == 0)
+			v[n++] = *e; /* shallow: strings stay the scan's */
+	}
+	rc = lm_ledger_stat_store(st->ledger, v, n);
+	free(by_file);
+	free(v);
+	return rc;
+}
+
+static int store_objects(lm_store *store, const lm_plan *p,
+			 const char *libdir)
+{
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < p->nmodules && rc == 0; i++) {
+		const lm_plan_side *s = p->modules[i].new_side;
+		char *path;
+
+		if (!s)
+			continue;
+		if (!(path = lm_path_join(libdir, s->file)))
+			return lm_error_set(LM_ERROR, "out of memory");
+		rc = lm_store_put_file(store, path, s->oid);
+		free(path);
+	}
+	return rc;
+}
+
+static int write_plan_file(lm_state *st, lm_plan *p, char **relpath)
+{
+	char *json = NULL, *path = NULL;
+	int rc;
+
+	if (asprintf(relpath, "plans/%lld.json", (long long)p->id) < 0) {
+		*relpath = NULL;
+		return lm_error_set(LM_ERROR, "out of memory");
+	}
+	if ((rc = lm_plan_to_json(&json, p)) < 0)
+		return rc;
+	if (!(path = lm_path_join(st->dir, *relpath)))
+		rc = lm_error_set(LM_ERROR, "out of memory");
+	if (rc == 0)
+		rc = lm_file_write_atomic(path, json, strlen(json), 0644);
+	if (rc == 0)
+		rc = lm_ledger_plan_set_json(st->ledger, p->id, *relpath, json);
+	free(json);
+	free(path);
+	return rc;
+}
+
+int lm_planning_record(lm_state *st, lm_plan *p, const lm_modset *new_set,
+		       const lm_scan *scan)
+{
+	char commit[LM_OID_HEXSZ + 1], *msg = NULL, *relpath = NULL;
+	char *store_path = lm_path_join(st->dir, "store.git");
+	lm_node_info now = {0};
+	lm_store *store = NULL;
+	int64_t rid = 0;
+	int rc, tagged = 0;
+
+	if (!store_path)
+		return lm_error_set(LM_ERROR, "out of memory");
+	if ((rc = lm_ledger_begin(st->ledger)) < 0) {
+		free(store_path);
+		return rc;
+	}
+	/* The lock is ours now: the node may have moved since we planned. */
+	if ((rc = lm_ledger_node_get(st->ledger, &now)) < 0)
+		goto out;
+	if (now.current_release != p->from_release) {
+		rc = lm_error_set(LM_ESTALE,
+				  "the node moved to release %lld while this "
+				  "plan was made from %lld; plan again",
+				  (long long)now.current_release,
+				  (long long)p->from_release);
+		goto out;
+	}
+	if ((rc = lm_store_open(&store, store_path, 0)) < 0 ||
+	    (rc = store_objects(store, p, st->node.libdir)) < 0)
+		goto out;
+	if (!(msg = release_message(p))) {
+		rc = lm_error_set(LM_ERROR, "out of memory");
+		goto out;
+	}
+	if ((rc = lm_store_commit(store, commit, new_set, p->from_commit,
+				  msg)) < 0 ||
+	    (rc = lm_ledger_release_add(st->ledger, &rid, p->from_release,
+					commit, new_set, NULL)) < 0 ||
+	    (rc = lm_ledger_plan_add(st->ledger, &p->id, p->from_release,
+				     rid)) < 0)
+		goto out;
+	p->to_release = rid;
+	memcpy(p->to_commit, commit, sizeof(commit));
+	if ((rc = write_plan_file(st, p, &relpath)) < 0 ||
+	    (rc = store_stats(st, scan, new_set)) < 0 ||
+	    (rc = lm_store_tag(store, rid, commit)) < 0)
+		goto out;
+	tagged = 1;
+	rc = lm_ledger_commit(st->ledger);
+out:
+	if (rc < 0) {
+		lm_ledger_rollback(st->ledger);
+		if (tagged)
+			lm_store_untag(store, rid);
+		if (relpath) {
+			char *path = lm_path_join(st->dir, relpath);
+
+			if (path)
+				unlink(path);
+			free(path);
+		}
+		p->id = 0;
+		p->to_release = 0;
+		p->to_commit[0] = '\0';
+	}
+	lm_node_info_clear(&now);
+	lm_store_free(store);
+	free(msg);
+	free(relpath);
+	free(store_path);
+	return rc;
+}

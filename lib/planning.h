@@ -1,0 +1,63 @@
+/*
+ * planning.h - from a libdir and the ledger to an upgrade plan, and from a
+ * plan to the store, the ledger and plans/<id>.json.
+ *
+ * Computing a plan writes nothing (it is all `--dry-run` needs, and what
+ * update_list and update_info show). Recording it is one ledger
+ * transaction: the store objects and release commit are written inside it
+ * and the plan file is written atomically before it commits, so a failure
+ * or a kill at any point leaves either no release and no plan, or both.
+ */
+#ifndef LM_PLANNING_H
+#define LM_PLANNING_H
+
+#include "ledger.h"
+#include "plan.h"
+#include "scan.h"
+#include "store.h"
+
+typedef struct lm_extra {
+	const char *module;
+	const char *extra;
+} lm_extra;
+
+typedef struct lm_plan_opts {
+	lm_purge_mode purge;         /* LM_PURGE_DEFAULT: module's, else brutal */
+	const char *const *only;     /* plan only these modules, when nonly */
+	size_t nonly;
+	const lm_extra *extras;      /* code_change Extra per module */
+	size_t nextras;
+} lm_plan_opts;
+
+/* A state dir opened for planning. */
+typedef struct lm_state {
+	char *dir;
+	lm_ledger *ledger;
+	lm_node_info node;
+} lm_state;
+
+/* Opens `dir`'s ledger (read-only when `readonly`) and reads its node.
+ * LM_EINVAL when `dir` holds no initialised state ("run livemod init"). */
+int lm_state_open(lm_state *st, const char *dir, int readonly);
+void lm_state_close(lm_state *st);
+
+/*
+ * Plans the way from the node's current release to what `scan` found.
+ * *out is NULL (and 0 returned) when nothing changed. `new_set` receives
+ * the whole to-release (caller clears it). `scan` must come from the
+ * node's libdir.
+ */
+int lm_planning_compute(lm_plan **out, lm_modset *new_set, lm_state *st,
+			const lm_scan *scan, const lm_plan_opts *opts);
+
+/* Stores the new objects and the release `new_set`, records the plan
+ * (superseding an earlier unapplied one), writes plans/<id>.json and the
+ * stat cache. Fills p->id, p->to_release, p->to_commit. */
+int lm_planning_record(lm_state *st, lm_plan *p, const lm_modset *new_set,
+		       const lm_scan *scan);
+
+/* ISO 8601 UTC time of now, e.g. "2026-11-25T12:00:00Z" (static buffer
+ * of the calling thread). */
+const char *lm_now_iso(void);
+
+#endif

@@ -1,0 +1,278 @@
+/*
+ * store.c - the content store on libgit2; see store.h.
+ *
+ * Only plain git objects are written (blobs, trees, commits, refs), so the
+ * store stays readable by the git command line and by any later tool.
+ */
+#include "store.h"
+
+#include <assert.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <git2.h>
+
+#include "error.h"
+#include "fsutil.h"
+
+struct lm_store {
+	git_repository *repo;
+	char *path;
+};
+
+static pthread_once_t git_once = PTHREAD_ONCE_INIT;
+
+static void git_init_once(void)
+{
+	git_libgit2_init();
+}
+
+/* Records libgit2's last error under LM_ERROR (or `code`). */
+static int git_fail(int code, const char *what, const char *path)
+{
+	const git_error *e = git_error_last();
+
+	return lm_error_set(code, "%s: %s: %s", path, what,
+			    e && e->message ? e->message : "unknown error");
+}
+
+int lm_store_open(lm_store **out, const char *path, int create)
+{
+	lm_store *s;
+	struct stat st;
+	int rc;
+
+	pthread_once(&git_once, git_init_once);
+	*out = NULL;
+	if (stat(path, &st) != 0 && !create)
+		return lm_error_set(LM_ENOTFOUND, "%s: no store here", path);
+	s = calloc(1, sizeof(*s));
+	if (!s || !(s->path = strdup(path))) {
+		free(s);
+		return lm_error_set(LM_ERROR, "out of memory");
+	}
+	if (stat(path, &st) == 0) {
+		rc = git_repository_open_bare(&s->repo, path);
+	} else {
+		git_repository_init_options o;
+
+		git_repository_init_options_init(
+			&o, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
+		o.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH;
+		o.initial_head = "main";
+		rc = git_repository_init_ext(&s->repo, path, &o);
+	}
+	if (rc < 0) {
+		rc = git_fail(LM_ERROR, "cannot open store", path);
+		lm_store_free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+void lm_store_free(lm_store *s)
+{
+	if (!s)
+		return;
+	git_repository_free(s->repo);
+	free(s->path);
+	free(s);
+}
+
+int lm_store_hash_buf(char out[LM_OID_HEXSZ + 1], const void *buf, size_t len)
+{
+	git_oid oid;
+
+	pthread_once(&git_once, git_init_once);
+	if (git_odb_hash(&oid, buf, len, GIT_OBJECT_BLOB) < 0)
+		return git_fail(LM_ERROR, "cannot hash", "buffer");
+	git_oid_tostr(out, LM_OID_HEXSZ + 1, &oid);
+	return 0;
+}
+
+int lm_store_hash_file(char out[LM_OID_HEXSZ + 1], const char *path)
+{
+	git_oid oid;
+
+	pthread_once(&git_once, git_init_once);
+	if (git_odb_hashfile(&oid, path, GIT_OBJECT_BLOB) < 0)
+		return git_fail(LM_ERROR, "cannot read", path);
+	git_oid_tostr(out, LM_OID_HEXSZ + 1, &oid);
+	return 0;
+}
+
+int lm_store_put_file(lm_store *s, const char *path, const char *expect)
+{
+	char hex[LM_OID_HEXSZ + 1];
+	git_oid oid;
+	void *buf;
+	size_t len;
+	int rc;
+
+	if ((rc = lm_file_read(&buf, &len, path)) < 0)
+		return rc;
+	if ((rc = lm_store_hash_buf(hex, buf, len)) == 0 && expect &&
+	    strcmp(hex, expect) != 0)
+		rc = lm_error_set(LM_EINVAL,
+				  "%s: changed while planning (was %.12s, now "
+				  "%.12s); run the plan again", path, expect,
+				  hex);
+	if (rc == 0 && git_blob_create_from_buffer(&oid, s->repo, buf, len) < 0)
+		rc = git_fail(LM_ERROR, "cannot store", path);
+	free(buf);
+	return rc;
+}
+
+int lm_store_has(lm_store *s, const char *oid_hex)
+{
+	git_odb *odb;
+	git_oid oid;
+	int has;
+
+	if (git_oid_fromstr(&oid, oid_hex) < 0 ||
+	    git_repository_odb(&odb, s->repo) < 0)
+		return 0;
+	has = git_odb_exists(odb, &oid);
+	git_odb_free(odb);
+	return has;
+}
+
+int lm_store_read(lm_store *s, const char *oid_hex, void **buf, size_t *len)
+{
+	char again[LM_OID_HEXSZ + 1];
+	git_blob *blob;
+	git_oid oid;
+	int rc;
+
+	*buf = NULL;
+	*len = 0;
+	if (git_oid_fromstr(&oid, oid_hex) < 0)
+		return lm_error_set(LM_EINVAL, "'%s' is not an object id",
+				    oid_hex);
+	if (git_blob_lookup(&blob, s->repo, &oid) < 0)
+		return lm_error_set(LM_ENOTFOUND, "%s: object %s is missing",
+				    s->path, oid_hex);
+	*len = (size_t)git_blob_rawsize(blob);
+	*buf = malloc(*len ? *len : 1);
+	if (!*buf) {
+		git_blob_free(blob);
+		return lm_error_set(LM_ERROR, "out of memory");
+	}
+	memcpy(*buf, git_blob_rawcontent(blob), *len);
+	git_blob_free(blob);
+	/* libgit2 does not re-hash loose objects on read; an object altered
+	 * on disk must not reach dlopen. */
+	rc = lm_store_hash_buf(again, *buf, *len);
+	if (rc == 0 && strcmp(again, oid_hex) != 0)
+		rc = lm_error_set(LM_EINVAL,
+				  "%s: object %s is altered (its bytes hash to "
+				  "%s)", s->path, oid_hex, again);
+	if (rc < 0) {
+		free(*buf);
+		*buf = NULL;
+		*len = 0;
+	}
+	return rc;
+}
+
+static int build_tree(lm_store *s, git_oid *tree_oid, const lm_modset *mods)
+{
+	git_treebuilder *tb;
+	git_oid oid;
+	size_t i;
+	int rc = 0;
+
+	if (git_treebuilder_new(&tb, s->repo, NULL) < 0)
+		return git_fail(LM_ERROR, "cannot build tree", s->path);
+	for (i = 0; i < mods->n && rc == 0; i++) {
+		const lm_modinfo *m = &mods->v[i];
+
+		if (git_oid_fromstr(&oid, m->oid) < 0 ||
+		    git_treebuilder_insert(NULL, tb, m->file, &oid,
+					   GIT_FILEMODE_BLOB) < 0)
+			rc = git_fail(LM_ERROR, "cannot add to tree", m->file);
+	}
+	if (rc == 0 && git_treebuilder_write(tree_oid, tb) < 0)
+		rc = git_fail(LM_ERROR, "cannot write tree", s->path);
+	git_treebuilder_free(tb);
+	return rc;
+}
+
+int lm_store_commit(lm_store *s, char out[LM_OID_HEXSZ + 1],
+		    const lm_modset *mods, const char *parent,
+		    const char *message)
+{
+	git_commit *pc = NULL;
+	git_signature *sig = NULL;
+	git_tree *tree = NULL;
+	git_oid tree_oid, commit_oid, parent_oid;
+	int rc;
+
+	if ((rc = build_tree(s, &tree_oid, mods)) < 0)
+		return rc;
+	if (git_tree_lookup(&tree, s->repo, &tree_oid) < 0 ||
+	    git_signature_now(&sig, "livemod", "livemod@localhost") < 0) {
+		rc = git_fail(LM_ERROR, "cannot commit", s->path);
+		goto out;
+	}
+	if (parent && *parent &&
+	    (git_oid_fromstr(&parent_oid, parent) < 0 ||
+	     git_commit_lookup(&pc, s->repo, &parent_oid) < 0)) {
+		rc = git_fail(LM_ERROR, "parent release commit missing",
+			      s->path);
+		goto out;
+	}
+	if (git_commit_create(&commit_oid, s->repo, NULL, sig, sig, NULL,
+			      message, tree, pc ? 1 : 0,
+			      (const git_commit **)&pc) < 0) {
+		rc = git_fail(LM_ERROR, "cannot commit", s->path);
+		goto out;
+	}
+	git_oid_tostr(out, LM_OID_HEXSZ + 1, &commit_oid);
+out:
+	git_commit_free(pc);
+	git_tree_free(tree);
+	git_signature_free(sig);
+	return rc;
+}
+
+int lm_store_tag(lm_store *s, int64_t release, const char *commit)
+{
+	char name[64];
+	git_reference *ref = NULL;
+	git_oid oid;
+
+	assert(release > 0);
+	snprintf(name, sizeof(name), "refs/tags/release-%lld",
+		 (long long)release);
+	if (git_oid_fromstr(&oid, commit) < 0)
+		return lm_error_set(LM_EINVAL, "'%s' is not a commit id",
+				    commit);
+	if (git_reference_create(&ref, s->repo, name, &oid, 1,
+				 "livemod: release") < 0)
+		return git_fail(LM_ERROR, "cannot tag release", s->path);
+	git_reference_free(ref);
+	if (git_reference_create(&ref, s->repo, "refs/heads/main", &oid, 1,
+				 "livemod: newest release") < 0)
+		return git_fail(LM_ERROR, "cannot move main", s->path);
+	git_reference_free(ref);
+	return 0;
+}
+
+int lm_store_untag(lm_store *s, int64_t release)
+{
+	char name[64];
+	int rc;
+
+	snprintf(name, sizeof(name), "refs/tags/release-%lld",
+		 (long long)release);
+	rc = git_reference_remove(s->repo, name);
+	if (rc < 0 && rc != GIT_ENOTFOUND)
+		return git_fail(LM_ERROR, "cannot untag release", s->path);
+	return 0;
+}

@@ -1,0 +1,53 @@
+/*
+ * store.h - the content store: a bare git repository (libgit2) holding
+ * every module object ever planned as a blob and every release as a
+ * commit whose tree maps module file -> blob.
+ *
+ * Releases are tagged refs/tags/release-N and refs/heads/main follows the
+ * newest, so `git --git-dir=store.git log` and `git ls-tree release-3`
+ * read the history with plain git.
+ */
+#ifndef LM_STORE_H
+#define LM_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "modset.h"
+
+typedef struct lm_store lm_store;
+
+/* Opens the bare repository at `path`; with `create`, makes it first when
+ * missing. LM_ENOTFOUND when missing and not `create`. */
+int lm_store_open(lm_store **out, const char *path, int create);
+void lm_store_free(lm_store *s);
+
+/* The blob id of a file or buffer, without writing anything. */
+int lm_store_hash_file(char out[LM_OID_HEXSZ + 1], const char *path);
+int lm_store_hash_buf(char out[LM_OID_HEXSZ + 1], const void *buf,
+		      size_t len);
+
+/* Writes the file as a blob (a no-op when present); checks that its id is
+ * `expect` when given (the file changed since it was hashed: LM_EINVAL). */
+int lm_store_put_file(lm_store *s, const char *path, const char *expect);
+
+/* True when the store holds blob `oid`. */
+int lm_store_has(lm_store *s, const char *oid);
+
+/* Reads blob `oid` into a malloc'ed buffer, verifying that the bytes hash
+ * to `oid` (an altered object is refused: LM_EINVAL). */
+int lm_store_read(lm_store *s, const char *oid, void **buf, size_t *len);
+
+/* Commits the release tree of `mods` (file -> blob, every blob already
+ * stored) with parent `parent` ("" or NULL for none). */
+int lm_store_commit(lm_store *s, char out[LM_OID_HEXSZ + 1],
+		    const lm_modset *mods, const char *parent,
+		    const char *message);
+
+/* Points refs/tags/release-N at `commit` and refs/heads/main too. */
+int lm_store_tag(lm_store *s, int64_t release, const char *commit);
+
+/* Removes refs/tags/release-N (undoing a tag whose ledger write failed). */
+int lm_store_untag(lm_store *s, int64_t release);
+
+#endif

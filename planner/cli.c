@@ -1,0 +1,122 @@
+/*
+ * cli.c - error reporting and plan printing shared by the subcommands.
+ */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "error.h"
+
+static const char *code_name(int rc)
+{
+	switch (rc) {
+	case LM_EINVAL: return "bad_input";
+	case LM_ENOTFOUND: return "not_found";
+	case LM_EBUSY: return "busy";
+	case LM_ESTALE: return "stale";
+	case LM_ECHECK: return "check_failed";
+	case LM_EEVAL: return "eval_failed";
+	case LM_ENOTELF: return "not_elf";
+	case LM_ENODESC: return "no_descriptor";
+	case LM_ENONODE: return "no_node";
+	default: return "internal";
+	}
+}
+
+static void print_error_json(int rc, const char *msg)
+{
+	cJSON *root = cJSON_CreateObject();
+	cJSON *err = cJSON_AddObjectToObject(root, "error");
+
+	cJSON_AddStringToObject(err, "code", code_name(rc));
+	cJSON_AddStringToObject(err, "message", msg);
+	cli_print_json_text(cJSON_Print(root));
+	cJSON_Delete(root);
+}
+
+int cli_fail(const cli *c, int rc)
+{
+	fprintf(stderr, "livemod %s: %s\n", c->cmd, lm_error_last());
+	if (c->json)
+		print_error_json(rc, lm_error_last());
+	return lm_error_exit_status(rc);
+}
+
+int cli_usage(const cli *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fprintf(stderr, "livemod %s: ", c->cmd);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	return 2;
+}
+
+const char *cli_state_dir(const cli *c)
+{
+	if (!c->state || !*c->state)
+		cli_usage(c, "no state dir: give --state DIR or set "
+			     "LIVEMOD_STATE");
+	return c->state && *c->state ? c->state : NULL;
+}
+
+void cli_print_json_text(char *text)
+{
+	if (text)
+		printf("%s\n", text);
+	free(text);
+}
+
+static void print_side(const lm_plan_side *s)
+{
+	if (s)
+		printf("%s (%.12s)", s->desc->vsn, s->oid);
+	else
+		printf("-");
+}
+
+static void print_script(const char *label, const lm_script *s,
+			 const lm_plan *p)
+{
+	char *text = lm_script_format(s, p, (int)strlen(label) + 2);
+
+	printf("%s: %s\n", label, text ? text : "?");
+	free(text);
+}
+
+void cli_print_plan(const lm_plan *p, int with_downgrade)
+{
+	size_t i;
+
+	if (p->id)
+		printf("plan %lld: release %lld -> %lld (plans/%lld.json)\n",
+		       (long long)p->id, (long long)p->from_release,
+		       (long long)p->to_release, (long long)p->id);
+	else
+		printf("plan (dry run, nothing written): release %lld -> new\n",
+		       (long long)p->from_release);
+	printf("libdir: %s\nmodules:\n", p->libdir);
+	for (i = 0; i < p->nmodules; i++) {
+		const lm_plan_module *m = &p->modules[i];
+
+		printf("  %-20s %-8s ", m->name, lm_change_name(m->change));
+		print_side(m->old_side);
+		printf(" -> ");
+		print_side(m->new_side);
+		printf("  %s\n", lm_purge_name(m->post_purge));
+	}
+	print_script("script", &p->script, p);
+	print_script("low level script", &p->low_level, p);
+	if (with_downgrade) {
+		print_script("downgrade script", &p->down_script, p);
+		print_script("downgrade low level script", &p->down_low_level,
+			     p);
+	}
+}

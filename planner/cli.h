@@ -1,0 +1,50 @@
+/*
+ * cli.h - what the `livemod` subcommands share: parsed options, error
+ * reporting with DESIGN.md's exit statuses, and plan printing.
+ */
+#ifndef LM_CLI_H
+#define LM_CLI_H
+
+#include <stddef.h>
+
+#include "planning.h"
+
+typedef struct cli {
+	const char *cmd;
+	const char *state;   /* --state, else $LIVEMOD_STATE */
+	int json;            /* --json */
+	int dry_run;         /* --dry-run */
+	const char *libdir;  /* --libdir (init) */
+	const char *app;     /* --app (init) */
+	lm_purge_mode purge; /* --purge */
+	lm_extra *extras;    /* --extra MOD=TEXT, repeatable */
+	size_t nextras;
+	char **args;         /* operands after the command */
+	size_t nargs;
+} cli;
+
+/* Prints "livemod <cmd>: <last error>" to stderr (and, with --json, an
+ * {"error": {...}} object to stdout); returns the exit status for `rc`. */
+int cli_fail(const cli *c, int rc);
+
+/* Usage error: message to stderr, returns 2. */
+int cli_usage(const cli *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* The state dir, or a usage error when neither --state nor LIVEMOD_STATE
+ * is given (returns NULL and prints). */
+const char *cli_state_dir(const cli *c);
+
+/* Prints a plan for a person: header, modules, scripts (OTP terms). */
+void cli_print_plan(const lm_plan *p, int with_downgrade);
+
+/* Prints cJSON-made text and a newline to stdout; frees it. */
+void cli_print_json_text(char *text);
+
+int cmd_init(cli *c);
+int cmd_plan(cli *c);
+int cmd_update_list(cli *c);
+int cmd_update_info(cli *c);
+int cmd_show(cli *c);
+
+#endif

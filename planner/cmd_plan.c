@@ -1,0 +1,206 @@
+/*
+ * cmd_plan.c - the commands that diff libdir against the node's current
+ * release: `plan`, `update_list`, `update_info`.
+ *
+ * All three compute the same plan; only `plan` without --dry-run records
+ * it. The read-only ones open the ledger read-only, so they never take
+ * the write lock nor change a byte.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli.h"
+#include "error.h"
+
+typedef struct planned {
+	lm_state st;
+	lm_scan scan;
+	lm_modset new_set;
+	lm_plan *plan; /* NULL when nothing changed */
+} planned;
+
+static void planned_clear(planned *pl)
+{
+	lm_plan_free(pl->plan);
+	lm_modset_clear(&pl->new_set);
+	lm_scan_clear(&pl->scan);
+	lm_state_close(&pl->st);
+}
+
+static void print_warnings(const cli *c, const lm_scan *scan)
+{
+	size_t i;
+
+	for (i = 0; i < scan->nwarnings; i++)
+		fprintf(stderr, "livemod %s: warning: %s\n", c->cmd,
+			scan->warnings[i]);
+}
+
+/* Opens the state, scans libdir and computes the plan. */
+static int compute(planned *pl, const cli *c, int readonly)
+{
+	lm_plan_opts o = { 0 };
+	const char *dir = cli_state_dir(c);
+	int rc;
+
+	memset(pl, 0, sizeof(*pl));
+	if (!dir)
+		return lm_error_set(LM_EINVAL, "no state dir");
+	o.purge = c->purge;
+	o.only = (const char *const *)c->args;
+	o.nonly = c->nargs;
+	o.extras = c->extras;
+	o.nextras = c->nextras;
+	if ((rc = lm_state_open(&pl->st, dir, readonly)) < 0)
+		return rc;
+	/* The cache is only read here; `plan` rewrites it when it records. */
+	if ((rc = lm_scan_libdir(&pl->scan, pl->st.node.libdir,
+				 pl->st.ledger)) < 0)
+		return rc;
+	print_warnings(c, &pl->scan);
+	return lm_planning_compute(&pl->plan, &pl->new_set, &pl->st, &pl->scan,
+				   &o);
+}
+
+static void print_plan_json(const lm_plan *p)
+{
+	char *json = NULL;
+
+	if (lm_plan_to_json(&json, p) == 0)
+		printf("%s\n", json);
+	free(json);
+}
+
+int cmd_plan(cli *c)
+{
+	planned pl;
+	int rc;
+
+	if ((rc = compute(&pl, c, c->dry_run)) < 0)
+		goto out;
+	if (!pl.plan) {
+		if (c->json)
+			printf("{\"plan\": null, \"release\": %lld}\n",
+			       (long long)pl.st.node.current_release);
+		else
+			printf("nothing to plan: libdir matches release %lld\n",
+			       (long long)pl.st.node.current_release);
+		goto out;
+	}
+	if (!c->dry_run &&
+	    (rc = lm_planning_record(&pl.st, pl.plan, &pl.new_set, &pl.scan)) < 0)
+		goto out;
+	if (c->json)
+		print_plan_json(pl.plan);
+	else
+		cli_print_plan(pl.plan, 1);
+out:
+	planned_clear(&pl);
+	return rc < 0 ? cli_fail(c, rc) : 0;
+}
+
+int cmd_update_list(cli *c)
+{
+	cJSON *arr = NULL;
+	planned pl;
+	size_t i;
+	int rc;
+
+	if ((rc = compute(&pl, c, 1)) < 0)
+		goto out;
+	if (c->json)
+		arr = cJSON_CreateArray();
+	for (i = 0; pl.plan && i < pl.plan->nmodules; i++) {
+		const lm_plan_module *m = &pl.plan->modules[i];
+
+		if (!c->json) {
+			printf("%s\n", m->name);
+			continue;
+		}
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "module", m->name);
+		cJSON_AddStringToObject(o, "change", lm_change_name(m->change));
+		cJSON_AddItemToArray(arr, o);
+	}
+	if (arr)
+		cli_print_json_text(cJSON_Print(arr));
+out:
+	cJSON_Delete(arr);
+	planned_clear(&pl);
+	return rc < 0 ? cli_fail(c, rc) : 0;
+}
+
+/* update_info as JSON: {"libdir","release","modules":[...],"plan":{...},
+ * "check":{"ok":[warnings]}}. */
+static void info_json(const planned *pl)
+{
+	cJSON *o = cJSON_CreateObject(), *mods, *check, *warn;
+	char *pj = NULL;
+	size_t i;
+
+	cJSON_AddStringToObject(o, "libdir", pl->st.node.libdir);
+	cJSON_AddNumberToObject(o, "release", (double)pl->st.node.current_release);
+	mods = cJSON_AddArrayToObject(o, "modules");
+	for (i = 0; pl->plan && i < pl->plan->nmodules; i++)
+		cJSON_AddItemToArray(mods, cJSON_CreateString(
+						   pl->plan->modules[i].name));
+	if (pl->plan && lm_plan_to_json(&pj, pl->plan) == 0)
+		cJSON_AddItemToObject(o, "plan", cJSON_Parse(pj));
+	else
+		cJSON_AddNullToObject(o, "plan");
+	check = cJSON_AddObjectToObject(o, "check");
+	warn = cJSON_AddArrayToObject(check, "ok");
+	for (i = 0; i < pl->scan.nwarnings; i++)
+		cJSON_AddItemToArray(warn,
+				     cJSON_CreateString(pl->scan.warnings[i]));
+	cli_print_json_text(cJSON_Print(o));
+	cJSON_Delete(o);
+	free(pj);
+}
+
+static void print_script_line(const char *label, const lm_script *s,
+			      const lm_plan *p)
+{
+	char *text = p ? lm_script_format(s, p, (int)strlen(label) + 2) : NULL;
+
+	printf("%s: %s\n", label, text ? text : "[]");
+	free(text);
+}
+
+/* DESIGN.md's update_info, in OTP's words:
+ *   libdir: ...  modules: ...  script: [...]  low level script: [...]
+ *   check: {ok,[Warnings]} | {error,Reason} */
+int cmd_update_info(cli *c)
+{
+	planned pl;
+	size_t i;
+	int rc;
+
+	if ((rc = compute(&pl, c, 1)) < 0) {
+		if (!c->json)
+			printf("check: {error,\"%s\"}\n", lm_error_last());
+		goto out;
+	}
+	if (c->json) {
+		info_json(&pl);
+		goto out;
+	}
+	printf("libdir: %s\nmodules:", pl.st.node.libdir);
+	for (i = 0; pl.plan && i < pl.plan->nmodules; i++)
+		printf(" %s", pl.plan->modules[i].name);
+	printf("\n");
+	print_script_line("script", pl.plan ? &pl.plan->script : NULL, pl.plan);
+	print_script_line("low level script",
+			  pl.plan ? &pl.plan->low_level : NULL, pl.plan);
+	printf("check: {ok,[");
+	for (i = 0; i < pl.scan.nwarnings; i++)
+		printf("%s\"%s\"", i ? "," : "", pl.scan.warnings[i]);
+	printf("]}\n");
+out:
+	planned_clear(&pl);
+	return rc < 0 ? cli_fail(c, rc) : 0;
+}
