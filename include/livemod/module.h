@@ -101,6 +101,10 @@ extern const struct lm_export_desc __start_lm_exports[]
 extern const struct lm_export_desc __stop_lm_exports[]
 	__attribute__((weak, visibility("hidden")));
 
+/* Stringifies after expansion, so a name may come from a macro. */
+#define LM__STR(x) LM__STR2(x)
+#define LM__STR2(x) #x
+
 /* LM_DEPS("mod_a", "mod_b"): the modules this one calls into. */
 #define LM_DEPS(...) { __VA_ARGS__ }
 
@@ -116,7 +120,7 @@ extern const struct lm_export_desc __stop_lm_exports[]
 		.magic = LM_DESC_MAGIC,                                     \
 		.abi = LM_ABI_VERSION,                                      \
 		.size = sizeof(struct lm_module_desc),                      \
-		.name = #mod,                                               \
+		.name = LM__STR(mod),                                       \
 		.vsn = version,                                             \
 		.exports_begin = __start_lm_exports,                        \
 		.exports_end = __stop_lm_exports,                           \
@@ -136,7 +140,7 @@ extern const struct lm_export_desc __stop_lm_exports[]
 	__attribute__((used, section(LM_EXPORT_SECTION),                    \
 		       aligned(__alignof__(struct lm_export_desc))))        \
 	static const struct lm_export_desc lm__export_##fun = {             \
-		.module = #mod,                                             \
+		.module = LM__STR(mod),                                     \
 		.name = #fun,                                               \
 		.signature = #__VA_ARGS__,                                  \
 		.fn = (void (*)(void))fun                                   \

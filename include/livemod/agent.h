@@ -1,0 +1,347 @@
+/*
+ * agent.h - what a host server includes to run livemod modules.
+ *
+ * The runtime (lm_runtime) loads module versions, publishes one current
+ * version per module, and retires old versions only when no thread can
+ * still run their code. The host calls modules two ways:
+ *   - a short call (LM_CALL) through an export ref, inside an RCU
+ *     read-side section: no shared cache-line write on the call path;
+ *   - a pinned call (LM_PIN_CALL) through a pin a long-lived task holds
+ *     on one version, moved to the newest version with lm_pin_refresh.
+ * The swap primitives (stage, suspend, code_change, init, publish,
+ * resume, purge, remove) are what the plan interpreter drives.
+ *
+ * Every thread that calls into modules registers once with
+ * lm_thread_register(). Public calls return 0 or a negative LM_E* code
+ * (lib/error.h) with a message in lm_error_last(). See docs/host-guide.md.
+ *
+ * The inline fast path below needs liburcu's memb flavour read-side
+ * primitives inlined: they are the "10-line" functions liburcu documents
+ * as usable from non-LGPL code. Define LM_AGENT_NO_INLINE_RCU to call the
+ * library functions instead (a few ns slower per call).
+ */
+#ifndef LIVEMOD_AGENT_H
+#define LIVEMOD_AGENT_H
+
+#include <assert.h>
+#include <stddef.h>
+
+#include <livemod/module.h>
+
+#if !defined(_LGPL_SOURCE) && !defined(LM_AGENT_NO_INLINE_RCU)
+#define _LGPL_SOURCE
+#define LM__UNDEF_LGPL
+#endif
+#include <urcu/urcu-memb.h>
+#ifdef LM__UNDEF_LGPL
+#undef _LGPL_SOURCE
+#undef LM__UNDEF_LGPL
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct lm_runtime lm_runtime;
+typedef struct lm_export_ref lm_export_ref;
+typedef struct lm_pin lm_pin;
+struct lm_descriptor; /* lib/descriptor.h: the planned descriptor */
+
+/* Most export refs one module can have distinct names for. */
+#define LM_AGENT_SLOTS_MAX 128
+
+/* ---- runtime -------------------------------------------------------- */
+
+int lm_runtime_new(lm_runtime **out);
+/* Unloads every module (terminating its state). Every pin must have been
+ * released and every export ref freed. */
+void lm_runtime_free(lm_runtime *rt);
+
+/* How long a brutal purge waits for the pinning tasks to let go before it
+ * gives up with LM_EBUSY (the versions stay marked and are retired when
+ * the last pin drops). Default 5000 ms. */
+void lm_runtime_set_brutal_timeout(lm_runtime *rt, unsigned ms);
+
+/* What a brutal-purge callback learns about one pin it must end. */
+typedef struct lm_pin_victim {
+	const lm_pin *pin;   /* identity only: do not call lm_pin_* on it here */
+	void *task;          /* the cookie given to lm_pin_acquire */
+	const char *module;
+	const char *vsn;     /* the version being purged */
+} lm_pin_victim;
+
+/* Called once per pin on a version being brutally purged, with the
+ * module's pin lock held: ask the task to end (set a flag, shut its
+ * socket, ...) and return; the task then releases or refreshes its pin.
+ * The callback must not call any lm_* function. */
+typedef void (*lm_brutal_purge_fn)(void *ctx, const lm_pin_victim *victim);
+void lm_runtime_on_brutal_purge(lm_runtime *rt, lm_brutal_purge_fn fn,
+				void *ctx);
+
+/* Warnings (an object that stayed mapped after dlclose, a module built
+ * with STB_GNU_UNIQUE symbols, ...). Default: one line on stderr. May be
+ * called from the runtime's reaper thread. */
+typedef void (*lm_warning_fn)(void *ctx, const char *message);
+void lm_runtime_on_warning(lm_runtime *rt, lm_warning_fn fn, void *ctx);
+
+/* ---- threads -------------------------------------------------------- */
+
+/* Every thread that calls LM_CALL / LM_PIN_CALL registers once, and
+ * unregisters before it exits (liburcu reader registration). */
+void lm_thread_register(void);
+void lm_thread_unregister(void);
+
+/* ---- swap primitives (the plan interpreter's) ------------------------ */
+
+/*
+ * Loads the object at `path` as the next version of the module it
+ * declares: dlopen(RTLD_NOW|RTLD_LOCAL), descriptor checked, compared with
+ * `expected` when not NULL (the planned descriptor; a mismatch names the
+ * module and field), every export the host holds a ref to checked for
+ * presence and signature. Nothing is published. `oid` may be NULL.
+ * Errors: LM_EINVAL, LM_ENODESC, LM_ECHECK (mismatch, signature change),
+ * LM_EBUSY (module already has a staged version, or the path is loaded).
+ */
+int lm_runtime_stage(lm_runtime *rt, const char *path, const char *oid,
+		     const struct lm_descriptor *expected);
+
+/* Unloads the staged version of `module` (terminating any state an init
+ * or code_change made for it). */
+int lm_runtime_unstage(lm_runtime *rt, const char *module);
+
+/* New calls (short and pinned) to any version of `module` wait until
+ * lm_runtime_resume; returns once the in-flight ones have drained.
+ * Suspend callers before the modules they call. */
+int lm_runtime_suspend(lm_runtime *rt, const char *module);
+int lm_runtime_resume(lm_runtime *rt, const char *module);
+
+/*
+ * LM_UP: calls the staged version's code_change with the current
+ * version's state; LM_DOWN: calls the current version's code_change (it
+ * converts to the staged, older version's layout), then hands the result
+ * to the staged version's init with *state preset (the adopt call).
+ * `extra` may be NULL (""). A non-zero return is LM_EEVAL: nothing is
+ * published and the current version keeps its state.
+ */
+int lm_runtime_code_change(lm_runtime *rt, const char *module,
+			   lm_change_mode mode, const char *extra);
+
+/* Calls the staged version's init (module with no published version);
+ * non-zero is LM_EEVAL. */
+int lm_runtime_init_module(lm_runtime *rt, const char *module);
+
+/* Makes the staged version current (one atomic pointer store); the
+ * replaced version joins the old versions awaiting purge. A staged
+ * version without its own state inherits the current one's. */
+int lm_runtime_publish(lm_runtime *rt, const char *module);
+
+/* Boot convenience: stage, init (when defined), publish a module that has
+ * no published version yet. */
+int lm_runtime_load(lm_runtime *rt, const char *path, const char *oid);
+
+/* Purge flags. */
+#define LM_PURGE_DEFER 1u /* soft: retire pinned versions when the last pin
+			   * drops, in the background, instead of failing */
+
+/*
+ * Purges the old versions of `module`:
+ *   LM_SOFT_PURGE: pins remain on an old version -> LM_EBUSY naming it and
+ *     nothing changed (the pre-purge); with LM_PURGE_DEFER the pinned ones
+ *     retire in the background (the post-purge) and the rest now;
+ *   LM_BRUTAL_PURGE (or LM_PURGE_DEFAULT): calls the brutal-purge callback
+ *     for exactly the pinning tasks, waits for them to let go, unloads.
+ * Unloading waits for in-flight calls and call_rcu callbacks, dlcloses,
+ * and verifies the object left memory (a warning says why when not).
+ */
+int lm_runtime_purge(lm_runtime *rt, const char *module, lm_purge_mode mode,
+		     unsigned flags);
+
+/* The check a purge would pass, changing nothing: LM_EBUSY when a soft
+ * purge would fail, or a brutal one has pins and no callback. */
+int lm_runtime_check_purge(lm_runtime *rt, const char *module,
+			   lm_purge_mode mode);
+
+/* Unpublishes `module` and purges every version as lm_runtime_purge does
+ * (its states are terminated). Refused with LM_EBUSY while the host holds
+ * export refs into it, or while staged or suspended. */
+int lm_runtime_remove(lm_runtime *rt, const char *module, lm_purge_mode mode,
+		      unsigned flags);
+
+/* ---- introspection --------------------------------------------------- */
+
+typedef struct lm_version_info {
+	char *vsn;
+	char *path;
+	char oid[41];    /* "" when not given */
+	size_t pins;
+	int retiring;    /* purge requested, waiting for pins to drop */
+} lm_version_info;
+
+typedef struct lm_module_info {
+	char *name;
+	int suspended;
+	lm_version_info *current; /* NULL when removed */
+	lm_version_info *staged;  /* NULL when none */
+	lm_version_info *old;     /* old versions awaiting purge, oldest first */
+	size_t nold;
+} lm_module_info;
+
+/* A snapshot of every module, sorted by name. */
+int lm_runtime_modules(lm_module_info **out, size_t *n, lm_runtime *rt);
+void lm_module_info_free(lm_module_info *v, size_t n);
+
+/* ---- export refs and short calls ------------------------------------- */
+
+/*
+ * Resolves `module`'s export `name` once; `signature` is the type text the
+ * host was compiled against, e.g. LM_SIG(int (lm_task *, const char *,
+ * size_t)) (compared ignoring whitespace between tokens). Errors:
+ * LM_ENOTFOUND (module or export), LM_ECHECK (signature differs, in the
+ * current version or in any version still pinned).
+ */
+int lm_export_ref_lookup(lm_export_ref **out, lm_runtime *rt,
+			 const char *module, const char *name,
+			 const char *signature);
+void lm_export_ref_free(lm_export_ref *ref);
+
+/* The text of a type, as LM_EXPORT records it. */
+#define LM_SIG(...) #__VA_ARGS__
+
+/*
+ * LM_CALL(ref, type, ret, args...): ret = <current version of ref>(args),
+ * where `type` is the function pointer type, e.g.
+ *   LM_CALL(ref, int (*)(lm_task *, const char *, size_t), rc, t, b, n);
+ * LM_CALL_VOID(ref, type, args...) for functions returning void.
+ * The call runs inside an RCU read-side section: keep it short (no
+ * blocking I/O); long-lived work holds a pin instead.
+ */
+#define LM_CALL(ref, type, ret, ...)                                        \
+	do {                                                                \
+		type lm__f = (type)lm__call_enter(ref);                     \
+		(ret) = lm__f(__VA_ARGS__);                                 \
+		lm__call_leave();                                           \
+	} while (0)
+
+#define LM_CALL_VOID(ref, type, ...)                                        \
+	do {                                                                \
+		type lm__f = (type)lm__call_enter(ref);                     \
+		lm__f(__VA_ARGS__);                                         \
+		lm__call_leave();                                           \
+	} while (0)
+
+/* ---- pins ------------------------------------------------------------ */
+
+/* Pins the current version of `module` for a long-lived task; `task` is
+ * the host's cookie handed to the brutal-purge callback. A pin belongs to
+ * one thread at a time. */
+int lm_pin_acquire(lm_pin **out, lm_runtime *rt, const char *module,
+		   void *task);
+/* Moves the pin to the newest version (at a safe point of the task);
+ * returns 1 when it moved, 0 when already newest. */
+int lm_pin_refresh(lm_pin *pin);
+void lm_pin_release(lm_pin *pin);
+/* The version the pin holds. */
+const char *lm_pin_vsn(const lm_pin *pin);
+
+/* LM_PIN_CALL(pin, ref, type, ret, args...): as LM_CALL, through the
+ * pinned version (`ref` names the export; it must be of the pin's
+ * module). */
+#define LM_PIN_CALL(pin, ref, type, ret, ...)                               \
+	do {                                                                \
+		type lm__f = (type)lm__pin_enter(pin, ref);                 \
+		(ret) = lm__f(__VA_ARGS__);                                 \
+		lm__call_leave();                                           \
+	} while (0)
+
+#define LM_PIN_CALL_VOID(pin, ref, type, ...)                               \
+	do {                                                                \
+		type lm__f = (type)lm__pin_enter(pin, ref);                 \
+		lm__f(__VA_ARGS__);                                         \
+		lm__call_leave();                                           \
+	} while (0)
+
+/* ---- implementation of the fast path: not API ------------------------ */
+
+typedef void (*lm__fn)(void);
+
+/* What every call reads: one cache line per module, written only by
+ * swaps. `vtab` is the published version's function table, NULL while
+ * the module is suspended. */
+struct lm__hot {
+	lm__fn *vtab;
+	void *mod;
+} __attribute__((aligned(64)));
+
+/* The leading part of an lm_export_ref and of an lm_pin. */
+struct lm__refhead {
+	struct lm__hot *hot;
+	unsigned slot;
+};
+struct lm__pinhead {
+	lm__fn *vtab; /* the pinned version's table; changed only by
+		       * lm_pin_refresh, in the pin's own thread */
+	struct lm__hot *hot;
+};
+
+/* Slow path: leaves the read-side section, waits for resume, re-enters;
+ * returns the table to call through. */
+lm__fn *lm__call_wait(struct lm__hot *hot);
+
+#if defined(__SANITIZE_THREAD__)
+#define LM__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define LM__TSAN 1
+#endif
+#endif
+
+#ifdef LM__TSAN
+/* liburcu is not TSan-instrumented, so TSan cannot see that a grace
+ * period orders a reader's accesses before the reclaimer's. Each reader
+ * releases on this address when it leaves its section; the agent acquires
+ * it after every synchronize_rcu. */
+extern char lm__tsan_grace;
+void __tsan_release(void *addr);
+#define LM__TSAN_RELEASE() __tsan_release(&lm__tsan_grace)
+#else
+#define LM__TSAN_RELEASE() ((void)0)
+#endif
+
+static inline lm__fn lm__call_enter(const lm_export_ref *ref)
+{
+	const struct lm__refhead *r = (const struct lm__refhead *)ref;
+	lm__fn *vt;
+
+	urcu_memb_read_lock();
+	vt = __atomic_load_n(&r->hot->vtab, __ATOMIC_ACQUIRE);
+	if (__builtin_expect(vt == NULL, 0))
+		vt = lm__call_wait(r->hot);
+	return __atomic_load_n(&vt[r->slot], __ATOMIC_RELAXED);
+}
+
+static inline lm__fn lm__pin_enter(const lm_pin *pin,
+				   const lm_export_ref *ref)
+{
+	const struct lm__pinhead *p = (const struct lm__pinhead *)pin;
+	const struct lm__refhead *r = (const struct lm__refhead *)ref;
+
+	assert(p->hot == r->hot);
+	urcu_memb_read_lock();
+	/* Only the suspend gate is read from the shared line; the code is
+	 * the pinned version's. */
+	if (__builtin_expect(
+		    __atomic_load_n(&p->hot->vtab, __ATOMIC_ACQUIRE) == NULL, 0))
+		(void)lm__call_wait(p->hot);
+	return __atomic_load_n(&p->vtab[r->slot], __ATOMIC_RELAXED);
+}
+
+static inline void lm__call_leave(void)
+{
+	LM__TSAN_RELEASE();
+	urcu_memb_read_unlock();
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LIVEMOD_AGENT_H */

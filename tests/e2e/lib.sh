@@ -1,0 +1,125 @@
+# lib.sh - what the end-to-end tests share. Sourced by tests/e2e/test_*.sh.
+#
+# Each test is a shell function run in its own scratch directory with a
+# real libdir of modules compiled here, a real state dir, and the real
+# `livemod` binary. `check` records a pass or a failure with the reason;
+# the file ends with "NAME: N passed, N failed".
+
+set -u
+TOP=$(cd "$(dirname "$0")/../.." && pwd)
+LIVEMOD=${LIVEMOD:-$TOP/build/livemod}
+CC=${CC:-cc}
+export LIVEMOD_LOCK_TIMEOUT_MS=${LIVEMOD_LOCK_TIMEOUT_MS:-300}
+PASS=0
+FAIL=0
+CURRENT=""
+
+fail() {
+	echo "  FAIL [$CURRENT]: $*"
+	FAIL=$((FAIL + 1))
+	TEST_FAILED=1
+}
+
+# run_test NAME: runs function NAME in a fresh directory $T.
+run_test() {
+	CURRENT=$1
+	TEST_FAILED=0
+	T=$(mktemp -d "${TMPDIR:-/tmp}/lme2e.XXXXXX")
+	LIB=$T/lib
+	STATE=$T/state
+	mkdir -p "$LIB"
+	( cd "$T" && "$1" ) > "$T/.log" 2>&1
+	rc=$?
+	if [ $rc -ne 0 ] || grep -q '^  FAIL' "$T/.log"; then
+		FAIL=$((FAIL + 1))
+		echo "not ok - $1"
+		sed 's/^/    /' "$T/.log"
+	else
+		PASS=$((PASS + 1))
+		echo "ok - $1"
+	fi
+	rm -rf "$T"
+}
+
+finish() {
+	echo "$(basename "$0" .sh): $PASS passed, $FAIL failed"
+	[ "$FAIL" -eq 0 ]
+}
+
+# mod FILE NAME VSN [CFLAGS...]: compiles tests/modules/generic.c into
+# $LIB/FILE as module NAME at version VSN.
+mod() {
+	file=$1 name=$2 vsn=$3
+	shift 3
+	"$CC" -std=c11 -Wall -Wextra -Werror -shared -fPIC -fno-gnu-unique \
+		-I"$TOP/include" -DMOD_NAME="$name" -DMOD_VSN="\"$vsn\"" "$@" \
+		-o "$LIB/$file" "$TOP/tests/modules/generic.c" || exit 99
+}
+
+# raw FILE NAME VSN ABI: a module with a hand-written descriptor.
+raw() {
+	"$CC" -std=c11 -shared -fPIC -fno-gnu-unique -I"$TOP/include" \
+		-DRAW_NAME="\"$2\"" -DRAW_VSN="\"$3\"" -DRAW_ABI="$4" \
+		-o "$LIB/$1" "$TOP/tests/modules/raw.c" || exit 99
+}
+
+lm() {
+	"$LIVEMOD" --state "$STATE" "$@"
+}
+
+# expect STATUS CMD...: runs CMD, keeps its output in $OUT/$ERR, and
+# checks the exit status.
+expect() {
+	want=$1
+	shift
+	"$@" > "$T/.out" 2> "$T/.err"
+	got=$?
+	OUT=$(cat "$T/.out")
+	ERR=$(cat "$T/.err")
+	[ "$got" -eq "$want" ] ||
+		fail "'$*' exited $got, want $want; stderr: $ERR; stdout: $OUT"
+}
+
+# has TEXT WHERE: WHERE (a string) contains TEXT.
+has() {
+	case "$2" in
+	*"$1"*) ;;
+	*) fail "expected '$1' in: $2" ;;
+	esac
+}
+
+hasnt() {
+	case "$2" in
+	*"$1"*) fail "did not expect '$1' in: $2" ;;
+	esac
+}
+
+# snapshot: everything a command must not change when it refuses: the
+# ledger's rows, the store's refs and objects, the plans and objects dirs.
+snapshot() {
+	{
+		if [ -f "$STATE/ledger.db" ]; then
+			sqlite3 "$STATE/ledger.db" .dump
+		fi
+		if [ -d "$STATE/store.git" ]; then
+			git --git-dir="$STATE/store.git" for-each-ref
+			( cd "$STATE/store.git" && find objects -type f | sort )
+		fi
+		ls -la "$STATE/plans" "$STATE/objects" 2>/dev/null | awk '{print $NF, $5}'
+	} > "$T/.snap.$1" 2>&1
+}
+
+# unchanged: the state is as the last `snapshot before` saw it.
+unchanged() {
+	snapshot after
+	cmp -s "$T/.snap.before" "$T/.snap.after" ||
+		fail "state changed: $(diff "$T/.snap.before" "$T/.snap.after" | head -20)"
+}
+
+sql() {
+	sqlite3 "$STATE/ledger.db" "$1"
+}
+
+gitstore() {
+	git --git-dir="$STATE/store.git" "$@"
+}

@@ -1,0 +1,64 @@
+/*
+ * generic.c - one source for every test module: the build picks name,
+ * version, dependencies and callbacks with -D flags, the way a real module
+ * changes between releases.
+ *
+ *   -DMOD_NAME=mod_a -DMOD_VSN='"1.0.0"'     required
+ *   -DMOD_DEPS='"mod_util","mod_x"'         optional dependencies
+ *   -DMOD_CODE_CHANGE                       define code_change
+ *   -DMOD_PURGE=LM_SOFT_PURGE               the module's purge mode
+ *   -DMOD_ANSWER=2                          what answer() returns
+ *   -DMOD_SIG_LONG                          answer() takes a long (ABI break)
+ */
+#include <livemod/module.h>
+
+#ifndef MOD_DEPS
+#define MOD_DEPS ""
+#endif
+#ifndef MOD_PURGE
+#define MOD_PURGE LM_PURGE_DEFAULT
+#endif
+#ifndef MOD_ANSWER
+#define MOD_ANSWER 1
+#endif
+
+static int state_value = MOD_ANSWER;
+
+static int init(void **state)
+{
+	*state = &state_value;
+	return 0;
+}
+
+#ifdef MOD_CODE_CHANGE
+static int code_change(lm_change_mode mode, const char *vsn, void *old_state,
+		       const char *extra, void **new_state)
+{
+	(void)mode;
+	(void)vsn;
+	(void)old_state;
+	(void)extra;
+	*new_state = &state_value;
+	return 0;
+}
+#define CC_FIELD .code_change = code_change,
+#else
+#define CC_FIELD
+#endif
+
+LM_MODULE(MOD_NAME, MOD_VSN, .deps = LM_DEPS(MOD_DEPS), .init = init,
+	  CC_FIELD .purge = MOD_PURGE);
+
+#ifdef MOD_SIG_LONG
+LM_EXPORT(MOD_NAME, answer, int (long));
+static int answer(long x)
+{
+	return (int)x + MOD_ANSWER;
+}
+#else
+LM_EXPORT(MOD_NAME, answer, int (void));
+static int answer(void)
+{
+	return MOD_ANSWER;
+}
+#endif

@@ -1,0 +1,10 @@
+#!/bin/sh
+# run-e2e.sh - runs every tests/e2e/test_*.sh; fails when any fails.
+# Closing line: "e2e: N passed, N failed" (files).
+cd "$(dirname "$0")/.." || exit 2
+pass=0 fail=0
+for t in tests/e2e/test_*.sh; do
+	if sh "$t"; then pass=$((pass + 1)); else fail=$((fail + 1)); fi
+done
+echo "e2e: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
