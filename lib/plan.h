@@ -92,7 +92,7 @@ int lm_plan_to_json(char **out, const lm_plan *p);
 /* Parses and validates. `label` (file name or "request body") starts every
  * message, followed by the field path: "plans/3.json: modules[1].new.oid:
  * not a 40-hex object id". Unknown or missing `format`: LM_EINVAL "plan
- * format 'x' is not livemod.plan/1 (from a newer livemod?)". */
+ * format 'x' is not livemod.plan/1 (written by a newer livemod?)". */
 int lm_plan_from_json(lm_plan **out, const char *text, size_t len,
 		      const char *label);
 /* Reads a file and parses it; LM_ENOTFOUND when it does not exist. */

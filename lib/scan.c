@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -120,7 +121,13 @@ static int scan_one(lm_scan *s, cache *c, const char *libdir,
 		s->nread++;
 		rc = read_object(path, oid, &desc);
 		if (rc == LM_ENODESC) {
-			rc = add_warning(s, lm_error_last());
+			char *w;
+
+			rc = asprintf(&w, "%s; skipped", lm_error_last()) < 0
+				? lm_error_set(LM_ERROR, "out of memory")
+				: add_warning(s, w);
+			if (rc == 0)
+				free(w);
 			goto out;
 		}
 		if (rc < 0)

@@ -88,6 +88,11 @@ has() {
 	esac
 }
 
+# hasj TEXT WHERE: as has, ignoring all white space (for JSON).
+hasj() {
+	has "$(printf '%s' "$1" | tr -d ' \t\n')" "$(printf '%s' "$2" | tr -d ' \t\n')"
+}
+
 hasnt() {
 	case "$2" in
 	*"$1"*) fail "did not expect '$1' in: $2" ;;

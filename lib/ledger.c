@@ -1,0 +1,1239 @@
+/*
+ * ledger.c - the SQLite ledger (see ledger.h): opening and migrating it,
+ * and every read and write the planner and the agent make.
+ *
+ * Every query is a prepared statement made, bound, stepped and finalized
+ * through the q_* helpers below, so that each public function has one
+ * error path (`goto out`) that finalizes whatever it prepared. Writes made
+ * of several statements run inside a SAVEPOINT, which nests inside a
+ * caller's lm_ledger_begin() and is its own transaction otherwise.
+ *
+ * SQLite errors become lm_error codes naming the ledger file: SQLITE_BUSY
+ * is LM_EBUSY, a constraint (CHECK, FOREIGN KEY, UNIQUE) is LM_EINVAL, a
+ * file that is not a database is LM_EINVAL, anything else LM_ERROR.
+ */
+#include "ledger.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <sqlite3.h>
+
+#include "error.h"
+
+/* scripts/embed-schema.sh generates these from schema/NNN_*.sql. */
+extern const char *const lm_schema_migrations[];
+extern const int lm_schema_nmigrations;
+
+/* PRAGMA application_id of a livemod ledger ("LMLG"): tells our file from
+ * another program's SQLite database before we add tables to it. */
+#define LM_LEDGER_APP_ID 0x4c4d4c47
+
+#define LM_LOCK_TIMEOUT_DEFAULT_MS 5000
+
+#define NOW_SQL "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
+/* The ledger's one node (ledger.h: one node per ledger). */
+#define THE_NODE "(SELECT id FROM nodes ORDER BY id LIMIT 1)"
+/* A module_versions row as desc_from_row() reads it, from column `col`. */
+#define MV_COLS "m.name, m.vsn, m.abi, m.deps, m.exports, m.callbacks, m.purge"
+
+struct lm_ledger {
+	sqlite3 *db;
+	char *path;
+	int timeout_ms;
+	int flags;
+};
+
+static int oom(void)
+{
+	return lm_error_set(LM_ERROR, "out of memory");
+}
+
+/* ---------------------------------------------------------------------
+ * Errors and the prepare/bind/step helpers
+ * ------------------------------------------------------------------- */
+
+/* Turns SQLite result `rc` (from a call on l->db) into an lm_error code
+ * and message. `what` says what the ledger was doing. */
+static int db_fail(lm_ledger *l, int rc, const char *what)
+{
+	const char *msg = sqlite3_errmsg(l->db);
+
+	assert(rc != SQLITE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE);
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return lm_error_set(LM_EBUSY,
+				    "%s: ledger is locked by another writer "
+				    "(waited %d ms)",
+				    l->path, l->timeout_ms);
+	case SQLITE_NOTADB:
+	case SQLITE_CORRUPT:
+		return lm_error_set(LM_EINVAL,
+				    "%s: not a livemod ledger, or damaged (%s)",
+				    l->path, msg);
+	case SQLITE_CONSTRAINT:
+	case SQLITE_MISMATCH:
+	case SQLITE_TOOBIG:
+		return lm_error_set(LM_EINVAL, "%s: %s: %s", l->path, what,
+				    msg);
+	case SQLITE_NOMEM:
+		return oom();
+	default:
+		return lm_error_set(LM_ERROR, "%s: %s: %s", l->path, what, msg);
+	}
+}
+
+/*
+ * Binds the arguments described by `fmt`, one letter each, from 1:
+ *   i  int64_t
+ *   r  int64_t row id, 0 binds NULL ("none")
+ *   s  const char *, NULL binds NULL; must live until the last step
+ */
+static int q_vbind(lm_ledger *l, sqlite3_stmt *st, const char *fmt,
+		   va_list ap)
+{
+	int i, rc = SQLITE_OK;
+
+	assert((int)strlen(fmt) == sqlite3_bind_parameter_count(st));
+	for (i = 0; fmt[i] && rc == SQLITE_OK; i++) {
+		int64_t v;
+		const char *s;
+
+		switch (fmt[i]) {
+		case 'i':
+			rc = sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+			break;
+		case 'r':
+			v = va_arg(ap, int64_t);
+			rc = v ? sqlite3_bind_int64(st, i + 1, v)
+			       : sqlite3_bind_null(st, i + 1);
+			break;
+		case 's':
+			s = va_arg(ap, const char *);
+			rc = s ? sqlite3_bind_text(st, i + 1, s, -1,
+						   SQLITE_STATIC)
+			       : sqlite3_bind_null(st, i + 1);
+			break;
+		default:
+			assert(!"bad q_bind format letter");
+			rc = SQLITE_MISUSE;
+		}
+	}
+	return rc == SQLITE_OK ? 0 : db_fail(l, rc, "bind");
+}
+
+static int q_bind(lm_ledger *l, sqlite3_stmt *st, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = q_vbind(l, st, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static int q_vprep(lm_ledger *l, sqlite3_stmt **st, const char *sql,
+		   const char *fmt, va_list ap)
+{
+	int rc;
+
+	*st = NULL;
+	rc = sqlite3_prepare_v2(l->db, sql, -1, st, NULL);
+	if (rc != SQLITE_OK)
+		return db_fail(l, rc, "prepare");
+	return fmt ? q_vbind(l, *st, fmt, ap) : 0;
+}
+
+/* Prepares `sql` and binds `fmt` arguments (see q_vbind); a NULL `fmt`
+ * leaves binding to q_bind() calls in a loop. The caller finalizes *st,
+ * also on failure (finalizing NULL is harmless). */
+static int q_prep(lm_ledger *l, sqlite3_stmt **st, const char *sql,
+		  const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = q_vprep(l, st, sql, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* Steps once: 1 a row, 0 done, < 0 an lm_error. */
+static int q_step(lm_ledger *l, sqlite3_stmt *st, const char *what)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	if (rc == SQLITE_DONE)
+		return 0;
+	return db_fail(l, rc, what);
+}
+
+/* Prepares, binds and steps a statement that returns no rows; finalizes. */
+static int q_exec(lm_ledger *l, const char *what, const char *sql,
+		  const char *fmt, ...)
+{
+	sqlite3_stmt *st;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = q_vprep(l, &st, sql, fmt, ap);
+	va_end(ap);
+	if (rc == 0)
+		while ((rc = q_step(l, st, what)) == 1)
+			;
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* q_exec of an UPDATE on one row: LM_ENOTFOUND "<path>: no <thing> <id>"
+ * when nothing matched. */
+static int q_update1(lm_ledger *l, const char *what, const char *thing,
+		     int64_t id, const char *sql, const char *fmt, ...)
+{
+	sqlite3_stmt *st;
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = q_vprep(l, &st, sql, fmt, ap);
+	va_end(ap);
+	if (rc == 0)
+		rc = q_step(l, st, what);
+	sqlite3_finalize(st);
+	if (rc == 0 && sqlite3_changes(l->db) == 0)
+		rc = lm_error_set(LM_ENOTFOUND, "%s: no %s %lld", l->path,
+				  thing, (long long)id);
+	return rc;
+}
+
+/* Column `i` as a fresh string (NULL for SQL NULL); 0 or out of memory. */
+static int col_str(sqlite3_stmt *st, int i, char **out)
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+
+	*out = NULL;
+	if (!s)
+		return sqlite3_column_type(st, i) == SQLITE_NULL ? 0 : oom();
+	if (!(*out = strdup((const char *)s)))
+		return oom();
+	return 0;
+}
+
+/* Column `i`, which the schema keeps a 40-hex oid, into `buf`. */
+static void col_oid(sqlite3_stmt *st, int i, char buf[LM_OID_HEXSZ + 1])
+{
+	const unsigned char *s = sqlite3_column_text(st, i);
+
+	snprintf(buf, LM_OID_HEXSZ + 1, "%s", s ? (const char *)s : "");
+}
+
+/* Returns `v`, or a bigger copy, with room for element `n`; on failure
+ * sets *rc and returns `v` as it was, still owned by the caller. */
+static void *grow(void *v, size_t *cap, size_t n, size_t elsz, int *rc)
+{
+	size_t ncap;
+	char *nv;
+
+	if (n < *cap)
+		return v;
+	ncap = *cap ? *cap * 2 : 16;
+	if (!(nv = realloc(v, ncap * elsz))) {
+		*rc = oom();
+		return v;
+	}
+	memset(nv + *cap * elsz, 0, (ncap - *cap) * elsz);
+	*cap = ncap;
+	return nv;
+}
+
+/*
+ * Savepoints make a multi-statement write atomic whether or not the
+ * caller holds a transaction. sp_end() releases on success and rolls back
+ * to the savepoint on failure, keeping the first error's message.
+ */
+static int sp_begin(lm_ledger *l)
+{
+	return q_exec(l, "savepoint", "SAVEPOINT lm_op", "");
+}
+
+static int sp_end(lm_ledger *l, int rc)
+{
+	if (rc == 0 && (rc = q_exec(l, "commit", "RELEASE lm_op", "")) == 0)
+		return 0;
+	/* Fails harmlessly when SQLite already rolled the whole transaction
+	 * back (I/O errors, out of memory). */
+	sqlite3_exec(l->db, "ROLLBACK TO lm_op; RELEASE lm_op", NULL, NULL,
+		     NULL);
+	return rc;
+}
+
+/* ---------------------------------------------------------------------
+ * Open, migrate, transactions
+ * ------------------------------------------------------------------- */
+
+int lm_ledger_schema_version(void)
+{
+	return lm_schema_nmigrations;
+}
+
+static int lock_timeout_ms(int *out)
+{
+	const char *s = getenv("LIVEMOD_LOCK_TIMEOUT_MS");
+	char *end;
+	long v;
+
+	*out = LM_LOCK_TIMEOUT_DEFAULT_MS;
+	if (!s || !*s)
+		return 0;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < 0 || v > INT_MAX)
+		return lm_error_set(LM_EINVAL,
+				    "LIVEMOD_LOCK_TIMEOUT_MS: '%s' is not a "
+				    "number of milliseconds",
+				    s);
+	*out = (int)v;
+	return 0;
+}
+
+/* The one integer a PRAGMA or count(*) answers. */
+static int pragma_int(lm_ledger *l, const char *sql, int64_t *out)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*out = 0;
+	if ((rc = q_prep(l, &st, sql, "")) == 0 &&
+	    (rc = q_step(l, st, "read ledger header")) == 1) {
+		*out = sqlite3_column_int64(st, 0);
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
+static int refuse_newer(lm_ledger *l, int64_t version)
+{
+	return lm_error_set(LM_EINVAL,
+			    "%s: ledger written by a newer livemod (schema "
+			    "%lld; this build knows %d)",
+			    l->path, (long long)version, lm_schema_nmigrations);
+}
+
+/* Refuses what this build must not touch: a ledger from a newer livemod,
+ * another program's database, or (read-only) one it would have to
+ * migrate. Reads only: nothing of the file changes before this passes. */
+static int check_version(lm_ledger *l, int64_t *version)
+{
+	int64_t appid, ntables;
+	int rc;
+
+	if ((rc = pragma_int(l, "PRAGMA user_version", version)) != 0 ||
+	    (rc = pragma_int(l, "PRAGMA application_id", &appid)) != 0 ||
+	    (rc = pragma_int(l, "SELECT count(*) FROM sqlite_schema",
+			     &ntables)) != 0)
+		return rc;
+	if (appid != LM_LEDGER_APP_ID && (appid != 0 || ntables != 0))
+		return lm_error_set(LM_EINVAL,
+				    "%s: not a livemod ledger (an SQLite "
+				    "database of another program)",
+				    l->path);
+	if (*version > lm_schema_nmigrations)
+		return refuse_newer(l, *version);
+	if (!(l->flags & LM_LEDGER_READONLY) ||
+	    *version == lm_schema_nmigrations)
+		return 0;
+	if (*version == 0)
+		return lm_error_set(LM_ENOTFOUND,
+				    "%s: empty ledger (run `livemod init` "
+				    "first)",
+				    l->path);
+	return lm_error_set(LM_EINVAL,
+			    "%s: ledger schema %lld is older than this "
+			    "build's %d; run a command that writes (e.g. "
+			    "`livemod plan`) once to upgrade it",
+			    l->path, (long long)*version,
+			    lm_schema_nmigrations);
+}
+
+/* Brings the schema to this build's version, one migration a transaction.
+ * The version is read again under the write lock: another process may
+ * have migrated while we waited. */
+static int migrate(lm_ledger *l, int64_t version)
+{
+	char sql[96];
+	int rc = 0;
+
+	while (rc == 0 && version < lm_schema_nmigrations) {
+		char *emsg = NULL;
+
+		if ((rc = lm_ledger_begin(l)) != 0)
+			break;
+		if ((rc = pragma_int(l, "PRAGMA user_version", &version)) != 0 ||
+		    version >= lm_schema_nmigrations) {
+			if (rc == 0 && version > lm_schema_nmigrations)
+				rc = refuse_newer(l, version);
+			lm_ledger_rollback(l);
+			break;
+		}
+		assert(version >= 0);
+		if (sqlite3_exec(l->db, lm_schema_migrations[version], NULL,
+				 NULL, &emsg) != SQLITE_OK) {
+			rc = lm_error_set(LM_ERROR,
+					  "%s: migration to schema %lld failed: "
+					  "%s",
+					  l->path, (long long)version + 1,
+					  emsg ? emsg : "?");
+			sqlite3_free(emsg);
+			lm_ledger_rollback(l);
+			break;
+		}
+		/* PRAGMAs take no bound parameters. */
+		snprintf(sql, sizeof(sql),
+			 "PRAGMA user_version = %lld; PRAGMA application_id = %d",
+			 (long long)version + 1, LM_LEDGER_APP_ID);
+		if (sqlite3_exec(l->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+			rc = db_fail(l, sqlite3_errcode(l->db),
+				     "set schema version");
+			lm_ledger_rollback(l);
+			break;
+		}
+		if ((rc = lm_ledger_commit(l)) != 0) {
+			lm_ledger_rollback(l);
+			break;
+		}
+		version++;
+	}
+	return rc;
+}
+
+/* Connection settings of a writer. journal_mode returns a row (the mode
+ * now in force), hence q_exec's stepping to the end. */
+static int configure_writer(lm_ledger *l)
+{
+	int rc = q_exec(l, "set WAL mode", "PRAGMA journal_mode = WAL", "");
+
+	return rc ? rc
+		  : q_exec(l, "set synchronous", "PRAGMA synchronous = NORMAL",
+			   "");
+}
+
+int lm_ledger_open(lm_ledger **out, const char *path, int flags)
+{
+	lm_ledger *l;
+	int64_t version;
+	struct stat sb;
+	int oflags, rc;
+
+	assert(out && path);
+	*out = NULL;
+	if (!(flags & LM_LEDGER_CREATE) || (flags & LM_LEDGER_READONLY)) {
+		if (stat(path, &sb) != 0)
+			return lm_error_set(errno == ENOENT ? LM_ENOTFOUND
+							   : LM_ERROR,
+					    "%s: %s%s", path, strerror(errno),
+					    errno == ENOENT
+						    ? " (run `livemod init` "
+						      "first)"
+						    : "");
+		if (!S_ISREG(sb.st_mode))
+			return lm_error_set(LM_EINVAL,
+					    "%s: not a livemod ledger (not a "
+					    "regular file)",
+					    path);
+	}
+	if (!(l = calloc(1, sizeof(*l))) || !(l->path = strdup(path))) {
+		free(l);
+		return oom();
+	}
+	l->flags = flags;
+	if ((rc = lock_timeout_ms(&l->timeout_ms)) != 0)
+		goto fail;
+	oflags = (flags & LM_LEDGER_READONLY)
+			 ? SQLITE_OPEN_READONLY
+			 : SQLITE_OPEN_READWRITE |
+				   ((flags & LM_LEDGER_CREATE) ? SQLITE_OPEN_CREATE
+							       : 0);
+	rc = sqlite3_open_v2(path, &l->db, oflags, NULL);
+	if (rc != SQLITE_OK) {
+		/* A handle comes back even on failure, with the message. */
+		rc = l->db ? db_fail(l, rc, "open")
+			   : lm_error_set(LM_ERROR, "%s: open: out of memory",
+					  path);
+		goto fail;
+	}
+	sqlite3_extended_result_codes(l->db, 1);
+	sqlite3_busy_timeout(l->db, l->timeout_ms);
+	if ((rc = q_exec(l, "enable foreign keys", "PRAGMA foreign_keys = ON",
+			 "")) != 0 ||
+	    (rc = check_version(l, &version)) != 0)
+		goto fail;
+	if (!(flags & LM_LEDGER_READONLY) &&
+	    ((rc = configure_writer(l)) != 0 || (rc = migrate(l, version)) != 0))
+		goto fail;
+	*out = l;
+	return 0;
+fail:
+	lm_ledger_free(l);
+	return rc;
+}
+
+void lm_ledger_free(lm_ledger *l)
+{
+	int rc;
+
+	if (!l)
+		return;
+	/* SQLITE_BUSY here would mean a statement left unfinalized. */
+	rc = sqlite3_close(l->db);
+	assert(rc == SQLITE_OK);
+	(void)rc;
+	free(l->path);
+	free(l);
+}
+
+int lm_ledger_begin(lm_ledger *l)
+{
+	assert(l);
+	return q_exec(l, "begin", "BEGIN IMMEDIATE", "");
+}
+
+int lm_ledger_commit(lm_ledger *l)
+{
+	assert(l);
+	return q_exec(l, "commit", "COMMIT", "");
+}
+
+void lm_ledger_rollback(lm_ledger *l)
+{
+	assert(l);
+	/* After some errors SQLite has already rolled back. */
+	if (!sqlite3_get_autocommit(l->db))
+		sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+struct sqlite3 *lm_ledger_db(lm_ledger *l)
+{
+	assert(l);
+	return l->db;
+}
+
+/* ---------------------------------------------------------------------
+ * Node
+ * ------------------------------------------------------------------- */
+
+int lm_ledger_node_create(lm_ledger *l, int64_t *out_id, const char *name,
+			  const char *app, const char *libdir)
+{
+	int rc;
+
+	assert(l && out_id && name && libdir);
+	/* One statement, so two concurrent `init`s cannot both insert. */
+	rc = q_exec(l, "create node",
+		    "INSERT INTO nodes (name, app, libdir) SELECT ?, ?, ? "
+		    "WHERE NOT EXISTS (SELECT 1 FROM nodes)",
+		    "sss", name, app, libdir);
+	if (rc != 0)
+		return rc;
+	if (sqlite3_changes(l->db) == 0)
+		return lm_error_set(LM_EINVAL,
+				    "%s: the ledger already has a node "
+				    "(`livemod init` ran before)",
+				    l->path);
+	*out_id = sqlite3_last_insert_rowid(l->db);
+	return 0;
+}
+
+int lm_ledger_node_get(lm_ledger *l, lm_node_info *out)
+{
+	sqlite3_stmt *st;
+	lm_node_info n = { 0 };
+	int rc;
+
+	assert(l && out);
+	rc = q_prep(l, &st,
+		    "SELECT id, name, app, libdir, current_release, "
+		    "permanent_release FROM nodes ORDER BY id LIMIT 1",
+		    "");
+	if (rc == 0 && (rc = q_step(l, st, "read node")) == 0)
+		rc = lm_error_set(LM_ENOTFOUND,
+				  "%s: no node (run `livemod init` first)",
+				  l->path);
+	if (rc == 1) {
+		n.id = sqlite3_column_int64(st, 0);
+		n.current_release = sqlite3_column_int64(st, 4);
+		n.permanent_release = sqlite3_column_int64(st, 5);
+		if ((rc = col_str(st, 1, &n.name)) == 0 &&
+		    (rc = col_str(st, 2, &n.app)) == 0)
+			rc = col_str(st, 3, &n.libdir);
+	}
+	sqlite3_finalize(st);
+	if (rc != 0) {
+		lm_node_info_clear(&n);
+		return rc;
+	}
+	*out = n;
+	return 0;
+}
+
+int lm_ledger_node_set_current(lm_ledger *l, int64_t node, int64_t release)
+{
+	assert(l);
+	return q_update1(l, "set current release", "node", node,
+			 "UPDATE nodes SET current_release = ? WHERE id = ?",
+			 "ri", release, node);
+}
+
+int lm_ledger_node_set_permanent(lm_ledger *l, int64_t node, int64_t release)
+{
+	assert(l);
+	return q_update1(l, "set permanent release", "node", node,
+			 "UPDATE nodes SET permanent_release = ? WHERE id = ?",
+			 "ri", release, node);
+}
+
+void lm_node_info_clear(lm_node_info *n)
+{
+	if (!n)
+		return;
+	free(n->name);
+	free(n->app);
+	free(n->libdir);
+	memset(n, 0, sizeof(*n));
+}
+
+/* ---------------------------------------------------------------------
+ * Releases and module versions
+ * ------------------------------------------------------------------- */
+
+/* The label of messages about a stored descriptor, made only on failure:
+ * desc_from_row() runs once per libdir file on every plan. */
+static const char *mv_label(lm_ledger *l, const char *oid, char *buf,
+			    size_t cap)
+{
+	snprintf(buf, cap, "%s: module version %s", l->path, oid);
+	return buf;
+}
+
+/* The descriptor in MV_COLS order from column `col` of the current row.
+ * Validated: a ledger edited by hand must not hand the agent a bad one.
+ * The text setters validate deps and exports, the schema's CHECKs the
+ * numbers; the rest is checked here cheaply, in full only on failure. */
+static int desc_from_row(lm_ledger *l, sqlite3_stmt *st, int col,
+			 const char *oid, lm_descriptor **out)
+{
+	lm_descriptor *d = calloc(1, sizeof(*d));
+	const char *deps, *exports;
+	char label[256];
+	int rc;
+
+	*out = NULL;
+	if (!d)
+		return oom();
+	d->abi = (unsigned)sqlite3_column_int64(st, col + 2);
+	d->callbacks = (unsigned)sqlite3_column_int64(st, col + 5);
+	d->purge = (lm_purge_mode)sqlite3_column_int64(st, col + 6);
+	if ((rc = col_str(st, col, &d->name)) != 0 ||
+	    (rc = col_str(st, col + 1, &d->vsn)) != 0)
+		goto out;
+	deps = (const char *)sqlite3_column_text(st, col + 3);
+	exports = (const char *)sqlite3_column_text(st, col + 4);
+	if (!d->name || !d->vsn || !deps || !exports) {
+		rc = lm_error_set(LM_EINVAL, "%s: missing fields",
+				  mv_label(l, oid, label, sizeof(label)));
+		goto out;
+	}
+	if (!lm_module_name_valid(d->name) || !lm_vsn_valid(d->vsn) ||
+	    d->abi < 1 || d->abi > LM_ABI_VERSION) {
+		rc = lm_descriptor_validate(
+			d, mv_label(l, oid, label, sizeof(label)));
+		if (rc == 0) /* the two checks disagree: still refuse */
+			rc = lm_error_set(LM_EINVAL, "%s: bad descriptor",
+					  label);
+		goto out;
+	}
+	if ((rc = lm_descriptor_set_deps_text(d, deps)) != 0 ||
+	    (rc = lm_descriptor_set_exports_text(d, exports)) != 0)
+		rc = lm_error_wrap("%s", mv_label(l, oid, label, sizeof(label)));
+out:
+	if (rc != 0)
+		lm_descriptor_free(d);
+	else
+		*out = d;
+	return rc;
+}
+
+/* Inserts the module version of `m` unless its oid is known. The same
+ * bytes always carry the same descriptor, so an existing row is right. */
+static int module_version_put(lm_ledger *l, sqlite3_stmt *st,
+			      const lm_modinfo *m)
+{
+	char *deps = lm_descriptor_deps_text(m->desc);
+	char *exports = lm_descriptor_exports_text(m->desc);
+	int rc;
+
+	if (!deps || !exports)
+		rc = oom();
+	else if ((rc = q_bind(l, st, "sssissii", m->oid, m->desc->name,
+			      m->desc->vsn, (int64_t)m->desc->abi, deps,
+			      exports, (int64_t)m->desc->callbacks,
+			      (int64_t)m->desc->purge)) == 0)
+		rc = q_step(l, st, "record module version");
+	sqlite3_reset(st);
+	free(deps);
+	free(exports);
+	return rc;
+}
+
+int lm_ledger_release_add(lm_ledger *l, int64_t *out_id, int64_t parent,
+			  const char *commit, const lm_modset *mods,
+			  const char *note)
+{
+	sqlite3_stmt *mv = NULL, *rm = NULL;
+	char what[128];
+	int64_t id = 0;
+	size_t i;
+	int rc;
+
+	assert(l && out_id && commit && mods);
+	if (!lm_oid_valid(commit))
+		return lm_error_set(LM_EINVAL,
+				    "%s: release commit '%.64s' is not a "
+				    "40-character hex object id",
+				    l->path, commit);
+	for (i = 0; i < mods->n; i++) {
+		assert(mods->v[i].desc && mods->v[i].file);
+		if (!lm_oid_valid(mods->v[i].oid))
+			return lm_error_set(LM_EINVAL,
+					    "%s: module file '%s': '%.64s' is "
+					    "not a 40-character hex object id",
+					    l->path, mods->v[i].file,
+					    mods->v[i].oid);
+	}
+	if ((rc = sp_begin(l)) != 0)
+		return rc;
+	snprintf(what, sizeof(what), "record release %.40s", commit);
+	if ((rc = q_exec(l, what,
+			 "INSERT INTO releases (parent, commit_oid, note) "
+			 "VALUES (?, ?, ?)",
+			 "rss", parent, commit, note)) != 0)
+		goto out;
+	id = sqlite3_last_insert_rowid(l->db);
+	if ((rc = q_prep(l, &mv,
+			 "INSERT INTO module_versions (oid, name, vsn, abi, "
+			 "deps, exports, callbacks, purge) "
+			 "VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+			 "ON CONFLICT (oid) DO NOTHING",
+			 NULL)) != 0 ||
+	    (rc = q_prep(l, &rm,
+			 "INSERT INTO release_modules (release_id, name, file, "
+			 "oid) VALUES (?, ?, ?, ?)",
+			 NULL)) != 0)
+		goto out;
+	for (i = 0; i < mods->n && rc == 0; i++) {
+		const lm_modinfo *m = &mods->v[i];
+
+		snprintf(what, sizeof(what), "release module '%s' (%s)",
+			 m->desc->name, m->file);
+		if ((rc = module_version_put(l, mv, m)) == 0 &&
+		    (rc = q_bind(l, rm, "isss", id, m->desc->name, m->file,
+				 m->oid)) == 0)
+			rc = q_step(l, rm, what);
+		sqlite3_reset(rm);
+	}
+out:
+	sqlite3_finalize(mv);
+	sqlite3_finalize(rm);
+	if ((rc = sp_end(l, rc)) == 0)
+		*out_id = id;
+	return rc;
+}
+
+static int release_from_row(sqlite3_stmt *st, lm_release_info *r)
+{
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	r->id = sqlite3_column_int64(st, 0);
+	r->parent = sqlite3_column_int64(st, 1);
+	col_oid(st, 2, r->commit);
+	if ((rc = col_str(st, 3, &r->created_at)) != 0 ||
+	    (rc = col_str(st, 4, &r->note)) != 0)
+		lm_release_info_clear(r);
+	return rc;
+}
+
+#define RELEASE_SELECT \
+	"SELECT id, parent, commit_oid, created_at, note FROM releases "
+
+int lm_ledger_release_get(lm_ledger *l, int64_t id, lm_release_info *out)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	assert(l && out);
+	rc = q_prep(l, &st, RELEASE_SELECT "WHERE id = ?", "i", id);
+	if (rc == 0 && (rc = q_step(l, st, "read release")) == 0)
+		rc = lm_error_set(LM_ENOTFOUND, "%s: no release %lld",
+				  l->path, (long long)id);
+	if (rc == 1)
+		rc = release_from_row(st, out);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int lm_ledger_release_list(lm_ledger *l, lm_release_info **out, size_t *n)
+{
+	lm_release_info *v = NULL;
+	size_t cnt = 0, cap = 0, i;
+	sqlite3_stmt *st;
+	int rc;
+
+	assert(l && out && n);
+	rc = q_prep(l, &st, RELEASE_SELECT "ORDER BY id DESC", "");
+	while (rc == 0 && (rc = q_step(l, st, "list releases")) == 1) {
+		rc = 0;
+		v = grow(v, &cap, cnt, sizeof(*v), &rc);
+		if (rc == 0 && (rc = release_from_row(st, &v[cnt])) == 0)
+			cnt++;
+	}
+	sqlite3_finalize(st);
+	if (rc != 0) {
+		for (i = 0; i < cnt; i++)
+			lm_release_info_clear(&v[i]);
+		free(v);
+		return rc;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+void lm_release_info_clear(lm_release_info *r)
+{
+	if (!r)
+		return;
+	free(r->created_at);
+	free(r->note);
+	memset(r, 0, sizeof(*r));
+}
+
+int lm_ledger_release_modules(lm_ledger *l, int64_t id, lm_modset *out)
+{
+	lm_modset s = { 0 };
+	sqlite3_stmt *st;
+	int rc;
+
+	assert(l && out);
+	rc = q_prep(l, &st,
+		    "SELECT rm.file, rm.oid, " MV_COLS " FROM release_modules rm "
+		    "JOIN module_versions m ON m.oid = rm.oid "
+		    "WHERE rm.release_id = ? ORDER BY rm.name",
+		    "i", id);
+	while (rc == 0 && (rc = q_step(l, st, "read release modules")) == 1) {
+		char oid[LM_OID_HEXSZ + 1];
+		lm_descriptor *d;
+
+		col_oid(st, 1, oid);
+		if ((rc = desc_from_row(l, st, 2, oid, &d)) == 0)
+			rc = lm_modset_add(
+				&s, (const char *)sqlite3_column_text(st, 0),
+				oid, d);
+	}
+	sqlite3_finalize(st);
+	/* An empty release is possible (empty libdir); a missing one is not. */
+	if (rc == 0 && s.n == 0) {
+		lm_release_info r;
+
+		if ((rc = lm_ledger_release_get(l, id, &r)) == 0)
+			lm_release_info_clear(&r);
+	}
+	if (rc != 0) {
+		lm_modset_clear(&s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+int lm_ledger_module_version(lm_ledger *l, const char *oid,
+			     lm_descriptor **out)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	assert(l && oid && out);
+	*out = NULL;
+	rc = q_prep(l, &st,
+		    "SELECT " MV_COLS " FROM module_versions m WHERE m.oid = ?",
+		    "s", oid);
+	if (rc == 0 && (rc = q_step(l, st, "read module version")) == 0)
+		rc = lm_error_set(LM_ENOTFOUND, "%s: no module version %.64s",
+				  l->path, oid);
+	if (rc == 1)
+		rc = desc_from_row(l, st, 0, oid, out);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* ---------------------------------------------------------------------
+ * Plans
+ * ------------------------------------------------------------------- */
+
+int lm_ledger_plan_add(lm_ledger *l, int64_t *out_id, int64_t from_release,
+		       int64_t to_release)
+{
+	int64_t id = 0;
+	int rc;
+
+	assert(l && out_id);
+	if ((rc = sp_begin(l)) != 0)
+		return rc;
+	/* Supersede first: the schema allows one 'planned' plan a node. */
+	rc = q_exec(l, "supersede plans",
+		    "UPDATE plans SET status = 'superseded' "
+		    "WHERE status = 'planned' AND node = " THE_NODE,
+		    "");
+	if (rc == 0)
+		rc = q_exec(l, "record plan",
+			    "INSERT INTO plans (node, from_release, to_release) "
+			    "SELECT " THE_NODE ", ?, ? "
+			    "WHERE EXISTS (SELECT 1 FROM nodes)",
+			    "ii", from_release, to_release);
+	if (rc == 0 && sqlite3_changes(l->db) == 0)
+		rc = lm_error_set(LM_ENOTFOUND,
+				  "%s: no node (run `livemod init` first)",
+				  l->path);
+	if (rc == 0)
+		id = sqlite3_last_insert_rowid(l->db);
+	if ((rc = sp_end(l, rc)) == 0)
+		*out_id = id;
+	return rc;
+}
+
+int lm_ledger_plan_set_json(lm_ledger *l, int64_t id, const char *path,
+			    const char *json)
+{
+	assert(l && path && json);
+	return q_update1(l, "record plan JSON", "plan", id,
+			 "UPDATE plans SET path = ?, json = ? WHERE id = ?",
+			 "ssi", path, json, id);
+}
+
+int lm_ledger_plan_set_status(lm_ledger *l, int64_t id, const char *status)
+{
+	char what[96];
+
+	assert(l && status);
+	snprintf(what, sizeof(what), "plan %lld: status '%.32s'",
+		 (long long)id, status);
+	return q_update1(l, what, "plan", id,
+			 "UPDATE plans SET status = ? WHERE id = ?", "si",
+			 status, id);
+}
+
+int lm_ledger_plan_get(lm_ledger *l, int64_t id, lm_plan_row *out)
+{
+	lm_plan_row p = { 0 };
+	sqlite3_stmt *st;
+	int rc;
+
+	assert(l && out);
+	rc = q_prep(l, &st,
+		    "SELECT id, from_release, to_release, status, path, "
+		    "created_at, json FROM plans WHERE id = ?",
+		    "i", id);
+	if (rc == 0 && (rc = q_step(l, st, "read plan")) == 0)
+		rc = lm_error_set(LM_ENOTFOUND, "%s: no plan %lld", l->path,
+				  (long long)id);
+	if (rc == 1) {
+		p.id = sqlite3_column_int64(st, 0);
+		p.from_release = sqlite3_column_int64(st, 1);
+		p.to_release = sqlite3_column_int64(st, 2);
+		if ((rc = col_str(st, 3, &p.status)) == 0 &&
+		    (rc = col_str(st, 4, &p.path)) == 0 &&
+		    (rc = col_str(st, 5, &p.created_at)) == 0)
+			rc = col_str(st, 6, &p.json);
+	}
+	sqlite3_finalize(st);
+	if (rc != 0) {
+		lm_plan_row_clear(&p);
+		return rc;
+	}
+	*out = p;
+	return 0;
+}
+
+void lm_plan_row_clear(lm_plan_row *p)
+{
+	if (!p)
+		return;
+	free(p->status);
+	free(p->path);
+	free(p->created_at);
+	free(p->json);
+	memset(p, 0, sizeof(*p));
+}
+
+/* ---------------------------------------------------------------------
+ * Apply runs
+ * ------------------------------------------------------------------- */
+
+int lm_ledger_run_start(lm_ledger *l, int64_t *out_id, int64_t plan_id,
+			int64_t from_release, int64_t to_release)
+{
+	int rc;
+
+	assert(l && out_id);
+	rc = q_exec(l, "record apply run",
+		    "INSERT INTO apply_runs (plan_id, from_release, to_release) "
+		    "VALUES (?, ?, ?)",
+		    "iii", plan_id, from_release, to_release);
+	if (rc == 0)
+		*out_id = sqlite3_last_insert_rowid(l->db);
+	return rc;
+}
+
+int lm_ledger_run_phase(lm_ledger *l, int64_t run, const char *phase)
+{
+	char what[96];
+
+	assert(l && phase);
+	snprintf(what, sizeof(what), "apply run %lld: phase '%.32s'",
+		 (long long)run, phase);
+	return q_update1(l, what, "apply run", run,
+			 "UPDATE apply_runs SET phase = ? WHERE id = ?", "si",
+			 phase, run);
+}
+
+int lm_ledger_run_finish(lm_ledger *l, int64_t run, const char *status,
+			 const char *check, const char *eval,
+			 const char *timings)
+{
+	char what[96];
+	int rc;
+
+	assert(l && status);
+	snprintf(what, sizeof(what), "apply run %lld: finish '%.32s'",
+		 (long long)run, status);
+	/* Only a running run finishes: a late report from an agent whose
+	 * run was marked interrupted must not rewrite history. */
+	rc = q_update1(l, what, "running apply run", run,
+		       "UPDATE apply_runs SET status = ?, check_json = ?, "
+		       "eval_json = ?, timings_json = ?, finished_at = " NOW_SQL
+		       " WHERE id = ? AND status = 'running'",
+		       "ssssi", status, check, eval, timings, run);
+	return rc;
+}
+
+int lm_ledger_run_mark_interrupted(lm_ledger *l, int *n)
+{
+	int rc;
+
+	assert(l && n);
+	*n = 0;
+	rc = q_exec(l, "mark interrupted apply runs",
+		    "UPDATE apply_runs SET status = 'interrupted', "
+		    "finished_at = " NOW_SQL " WHERE status = 'running'",
+		    "");
+	if (rc == 0)
+		*n = sqlite3_changes(l->db);
+	return rc;
+}
+
+static int run_from_row(sqlite3_stmt *st, lm_run_info *r)
+{
+	char **text[] = { &r->phase, &r->status, &r->check, &r->eval,
+			  &r->timings, &r->started_at, &r->finished_at };
+	size_t i;
+	int rc = 0;
+
+	memset(r, 0, sizeof(*r));
+	r->id = sqlite3_column_int64(st, 0);
+	r->plan_id = sqlite3_column_int64(st, 1);
+	r->from_release = sqlite3_column_int64(st, 2);
+	r->to_release = sqlite3_column_int64(st, 3);
+	for (i = 0; i < sizeof(text) / sizeof(text[0]) && rc == 0; i++)
+		rc = col_str(st, 4 + (int)i, text[i]);
+	if (rc != 0)
+		lm_run_info_clear(r);
+	return rc;
+}
+
+int lm_ledger_run_list(lm_ledger *l, lm_run_info **out, size_t *n)
+{
+	lm_run_info *v = NULL;
+	size_t cnt = 0, cap = 0, i;
+	sqlite3_stmt *st;
+	int rc;
+
+	assert(l && out && n);
+	rc = q_prep(l, &st,
+		    "SELECT id, plan_id, from_release, to_release, phase, "
+		    "status, check_json, eval_json, timings_json, started_at, "
+		    "finished_at FROM apply_runs ORDER BY id DESC",
+		    "");
+	while (rc == 0 && (rc = q_step(l, st, "list apply runs")) == 1) {
+		rc = 0;
+		v = grow(v, &cap, cnt, sizeof(*v), &rc);
+		if (rc == 0 && (rc = run_from_row(st, &v[cnt])) == 0)
+			cnt++;
+	}
+	sqlite3_finalize(st);
+	if (rc != 0) {
+		for (i = 0; i < cnt; i++)
+			lm_run_info_clear(&v[i]);
+		free(v);
+		return rc;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+void lm_run_info_clear(lm_run_info *r)
+{
+	if (!r)
+		return;
+	free(r->phase);
+	free(r->status);
+	free(r->check);
+	free(r->eval);
+	free(r->timings);
+	free(r->started_at);
+	free(r->finished_at);
+	memset(r, 0, sizeof(*r));
+}
+
+/* ---------------------------------------------------------------------
+ * Stat cache
+ * ------------------------------------------------------------------- */
+
+int lm_ledger_stat_load(lm_ledger *l, lm_stat_entry **out,
+			lm_descriptor ***descs, size_t *n)
+{
+	lm_stat_entry *v = NULL;
+	lm_descriptor **d = NULL;
+	size_t cnt = 0, cap = 0, dcap = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	assert(l && out && descs && n);
+	/* One pass, in primary key order: `livemod plan` on a warm libdir
+	 * of 10,000 modules is meant to cost about what `git status` does. */
+	rc = q_prep(l, &st,
+		    "SELECT s.file, s.size, s.mtime_ns, s.ctime_ns, s.ino, "
+		    "s.oid, s.cached_at_ns, " MV_COLS " FROM stat_cache s "
+		    "JOIN module_versions m ON m.oid = s.oid ORDER BY s.file",
+		    "");
+	while (rc == 0 && (rc = q_step(l, st, "read stat cache")) == 1) {
+		lm_stat_entry *e;
+
+		rc = 0;
+		v = grow(v, &cap, cnt, sizeof(*v), &rc);
+		if (rc == 0)
+			d = grow(d, &dcap, cnt, sizeof(*d), &rc);
+		if (rc != 0)
+			break;
+		e = &v[cnt];
+		e->size = sqlite3_column_int64(st, 1);
+		e->mtime_ns = sqlite3_column_int64(st, 2);
+		e->ctime_ns = sqlite3_column_int64(st, 3);
+		e->ino = (uint64_t)sqlite3_column_int64(st, 4);
+		col_oid(st, 5, e->oid);
+		e->cached_at_ns = sqlite3_column_int64(st, 6);
+		if ((rc = col_str(st, 0, &e->file)) != 0)
+			break;
+		/* Counted now so that the file name is freed on failure. */
+		cnt++;
+		rc = desc_from_row(l, st, 7, e->oid, &d[cnt - 1]);
+	}
+	sqlite3_finalize(st);
+	if (rc != 0) {
+		lm_stat_entries_free(v, d, cnt);
+		return rc;
+	}
+	*out = v;
+	*descs = d;
+	*n = cnt;
+	return 0;
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int lm_ledger_stat_store(lm_ledger *l, const lm_stat_entry *v, size_t n)
+{
+	int64_t now = now_ns();
+	sqlite3_stmt *st = NULL;
+	size_t i;
+	int rc;
+
+	assert(l && (v || n == 0));
+	if ((rc = sp_begin(l)) != 0)
+		return rc;
+	if ((rc = q_exec(l, "clear stat cache", "DELETE FROM stat_cache",
+			 "")) != 0 ||
+	    (rc = q_prep(l, &st,
+			 "INSERT INTO stat_cache (file, size, mtime_ns, "
+			 "ctime_ns, ino, oid, cached_at_ns) "
+			 "VALUES (?, ?, ?, ?, ?, ?, ?)",
+			 NULL)) != 0)
+		goto out;
+	for (i = 0; i < n && rc == 0; i++) {
+		const lm_stat_entry *e = &v[i];
+		char what[320];
+		int s;
+
+		assert(e->file);
+		if ((rc = q_bind(l, st, "siiiisi", e->file, e->size,
+				 e->mtime_ns, e->ctime_ns, (int64_t)e->ino,
+				 e->oid,
+				 e->cached_at_ns ? e->cached_at_ns : now)) != 0)
+			break;
+		/* The message is made only on failure: this loop runs for
+		 * every file of the libdir on every plan. */
+		if ((s = sqlite3_step(st)) != SQLITE_DONE) {
+			snprintf(what, sizeof(what),
+				 "stat cache entry '%.200s' (object %s)",
+				 e->file, e->oid);
+			rc = db_fail(l, s, what);
+		}
+		sqlite3_reset(st);
+	}
+out:
+	sqlite3_finalize(st);
+	return sp_end(l, rc);
+}
+
+void lm_stat_entries_free(lm_stat_entry *v, lm_descriptor **descs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (v)
+			free(v[i].file);
+		if (descs)
+			lm_descriptor_free(descs[i]);
+	}
+	free(v);
+	free(descs);
+}

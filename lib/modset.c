@@ -1,0 +1,122 @@
+/*
+ * modset.c - a set of modules kept sorted by name; see modset.h.
+ *
+ * The planner fills a set from a libdir scan (any order), sorts it once,
+ * and then diffs two sorted sets in one merge pass; lookups bsearch.
+ */
+#include "modset.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+int lm_oid_valid(const char *s)
+{
+	size_t i;
+
+	if (!s)
+		return 0;
+	for (i = 0; i < LM_OID_HEXSZ; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return 0;
+	return s[LM_OID_HEXSZ] == '\0';
+}
+
+static int grow(lm_modset *s)
+{
+	size_t cap = s->cap ? s->cap * 2 : 16;
+	lm_modinfo *v;
+
+	if (s->n < s->cap)
+		return 0;
+	if (!(v = realloc(s->v, cap * sizeof(*v))))
+		return lm_error_set(LM_ERROR, "out of memory");
+	s->v = v;
+	s->cap = cap;
+	return 0;
+}
+
+/* Takes `desc` whatever happens, so no caller has a failure path that
+ * leaks it. `oid` may be NULL or "" while the blob id is not known yet. */
+int lm_modset_add(lm_modset *s, const char *file, const char *oid,
+		  lm_descriptor *desc)
+{
+	lm_modinfo *m;
+	char *f;
+
+	assert(s && file && desc);
+	if (oid && oid[0] && !lm_oid_valid(oid)) {
+		lm_descriptor_free(desc);
+		return lm_error_set(LM_EINVAL,
+				    "%s: object id '%.48s' is not 40 lowercase "
+				    "hex digits",
+				    file, oid);
+	}
+	if (grow(s) != 0 || !(f = strdup(file))) {
+		lm_descriptor_free(desc);
+		return lm_error_set(LM_ERROR, "out of memory");
+	}
+	m = &s->v[s->n++];
+	memset(m, 0, sizeof(*m));
+	m->file = f;
+	if (oid)
+		memcpy(m->oid, oid, strlen(oid) + 1);
+	m->desc = desc;
+	return 0;
+}
+
+/* By module name, then file name so that the message about a duplicate
+ * names the files in the same order on every run. */
+static int modinfo_cmp(const void *a, const void *b)
+{
+	const lm_modinfo *x = a, *y = b;
+	int c = strcmp(x->desc->name, y->desc->name);
+
+	return c ? c : strcmp(x->file, y->file);
+}
+
+int lm_modset_sort(lm_modset *s)
+{
+	size_t i;
+
+	assert(s);
+	if (s->n > 1)
+		qsort(s->v, s->n, sizeof(*s->v), modinfo_cmp);
+	for (i = 1; i < s->n; i++)
+		if (strcmp(s->v[i - 1].desc->name, s->v[i].desc->name) == 0)
+			return lm_error_set(LM_EINVAL,
+					    "module '%s' is declared by both %s and %s",
+					    s->v[i].desc->name, s->v[i - 1].file,
+					    s->v[i].file);
+	return 0;
+}
+
+static int name_cmp(const void *key, const void *elem)
+{
+	return strcmp(key, ((const lm_modinfo *)elem)->desc->name);
+}
+
+const lm_modinfo *lm_modset_find(const lm_modset *s, const char *name)
+{
+	assert(s && name);
+	if (s->n == 0)
+		return NULL;
+	return bsearch(name, s->v, s->n, sizeof(*s->v), name_cmp);
+}
+
+void lm_modset_clear(lm_modset *s)
+{
+	size_t i;
+
+	if (!s)
+		return;
+	for (i = 0; i < s->n; i++) {
+		free(s->v[i].file);
+		lm_descriptor_free(s->v[i].desc);
+	}
+	free(s->v);
+	s->v = NULL;
+	s->n = s->cap = 0;
+}

@@ -1,0 +1,526 @@
+/*
+ * script.c - from a diff to the four scripts of a plan: dependency order,
+ * the high-level script, and its translation to the low-level script, on
+ * the way up and on the way back.
+ *
+ * The rules are OTP systools_rc's, adapted to a process that keeps both
+ * versions mapped until the new one is published; docs/plan-format.md
+ * ("Translation rules") is their exact statement and must change with
+ * this file. A release holds tens of modules, so the quadratic steps
+ * below (picking the next ready module, finding a dependent) buy
+ * simplicity at no measurable cost.
+ */
+#include "script.h"
+
+#include <assert.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+/* ---- dependency order ------------------------------------------------ */
+
+/* The dependency graph among `names`: node i depends on the nodes
+ * edges[first[i] .. first[i+1]). */
+typedef struct graph {
+	const char *const *names;
+	size_t n;
+	size_t *first; /* n + 1 entries */
+	size_t *edges;
+} graph;
+
+static size_t name_index(const char *const *names, size_t n, const char *s)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(names[i], s) == 0)
+			return i;
+	return n;
+}
+
+static const lm_descriptor *set_desc(const lm_modset *set, const char *name)
+{
+	const lm_modinfo *mi = lm_modset_find(set, name);
+
+	return mi ? mi->desc : NULL;
+}
+
+static int graph_build(graph *g, const char *const *names, size_t n,
+		       const lm_modset *set)
+{
+	size_t ne = 0;
+
+	g->names = names;
+	g->n = n;
+	g->first = calloc(n + 1, sizeof(size_t));
+	for (size_t i = 0; g->first && i < n; i++) {
+		const lm_descriptor *d = set_desc(set, names[i]);
+
+		ne += d ? d->ndeps : 0;
+	}
+	g->edges = malloc((ne ? ne : 1) * sizeof(size_t));
+	if (!g->first || !g->edges)
+		return lm_error_set(LM_ERROR, "out of memory");
+	ne = 0;
+	for (size_t i = 0; i < n; i++) {
+		const lm_descriptor *d = set_desc(set, names[i]);
+
+		g->first[i] = ne;
+		for (size_t k = 0; d && k < d->ndeps; k++) {
+			size_t j = name_index(names, n, d->deps[k]);
+
+			if (j < n) /* deps outside the set are not ordered */
+				g->edges[ne++] = j;
+		}
+	}
+	g->first[n] = ne;
+	return 0;
+}
+
+static void graph_free(graph *g)
+{
+	free(g->first);
+	free(g->edges);
+}
+
+/* The not-yet-done dependency of `i` with the smallest name, or n. */
+static size_t first_pending_dep(const graph *g, size_t i, const bool *done)
+{
+	size_t best = g->n;
+
+	for (size_t e = g->first[i]; e < g->first[i + 1]; e++) {
+		size_t j = g->edges[e];
+
+		if (!done[j] &&
+		    (best == g->n || strcmp(g->names[j], g->names[best]) < 0))
+			best = j;
+	}
+	return best;
+}
+
+/* Kahn stopped with modules left: each left one has a pending dependency
+ * among them, so walking "smallest pending dependency" from the smallest
+ * left module must revisit a module; the walk from that module on is a
+ * cycle. It is printed from its smallest name, so the message does not
+ * depend on where the walk started. */
+static int report_cycle(const graph *g, const bool *done)
+{
+	size_t *path = malloc(g->n * sizeof(size_t)), len = 0, start = g->n;
+	size_t *pos = malloc(g->n * sizeof(size_t)), from, low, i;
+	char msg[1024];
+	int off;
+
+	if (!path || !pos) {
+		free(path);
+		free(pos);
+		return lm_error_set(LM_ERROR, "out of memory");
+	}
+	for (i = 0; i < g->n; i++) {
+		pos[i] = g->n;
+		if (!done[i] && (start == g->n ||
+				 strcmp(g->names[i], g->names[start]) < 0))
+			start = i;
+	}
+	assert(start < g->n);
+	for (i = start; pos[i] == g->n; i = first_pending_dep(g, i, done)) {
+		pos[i] = len;
+		path[len++] = i;
+		assert(first_pending_dep(g, i, done) < g->n);
+	}
+	from = pos[i];
+	low = from;
+	for (size_t k = from; k < len; k++)
+		if (strcmp(g->names[path[k]], g->names[path[low]]) < 0)
+			low = k;
+	off = snprintf(msg, sizeof(msg), "dependency cycle: ");
+	for (size_t k = 0; k <= len - from && off < (int)sizeof(msg); k++) {
+		size_t at = from + (low - from + k) % (len - from);
+
+		off += snprintf(msg + off, sizeof(msg) - (size_t)off, "%s%s",
+				k ? " -> " : "", g->names[path[at]]);
+	}
+	free(path);
+	free(pos);
+	return lm_error_set(LM_EINVAL, "%s", msg);
+}
+
+int lm_deps_order(const char ***out, const char *const *names, size_t n,
+		  const lm_modset *set)
+{
+	size_t *pending = calloc(n ? n : 1, sizeof(size_t));
+	bool *done = calloc(n ? n : 1, sizeof(bool));
+	const char **order = malloc((n ? n : 1) * sizeof(char *));
+	graph g = {0};
+	int rc = !pending || !done || !order
+		 ? lm_error_set(LM_ERROR, "out of memory")
+		 : graph_build(&g, names, n, set);
+
+	*out = NULL;
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		pending[i] = g.first[i + 1] - g.first[i];
+	for (size_t k = 0; rc == 0 && k < n; k++) {
+		size_t next = n;
+
+		/* the ready set, kept implicit: the smallest ready name wins */
+		for (size_t i = 0; i < n; i++)
+			if (!done[i] && pending[i] == 0 &&
+			    (next == n || strcmp(names[i], names[next]) < 0))
+				next = i;
+		if (next == n) {
+			rc = report_cycle(&g, done);
+			break;
+		}
+		done[next] = true;
+		order[k] = names[next];
+		for (size_t i = 0; i < n; i++)
+			for (size_t e = g.first[i]; !done[i] && e < g.first[i + 1]; e++)
+				if (g.edges[e] == next)
+					pending[i]--;
+	}
+	graph_free(&g);
+	free(pending);
+	free(done);
+	if (rc) {
+		free(order);
+		return rc;
+	}
+	*out = order;
+	return 0;
+}
+
+/* ---- checks over the releases ---------------------------------------- */
+
+static const lm_plan_module *plan_find(const lm_plan *p, const char *name)
+{
+	for (size_t i = 0; i < p->nmodules; i++)
+		if (strcmp(p->modules[i].name, name) == 0)
+			return &p->modules[i];
+	return NULL;
+}
+
+/* Every dependency of every module of the new release is in it: what the
+ * agent's check would refuse after loading, refused before planning. */
+static int deps_present(const lm_plan *p, const lm_modset *new_set)
+{
+	for (size_t i = 0; i < new_set->n; i++) {
+		const lm_descriptor *d = new_set->v[i].desc;
+
+		for (size_t k = 0; k < d->ndeps; k++) {
+			const lm_plan_module *dep;
+
+			if (lm_modset_find(new_set, d->deps[k]))
+				continue;
+			dep = plan_find(p, d->deps[k]);
+			return lm_error_set(LM_EINVAL,
+					    "%s depends on %s, which %s", d->name,
+					    d->deps[k],
+					    dep && dep->change == LM_REMOVED
+					    ? "this plan removes"
+					    : "is not installed");
+		}
+	}
+	return 0;
+}
+
+/* The position of each module of `set` in dependency order:
+ * rank[k] for set->v[k]. */
+typedef struct ranking {
+	const lm_modset *set;
+	size_t *rank;
+} ranking;
+
+static int ranking_build(ranking *r, const lm_modset *set, const char *which)
+{
+	const char **names = malloc((set->n ? set->n : 1) * sizeof(char *));
+	const char **order = NULL;
+	int rc;
+
+	r->set = set;
+	r->rank = malloc((set->n ? set->n : 1) * sizeof(size_t));
+	if (!names || !r->rank) {
+		free(names);
+		return lm_error_set(LM_ERROR, "out of memory");
+	}
+	for (size_t k = 0; k < set->n; k++)
+		names[k] = set->v[k].desc->name;
+	rc = lm_deps_order(&order, names, set->n, set);
+	if (rc) {
+		free(names);
+		return which ? lm_error_wrap("%s", which) : rc;
+	}
+	for (size_t i = 0; i < set->n; i++)
+		r->rank[lm_modset_find(set, order[i]) - set->v] = i;
+	free(order);
+	free(names);
+	return 0;
+}
+
+static int rank_of(size_t *out, const ranking *r, const char *name,
+		   const char *release)
+{
+	const lm_modinfo *mi = lm_modset_find(r->set, name);
+
+	if (!mi)
+		return lm_error_set(LM_EINVAL, "%s is in the plan but not in "
+				    "the %s release", name, release);
+	*out = r->rank[mi - r->set->v];
+	return 0;
+}
+
+/* ---- script order ---------------------------------------------------- */
+
+typedef struct keyed {
+	size_t key;
+	lm_plan_module *m;
+} keyed;
+
+static int keyed_cmp(const void *a, const void *b)
+{
+	size_t x = ((const keyed *)a)->key, y = ((const keyed *)b)->key;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Script order for one direction. `to` ranks the release being installed,
+ * `from` the one being left. Modules that get code (present in `to`) come
+ * first, in `to`'s dependency order; then the modules to delete, in
+ * reverse `from` order, so that a dependent goes before what it uses.
+ */
+static int script_order(keyed *v, lm_plan *p, bool up, const ranking *to,
+			const ranking *from)
+{
+	const char *to_name = up ? "new" : "old", *from_name = up ? "old" : "new";
+	int rc;
+
+	for (size_t i = 0; i < p->nmodules; i++) {
+		lm_plan_module *m = &p->modules[i];
+		bool gets_code = up ? m->new_side != NULL : m->old_side != NULL;
+		size_t r = 0;
+
+		rc = gets_code ? rank_of(&r, to, m->name, to_name)
+			       : rank_of(&r, from, m->name, from_name);
+		if (rc)
+			return rc;
+		v[i].m = m;
+		v[i].key = gets_code ? r : to->set->n + from->set->n - r;
+	}
+	qsort(v, p->nmodules, sizeof(*v), keyed_cmp);
+	return 0;
+}
+
+/* ---- the high-level script ------------------------------------------- */
+
+/* DepMods: the dependencies of the version the instruction is about that
+ * are themselves in the plan. OTP uses DepMods to order instructions
+ * within one script; a dependency outside the plan does not move, so
+ * listing it would say nothing (and DESIGN.md's example, whose module
+ * depends on an unchanged mod_util, prints the short form). */
+static char **plan_deps(const lm_plan *p, const lm_descriptor *d, size_t *n)
+{
+	char **v = malloc((d->ndeps ? d->ndeps : 1) * sizeof(char *));
+
+	*n = 0;
+	for (size_t k = 0; v && k < d->ndeps; k++)
+		if (plan_find(p, d->deps[k]))
+			v[(*n)++] = d->deps[k];
+	return v;
+}
+
+static lm_op high_op(const lm_plan_module *m, bool up)
+{
+	switch (m->change) {
+	case LM_ADDED:
+		return up ? LM_OP_ADD_MODULE : LM_OP_DELETE_MODULE;
+	case LM_REMOVED:
+		return up ? LM_OP_DELETE_MODULE : LM_OP_ADD_MODULE;
+	case LM_CHANGED:
+		/* both ways the newer version's code_change converts the state */
+		return m->new_side->desc->callbacks & LM_CB_CODE_CHANGE
+		       ? LM_OP_UPDATE : LM_OP_LOAD_MODULE;
+	}
+	assert(!"unknown change kind");
+	return LM_OP_LOAD_MODULE;
+}
+
+static int push_high(lm_script *s, const lm_plan *p, const lm_plan_module *m,
+		     bool up)
+{
+	const lm_plan_side *target = up ? m->new_side : m->old_side;
+	const lm_plan_side *subject = target ? target : (up ? m->old_side
+							    : m->new_side);
+	lm_op op = high_op(m, up);
+	bool purges = op == LM_OP_LOAD_MODULE || op == LM_OP_UPDATE;
+	char *mod[1] = {m->name}, *extra[1] = {m->extra};
+	lm_instr in = {
+		.op = op,
+		.modules = mod,
+		.nmodules = 1,
+		.extras = op == LM_OP_UPDATE ? extra : NULL,
+		.pre_purge = purges ? m->pre_purge : LM_PURGE_DEFAULT,
+		.post_purge = purges ? m->post_purge : LM_PURGE_DEFAULT,
+	};
+	int rc;
+
+	assert(subject && subject->desc);
+	in.dep_mods = plan_deps(p, subject->desc, &in.ndep_mods);
+	if (!in.dep_mods)
+		return lm_error_set(LM_ERROR, "out of memory");
+	rc = lm_script_push(s, &in);
+	free(in.dep_mods);
+	return rc;
+}
+
+/* ---- the low-level script -------------------------------------------- */
+
+static bool loads_code(lm_op op)
+{
+	return op == LM_OP_LOAD_MODULE || op == LM_OP_UPDATE ||
+	       op == LM_OP_ADD_MODULE;
+}
+
+/* load_object_code lists every module that gets code, in script order;
+ * with none (a plan that only deletes) it is left out, as OTP does. */
+static int push_load_object_code(lm_script *low, const lm_script *high)
+{
+	char **mods = malloc((high->n ? high->n : 1) * sizeof(char *));
+	lm_instr in = {.op = LM_OP_LOAD_OBJECT_CODE, .modules = mods};
+	int rc = 0;
+
+	if (!mods)
+		return lm_error_set(LM_ERROR, "out of memory");
+	for (size_t i = 0; i < high->n; i++)
+		if (loads_code(high->v[i].op))
+			mods[in.nmodules++] = high->v[i].modules[0];
+	if (in.nmodules)
+		rc = lm_script_push(low, &in);
+	free(mods);
+	return rc;
+}
+
+/* One low-level instruction about the module of high-level `h`. */
+static int push_low(lm_script *low, lm_op op, const lm_instr *h,
+		    lm_purge_mode pre, lm_purge_mode post, lm_change_mode mode)
+{
+	lm_instr in = {
+		.op = op,
+		.modules = h->modules,
+		.nmodules = 1,
+		.extras = op == LM_OP_CODE_CHANGE ? h->extras : NULL,
+		.pre_purge = pre,
+		.post_purge = post,
+		.mode = mode,
+	};
+
+	return lm_script_push(low, &in);
+}
+
+/*
+ * After point_of_no_return, per high-level instruction:
+ *   load_module    -> load
+ *   update         -> suspend, code_change, load, resume
+ *   add_module     -> load (brutal, brutal: there is no old code)
+ *   delete_module  -> remove (brutal, brutal), purge
+ * OTP loads before an upward code_change; the agent instead keeps both
+ * versions mapped and runs code_change before publishing the new one, so
+ * that a failing code_change leaves the old version serving (DESIGN.md).
+ */
+static int translate(lm_script *low, const lm_instr *h, lm_change_mode mode)
+{
+	const lm_purge_mode B = LM_BRUTAL_PURGE, D = LM_PURGE_DEFAULT;
+	int rc;
+
+	switch (h->op) {
+	case LM_OP_LOAD_MODULE:
+		return push_low(low, LM_OP_LOAD, h, h->pre_purge, h->post_purge, mode);
+	case LM_OP_UPDATE:
+		if ((rc = push_low(low, LM_OP_SUSPEND, h, D, D, mode)) ||
+		    (rc = push_low(low, LM_OP_CODE_CHANGE, h, D, D, mode)) ||
+		    (rc = push_low(low, LM_OP_LOAD, h, h->pre_purge,
+				   h->post_purge, mode)))
+			return rc;
+		return push_low(low, LM_OP_RESUME, h, D, D, mode);
+	case LM_OP_ADD_MODULE:
+		return push_low(low, LM_OP_LOAD, h, B, B, mode);
+	case LM_OP_DELETE_MODULE:
+		if ((rc = push_low(low, LM_OP_REMOVE, h, B, B, mode)))
+			return rc;
+		return push_low(low, LM_OP_PURGE, h, D, D, mode);
+	default:
+		assert(!"not a high-level instruction");
+		return lm_error_set(LM_ERROR, "not a high-level instruction");
+	}
+}
+
+static int build_low(lm_script *low, const lm_script *high, lm_change_mode mode)
+{
+	const lm_instr ponr = {.op = LM_OP_POINT_OF_NO_RETURN};
+	int rc;
+
+	if (high->n == 0)
+		return 0;
+	if ((rc = push_load_object_code(low, high)) ||
+	    (rc = lm_script_push(low, &ponr)))
+		return rc;
+	for (size_t i = 0; i < high->n; i++)
+		if ((rc = translate(low, &high->v[i], mode)))
+			return rc;
+	return 0;
+}
+
+/* Both scripts of one direction, from modules in that direction's order. */
+static int build_direction(lm_script *high, lm_script *low, const lm_plan *p,
+			   const keyed *order, bool up)
+{
+	int rc;
+
+	for (size_t i = 0; i < p->nmodules; i++)
+		if ((rc = push_high(high, p, order[i].m, up)))
+			return rc;
+	return build_low(low, high, up ? LM_UP : LM_DOWN);
+}
+
+/* p->modules rearranged into the order of `v` (which points into it). */
+static int reorder_modules(lm_plan *p, const keyed *v)
+{
+	lm_plan_module *m = malloc((p->nmodules ? p->nmodules : 1) * sizeof(*m));
+
+	if (!m)
+		return lm_error_set(LM_ERROR, "out of memory");
+	for (size_t i = 0; i < p->nmodules; i++)
+		m[i] = *v[i].m;
+	memcpy(p->modules, m, p->nmodules * sizeof(*m));
+	free(m);
+	return 0;
+}
+
+int lm_script_build(lm_plan *p, const lm_modset *old_set,
+		    const lm_modset *new_set)
+{
+	ranking new_rank = {0}, old_rank = {0};
+	keyed *up = calloc(p->nmodules + 1, sizeof(keyed));
+	keyed *down = calloc(p->nmodules + 1, sizeof(keyed));
+	int rc;
+
+	lm_script_clear(&p->script);
+	lm_script_clear(&p->low_level);
+	lm_script_clear(&p->down_script);
+	lm_script_clear(&p->down_low_level);
+	if (!up || !down)
+		rc = lm_error_set(LM_ERROR, "out of memory");
+	else if (!(rc = deps_present(p, new_set)) &&
+		 !(rc = ranking_build(&new_rank, new_set, NULL)) &&
+		 !(rc = ranking_build(&old_rank, old_set, "old release")) &&
+		 !(rc = script_order(up, p, true, &new_rank, &old_rank)) &&
+		 !(rc = script_order(down, p, false, &old_rank, &new_rank)) &&
+		 !(rc = build_direction(&p->down_script, &p->down_low_level, p,
+					down, false)) &&
+		 !(rc = build_direction(&p->script, &p->low_level, p, up, true)))
+		rc = reorder_modules(p, up);
+	free(new_rank.rank);
+	free(old_rank.rank);
+	free(up);
+	free(down);
+	return rc ? rc : lm_plan_validate(p, "plan");
+}
