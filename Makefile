@@ -21,7 +21,7 @@ PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Iinclude -Ilib -I$(B)/gen $(PKG_CFLAGS)
-LDLIBS = $(PKG_LIBS) -ldl -lpthread
+LDLIBS = $(PKG_LIBS) -lmbedcrypto -ldl -lpthread
 
 LIB_SRC := $(wildcard lib/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o) $(B)/gen/schema_sql.o
@@ -84,3 +84,86 @@ install: $(B)/livemod
 
 clean:
 	rm -rf $(B)
+
+# ======================================================================
+# Agent runtime (agent/, include/livemod/agent.h, tests/agent/).
+#   make agent        $(B)/liblivemod-agent.a and $(B)/liblivemod-agent.so
+#   make test-agent   the agent tests: normal build, ASan+UBSan build and
+#                     TSan build of the stress test (tests/agent/run.sh)
+# The shared library carries lib/descriptor.o, lib/modset.o, lib/error.o,
+# rebuilt with -fPIC under $(B)/pic/.
+# ======================================================================
+URCU_CFLAGS := $(shell pkg-config --cflags liburcu-memb 2>/dev/null)
+URCU_LIBS := $(shell pkg-config --libs liburcu-memb 2>/dev/null || echo -lurcu-memb -lurcu-common)
+AGENT_SRC := $(wildcard agent/*.c)
+AGENT_HDR := $(wildcard agent/*.h) include/livemod/agent.h \
+	include/livemod/module.h lib/descriptor.h lib/error.h lib/modset.h
+AGENT_COMMON := lib/descriptor.c lib/modset.c lib/error.c
+AGENT_OBJ := $(AGENT_SRC:%.c=$(B)/%.o)
+AGENT_PIC_OBJ := $(AGENT_SRC:%.c=$(B)/pic/%.o) $(AGENT_COMMON:%.c=$(B)/pic/%.o)
+AGENT_CFLAGS = $(ALL_CFLAGS) $(URCU_CFLAGS)
+AGENT_LDLIBS := $(URCU_LIBS) $(shell pkg-config --libs libelf libcjson 2>/dev/null) -ldl -lpthread -lm
+AGENT_TEST_CFLAGS = $(AGENT_CFLAGS) -Itests/unit -Itests/agent -DLM_SRCDIR=\"$(CURDIR)\"
+AGENT_TEST_HDR := $(wildcard tests/agent/*.h) tests/unit/testutil.h
+AT := $(B)/tests/agent
+# Sanitizer builds compile the agent sources into the test binary, so
+# every line of the agent is instrumented; the three lib objects come from
+# the normal build (GCC's -Wstringop-truncation fires on lib/error.c only
+# under -fsanitize, and lib/ is not what these builds test).
+AGENT_SAN_SRC := $(AGENT_SRC) $(AGENT_COMMON:%.c=$(B)/%.o)
+ASAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+TSAN_FLAGS = -fsanitize=thread
+
+.PHONY: agent test-agent
+agent: $(B)/liblivemod-agent.a $(B)/liblivemod-agent.so
+
+$(AGENT_OBJ): $(AGENT_HDR)
+$(AGENT_OBJ): ALL_CFLAGS += $(URCU_CFLAGS)
+
+$(B)/pic/%.o: %.c $(AGENT_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(AGENT_CFLAGS) -fPIC -c -o $@ $<
+
+$(B)/liblivemod-agent.a: $(AGENT_OBJ) $(AGENT_COMMON:%.c=$(B)/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/liblivemod-agent.so: $(AGENT_PIC_OBJ)
+	$(CC) $(AGENT_CFLAGS) -shared -Wl,-soname,liblivemod-agent.so -o $@ $^ $(AGENT_LDLIBS)
+
+$(AT)/stress: tests/agent/stress.c $(AGENT_TEST_HDR) $(B)/liblivemod-agent.a
+	@mkdir -p $(dir $@)
+	$(CC) $(AGENT_TEST_CFLAGS) -o $@ $< $(B)/liblivemod-agent.a $(AGENT_LDLIBS)
+
+$(AT)/stress-asan: tests/agent/stress.c $(AGENT_TEST_HDR) $(AGENT_SAN_SRC) $(AGENT_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(AGENT_TEST_CFLAGS) $(ASAN_FLAGS) -o $@ $< $(AGENT_SAN_SRC) $(AGENT_LDLIBS)
+
+$(AT)/stress-tsan: tests/agent/stress.c $(AGENT_TEST_HDR) $(AGENT_SAN_SRC) $(AGENT_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(AGENT_TEST_CFLAGS) $(TSAN_FLAGS) -o $@ $< $(AGENT_SAN_SRC) $(AGENT_LDLIBS)
+
+# The functional tests link the shared library (as a host would), and
+# are also built with ASan+UBSan.
+$(AT)/test_runtime: tests/agent/test_runtime.c $(AGENT_TEST_HDR) $(B)/liblivemod-agent.so
+	@mkdir -p $(dir $@)
+	$(CC) $(AGENT_TEST_CFLAGS) -o $@ $< -L$(B) -Wl,-rpath,$(CURDIR)/$(B) -llivemod-agent $(AGENT_LDLIBS) -lcmocka
+
+$(AT)/test_runtime-asan: tests/agent/test_runtime.c $(AGENT_TEST_HDR) $(AGENT_SAN_SRC) $(AGENT_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(AGENT_TEST_CFLAGS) $(ASAN_FLAGS) -o $@ $< $(AGENT_SAN_SRC) $(AGENT_LDLIBS) -lcmocka
+
+$(AT)/swap_leak: tests/agent/swap_leak.c $(AGENT_TEST_HDR) $(B)/liblivemod-agent.a
+	@mkdir -p $(dir $@)
+	$(CC) $(AGENT_TEST_CFLAGS) -o $@ $< $(B)/liblivemod-agent.a $(AGENT_LDLIBS)
+
+$(AT)/bench_call: tests/agent/bench_call.c $(AGENT_TEST_HDR) $(B)/liblivemod-agent.a
+	@mkdir -p $(dir $@)
+	$(CC) $(AGENT_TEST_CFLAGS) -DNDEBUG -o $@ $< $(B)/liblivemod-agent.a $(AGENT_LDLIBS)
+
+AGENT_TESTS := $(AT)/test_runtime $(AT)/test_runtime-asan $(AT)/swap_leak \
+	$(AT)/stress $(AT)/stress-asan $(AT)/stress-tsan $(AT)/bench_call
+
+test-agent: agent $(AGENT_TESTS)
+	@sh tests/agent/run.sh $(AT)
+# ==== end of the agent block ==========================================

@@ -37,6 +37,9 @@ typedef struct lm_descriptor {
 	size_t nexports;
 	unsigned callbacks;    /* LM_CB_* */
 	lm_purge_mode purge;   /* the module's own choice, or LM_PURGE_DEFAULT */
+	bool partial;          /* exports not loaded: a bulk ledger read for
+				* planning; lm_ledger_module_version gives the
+				* whole descriptor */
 } lm_descriptor;
 
 /* True when `name` is a valid module name: [a-z][a-z0-9_]*, shorter than

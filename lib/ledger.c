@@ -633,7 +633,8 @@ static const char *mv_label(lm_ledger *l, const char *oid, char *buf,
  * The text setters validate deps and exports, the schema's CHECKs the
  * numbers; the rest is checked here cheaply, in full only on failure. */
 static int desc_from_row(lm_ledger *l, sqlite3_stmt *st, int col,
-			 const char *oid, lm_descriptor **out)
+			 const char *oid, bool with_exports,
+			 lm_descriptor **out)
 {
 	lm_descriptor *d = calloc(1, sizeof(*d));
 	const char *deps, *exports;
@@ -665,8 +666,10 @@ static int desc_from_row(lm_ledger *l, sqlite3_stmt *st, int col,
 					  label);
 		goto out;
 	}
+	d->partial = !with_exports;
 	if ((rc = lm_descriptor_set_deps_text(d, deps)) != 0 ||
-	    (rc = lm_descriptor_set_exports_text(d, exports)) != 0)
+	    (with_exports &&
+	     (rc = lm_descriptor_set_exports_text(d, exports)) != 0))
 		rc = lm_error_wrap("%s", mv_label(l, oid, label, sizeof(label)));
 out:
 	if (rc != 0)
@@ -831,7 +834,8 @@ void lm_release_info_clear(lm_release_info *r)
 	memset(r, 0, sizeof(*r));
 }
 
-int lm_ledger_release_modules(lm_ledger *l, int64_t id, lm_modset *out)
+static int release_modules(lm_ledger *l, int64_t id, bool with_exports,
+			   lm_modset *out)
 {
 	lm_modset s = { 0 };
 	sqlite3_stmt *st;
@@ -848,7 +852,7 @@ int lm_ledger_release_modules(lm_ledger *l, int64_t id, lm_modset *out)
 		lm_descriptor *d;
 
 		col_oid(st, 1, oid);
-		if ((rc = desc_from_row(l, st, 2, oid, &d)) == 0)
+		if ((rc = desc_from_row(l, st, 2, oid, with_exports, &d)) == 0)
 			rc = lm_modset_add(
 				&s, (const char *)sqlite3_column_text(st, 0),
 				oid, d);
@@ -869,6 +873,16 @@ int lm_ledger_release_modules(lm_ledger *l, int64_t id, lm_modset *out)
 	return 0;
 }
 
+int lm_ledger_release_modules(lm_ledger *l, int64_t id, lm_modset *out)
+{
+	return release_modules(l, id, true, out);
+}
+
+int lm_ledger_release_index(lm_ledger *l, int64_t id, lm_modset *out)
+{
+	return release_modules(l, id, false, out);
+}
+
 int lm_ledger_module_version(lm_ledger *l, const char *oid,
 			     lm_descriptor **out)
 {
@@ -884,7 +898,7 @@ int lm_ledger_module_version(lm_ledger *l, const char *oid,
 		rc = lm_error_set(LM_ENOTFOUND, "%s: no module version %.64s",
 				  l->path, oid);
 	if (rc == 1)
-		rc = desc_from_row(l, st, 0, oid, out);
+		rc = desc_from_row(l, st, 0, oid, true, out);
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -1159,7 +1173,7 @@ int lm_ledger_stat_load(lm_ledger *l, lm_stat_entry **out,
 			break;
 		/* Counted now so that the file name is freed on failure. */
 		cnt++;
-		rc = desc_from_row(l, st, 7, e->oid, &d[cnt - 1]);
+		rc = desc_from_row(l, st, 7, e->oid, false, &d[cnt - 1]);
 	}
 	sqlite3_finalize(st);
 	if (rc != 0) {

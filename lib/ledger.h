@@ -76,6 +76,10 @@ int lm_ledger_release_add(lm_ledger *l, int64_t *out_id, int64_t parent,
 int lm_ledger_release_get(lm_ledger *l, int64_t id, lm_release_info *out);
 /* Every module of a release, with descriptors, sorted by name. */
 int lm_ledger_release_modules(lm_ledger *l, int64_t id, lm_modset *out);
+/* The same with partial descriptors (no exports): what planning needs of
+ * the thousands of modules a plan does not touch, at a fraction of the
+ * cost. */
+int lm_ledger_release_index(lm_ledger *l, int64_t id, lm_modset *out);
 /* Releases newest first. */
 int lm_ledger_release_list(lm_ledger *l, lm_release_info **out, size_t *n);
 void lm_release_info_clear(lm_release_info *r);
@@ -146,7 +150,8 @@ typedef struct lm_stat_entry {
 
 /* The whole cache, sorted by file name. The descriptors of the cached
  * objects come with it, in `descs` (parallel to `out`, owned by caller),
- * so that an unchanged file needs no ELF read. */
+ * so that an unchanged file needs no ELF read; they are partial (no
+ * exports). */
 int lm_ledger_stat_load(lm_ledger *l, lm_stat_entry **out,
 			lm_descriptor ***descs, size_t *n);
 /* Replaces the whole cache. Every oid must already be a module version. */

@@ -122,22 +122,32 @@ static int build_new_set(lm_modset *out, const lm_modset *old,
 	return rc;
 }
 
-static lm_plan_side *side_new(const lm_modinfo *m)
+/* A plan side carries the whole descriptor: bulk reads of the ledger give
+ * partial ones (no exports), completed here for the few modules a plan
+ * names. */
+static int side_new(lm_plan_side **out, lm_ledger *l, const lm_modinfo *m)
 {
 	lm_plan_side *s = calloc(1, sizeof(*s));
+	int rc = 0;
 
+	*out = NULL;
 	if (!s)
-		return NULL;
-	s->file = strdup(m->file);
-	s->desc = lm_descriptor_dup(m->desc);
+		return lm_error_set(LM_ERROR, "out of memory");
 	memcpy(s->oid, m->oid, sizeof(s->oid));
-	if (!s->file || !s->desc) {
+	if (m->desc->partial)
+		rc = lm_ledger_module_version(l, m->oid, &s->desc);
+	else if (!(s->desc = lm_descriptor_dup(m->desc)))
+		rc = lm_error_set(LM_ERROR, "out of memory");
+	if (rc == 0 && !(s->file = strdup(m->file)))
+		rc = lm_error_set(LM_ERROR, "out of memory");
+	if (rc < 0) {
 		free(s->file);
 		lm_descriptor_free(s->desc);
 		free(s);
-		return NULL;
+		return rc;
 	}
-	return s;
+	*out = s;
+	return 0;
 }
 
 static const char *extra_for(const lm_plan_opts *o, const char *name)
@@ -150,12 +160,14 @@ static const char *extra_for(const lm_plan_opts *o, const char *name)
 	return "";
 }
 
-static int add_change(lm_plan *p, lm_change_kind kind, const lm_modinfo *old,
-		      const lm_modinfo *new, const lm_plan_opts *o)
+static int add_change(lm_plan *p, lm_ledger *l, lm_change_kind kind,
+		      const lm_modinfo *old, const lm_modinfo *new,
+		      const lm_plan_opts *o)
 {
 	const lm_modinfo *m = new ? new : old;
 	lm_plan_module *pm, *v;
 	lm_purge_mode purge = o->purge;
+	int rc;
 
 	v = realloc(p->modules, (p->nmodules + 1) * sizeof(*v));
 	if (!v)
@@ -171,18 +183,19 @@ static int add_change(lm_plan *p, lm_change_kind kind, const lm_modinfo *old,
 	pm->pre_purge = pm->post_purge = purge;
 	pm->name = strdup(m->desc->name);
 	pm->extra = strdup(extra_for(o, m->desc->name));
-	pm->old_side = old ? side_new(old) : NULL;
-	pm->new_side = new ? side_new(new) : NULL;
 	p->nmodules++;
-	if (!pm->name || !pm->extra || (old && !pm->old_side) ||
-	    (new && !pm->new_side))
+	if (!pm->name || !pm->extra)
 		return lm_error_set(LM_ERROR, "out of memory");
+	if (old && (rc = side_new(&pm->old_side, l, old)) < 0)
+		return rc;
+	if (new && (rc = side_new(&pm->new_side, l, new)) < 0)
+		return rc;
 	return 0;
 }
 
 /* One merge pass over two name-sorted sets. */
-static int diff_sets(lm_plan *p, const lm_modset *old, const lm_modset *new,
-		     const lm_plan_opts *o)
+static int diff_sets(lm_plan *p, lm_ledger *l, const lm_modset *old,
+		     const lm_modset *new, const lm_plan_opts *o)
 {
 	size_t i = 0, j = 0;
 	int rc = 0;
@@ -193,12 +206,12 @@ static int diff_sets(lm_plan *p, const lm_modset *old, const lm_modset *new,
 				      : strcmp(old->v[i].desc->name,
 					       new->v[j].desc->name);
 		if (c < 0) {
-			rc = add_change(p, LM_REMOVED, &old->v[i++], NULL, o);
+			rc = add_change(p, l, LM_REMOVED, &old->v[i++], NULL, o);
 		} else if (c > 0) {
-			rc = add_change(p, LM_ADDED, NULL, &new->v[j++], o);
+			rc = add_change(p, l, LM_ADDED, NULL, &new->v[j++], o);
 		} else {
 			if (strcmp(old->v[i].oid, new->v[j].oid) != 0)
-				rc = add_change(p, LM_CHANGED, &old->v[i],
+				rc = add_change(p, l, LM_CHANGED, &old->v[i],
 						&new->v[j], o);
 			i++;
 			j++;
@@ -236,15 +249,16 @@ int lm_planning_compute(lm_plan **out, lm_modset *new_set, lm_state *st,
 	assert(st->node.current_release > 0);
 	if ((rc = lm_ledger_release_get(st->ledger, st->node.current_release,
 					&from)) < 0 ||
-	    (rc = lm_ledger_release_modules(st->ledger,
-					    st->node.current_release, &old)) < 0 ||
+	    (rc = lm_ledger_release_index(st->ledger,
+					  st->node.current_release, &old)) < 0 ||
 	    (rc = build_new_set(new_set, &old, &scan->mods, opts, st)) < 0)
 		goto out;
 	if (!(p = calloc(1, sizeof(*p)))) {
 		rc = lm_error_set(LM_ERROR, "out of memory");
 		goto out;
 	}
-	if ((rc = diff_sets(p, &old, new_set, opts)) < 0 || p->nmodules == 0)
+	if ((rc = diff_sets(p, st->ledger, &old, new_set, opts)) < 0 ||
+	    p->nmodules == 0)
 		goto out;
 	p->app = strdup(st->node.app);
 	p->libdir = strdup(st->node.libdir);

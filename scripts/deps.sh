@@ -7,7 +7,7 @@
 set -eu
 
 PKGS="build-essential pkg-config git sqlite3 curl
-libgit2-dev libsqlite3-dev libcjson-dev libmicrohttpd-dev
+libgit2-dev libmbedtls-dev libsqlite3-dev libcjson-dev libmicrohttpd-dev
 libcurl4-openssl-dev libelf-dev liburcu-dev libcmocka-dev"
 
 missing=""
