@@ -112,6 +112,9 @@ AT := $(B)/tests/agent
 # under -fsanitize, and lib/ is not what these builds test).
 AGENT_SAN_SRC := $(AGENT_SRC) $(AGENT_COMMON:%.c=$(B)/%.o)
 ASAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+# No TSan suppression file: liburcu is not instrumented, so agent.h calls
+# its read-side functions instead of inlining them under TSan and annotates
+# grace periods itself (__tsan_release/__tsan_acquire, see agent.h).
 TSAN_FLAGS = -fsanitize=thread
 
 .PHONY: agent test-agent
@@ -167,3 +170,17 @@ AGENT_TESTS := $(AT)/test_runtime $(AT)/test_runtime-asan $(AT)/swap_leak \
 test-agent: agent $(AGENT_TESTS)
 	@sh tests/agent/run.sh $(AT)
 # ==== end of the agent block ==========================================
+
+# ======================================================================
+# The node (agent/node/): boot, apply, control API. Links the agent
+# runtime, everything in lib/, and libmicrohttpd.
+# ======================================================================
+NODE_SRC := $(wildcard agent/node/*.c)
+NODE_OBJ := $(NODE_SRC:%.c=$(B)/%.o)
+NODE_LDLIBS = $(AGENT_LDLIBS) $(LDLIBS) $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
+$(NODE_OBJ): ALL_CFLAGS += $(URCU_CFLAGS) -Iagent -Iagent/node
+$(NODE_OBJ): $(AGENT_HDR) include/livemod/node.h $(wildcard agent/node/*.h)
+
+$(B)/tests/lmhost: tests/host/lmhost.c $(NODE_OBJ) $(B)/liblivemod-agent.a $(B)/liblmcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(AGENT_CFLAGS) -o $@ $< $(NODE_OBJ) $(B)/liblivemod-agent.a $(B)/liblmcommon.a $(NODE_LDLIBS)

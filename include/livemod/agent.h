@@ -28,6 +28,21 @@
 
 #include <livemod/module.h>
 
+#if defined(__SANITIZE_THREAD__)
+#define LM__TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define LM__TSAN 1
+#endif
+#endif
+
+/* Under TSan the read-side primitives are called, not inlined: liburcu's
+ * inline code uses plain volatile accesses TSan would report, while the
+ * library's own copy is not instrumented. */
+#if defined(LM__TSAN) && !defined(LM_AGENT_NO_INLINE_RCU)
+#define LM_AGENT_NO_INLINE_RCU 1
+#endif
+
 #if !defined(_LGPL_SOURCE) && !defined(LM_AGENT_NO_INLINE_RCU)
 #define _LGPL_SOURCE
 #define LM__UNDEF_LGPL
@@ -49,6 +64,11 @@ struct lm_descriptor; /* lib/descriptor.h: the planned descriptor */
 
 /* Most export refs one module can have distinct names for. */
 #define LM_AGENT_SLOTS_MAX 128
+
+/* The calling thread's last error message and code (lib/error.h, where
+ * the LM_E* codes are defined: every failure here is a negative code). */
+const char *lm_error_last(void);
+int lm_error_code(void);
 
 /* ---- runtime -------------------------------------------------------- */
 
@@ -132,7 +152,9 @@ int lm_runtime_init_module(lm_runtime *rt, const char *module);
 
 /* Makes the staged version current (one atomic pointer store); the
  * replaced version joins the old versions awaiting purge. A staged
- * version without its own state inherits the current one's. */
+ * version that neither init nor code_change gave a state takes the
+ * current one's over (OTP's load_module): its init is called with *state
+ * preset to adopt it; non-zero is LM_EEVAL and nothing is published. */
 int lm_runtime_publish(lm_runtime *rt, const char *module);
 
 /* Boot convenience: stage, init (when defined), publish a module that has
@@ -217,14 +239,14 @@ void lm_export_ref_free(lm_export_ref *ref);
  */
 #define LM_CALL(ref, type, ret, ...)                                        \
 	do {                                                                \
-		type lm__f = (type)lm__call_enter(ref);                     \
+		__typeof__(type) lm__f = (__typeof__(type))lm__call_enter(ref);                     \
 		(ret) = lm__f(__VA_ARGS__);                                 \
 		lm__call_leave();                                           \
 	} while (0)
 
 #define LM_CALL_VOID(ref, type, ...)                                        \
 	do {                                                                \
-		type lm__f = (type)lm__call_enter(ref);                     \
+		__typeof__(type) lm__f = (__typeof__(type))lm__call_enter(ref);                     \
 		lm__f(__VA_ARGS__);                                         \
 		lm__call_leave();                                           \
 	} while (0)
@@ -248,14 +270,14 @@ const char *lm_pin_vsn(const lm_pin *pin);
  * module). */
 #define LM_PIN_CALL(pin, ref, type, ret, ...)                               \
 	do {                                                                \
-		type lm__f = (type)lm__pin_enter(pin, ref);                 \
+		__typeof__(type) lm__f = (__typeof__(type))lm__pin_enter(pin, ref);                 \
 		(ret) = lm__f(__VA_ARGS__);                                 \
 		lm__call_leave();                                           \
 	} while (0)
 
 #define LM_PIN_CALL_VOID(pin, ref, type, ...)                               \
 	do {                                                                \
-		type lm__f = (type)lm__pin_enter(pin, ref);                 \
+		__typeof__(type) lm__f = (__typeof__(type))lm__pin_enter(pin, ref);                 \
 		lm__f(__VA_ARGS__);                                         \
 		lm__call_leave();                                           \
 	} while (0)
@@ -286,14 +308,6 @@ struct lm__pinhead {
 /* Slow path: leaves the read-side section, waits for resume, re-enters;
  * returns the table to call through. */
 lm__fn *lm__call_wait(struct lm__hot *hot);
-
-#if defined(__SANITIZE_THREAD__)
-#define LM__TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define LM__TSAN 1
-#endif
-#endif
 
 #ifdef LM__TSAN
 /* liburcu is not TSan-instrumented, so TSan cannot see that a grace

@@ -1,0 +1,181 @@
+/*
+ * internal.h - the agent runtime's data structures, shared by the agent/ sources.
+ *
+ * Locks, always taken in this order:
+ *   rt->mu        the writer lock: every swap primitive, purge, ref lookup,
+ *                 introspection, the reaper; owns module slots, staged and
+ *                 old-version lists, version state pointers;
+ *   rt->tab_lock  the module table (read by pin acquire without rt->mu, so
+ *                 a long brutal purge never blocks a task starting);
+ *   mod->mu       the published pointer, suspension, pin lists and counts;
+ *   rt->reap_mu   the reaper's wake-up flag.
+ * Modules are never freed before the runtime: a pointer to one stays
+ * valid, which keeps the call and pin paths free of lifetime questions.
+ */
+#ifndef LM_AGENT_INTERNAL_H
+#define LM_AGENT_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <livemod/agent.h>
+
+#include "descriptor.h"
+#include "error.h"
+
+typedef enum lm_vstage {
+	LM_V_STAGED,  /* loaded and checked, not published */
+	LM_V_CURRENT, /* the published version */
+	LM_V_OLD      /* replaced, awaiting purge */
+} lm_vstage;
+
+/* What an ELF scan found that keeps dlclose from unmapping an object. */
+enum {
+	LM_ELF_GNU_UNIQUE = 1u << 0,
+	LM_ELF_NODELETE = 1u << 1,
+	LM_ELF_TLS = 1u << 2
+};
+
+struct lm_pin {
+	struct lm__pinhead head; /* first: read by the inline call path */
+	struct lm_module *mod;
+	struct lm_version *ver;  /* under mod->mu */
+	void *task;
+	struct lm_pin *prev, *next; /* in ver->pins, under mod->mu */
+};
+
+struct lm_version {
+	struct lm_module *mod;
+	lm_vstage stage;
+	char *path;           /* absolute path given to dlopen */
+	char oid[41];
+	dev_t dev;            /* the file's identity, to find it in maps */
+	ino_t ino;
+	unsigned elf;         /* LM_ELF_* */
+	void *dl;
+	const struct lm_module_desc *raw;
+	lm_descriptor *desc;
+	lm__fn *vtab;         /* LM_AGENT_SLOTS_MAX entries, by slot */
+	void *state;          /* under rt->mu */
+	bool has_state;
+	/* under mod->mu */
+	size_t npins;
+	struct lm_pin *pins;
+	bool retiring;        /* unload when npins drops to 0 */
+	struct lm_version *next; /* old list, under rt->mu */
+};
+
+/* An export the host resolved; its index is the same in every version's
+ * table. */
+struct lm_slot {
+	char *name;
+	char *sig;    /* normalized, as the host gave it */
+	size_t refs;
+};
+
+struct lm_module {
+	struct lm__hot *hot; /* own cache line */
+	lm_runtime *rt;
+	char *name;
+	/* under rt->mu */
+	struct lm_version *staged;
+	struct lm_version *old; /* oldest first */
+	struct lm_slot slots[LM_AGENT_SLOTS_MAX];
+	unsigned nslots;
+	size_t nrefs;
+	/* under mu */
+	pthread_mutex_t mu;
+	pthread_cond_t resumed;    /* suspension ended */
+	pthread_cond_t pins_moved; /* a pin left an old version */
+	struct lm_version *published;
+	bool suspended;
+};
+
+struct lm_export_ref {
+	struct lm__refhead head; /* first: read by the inline call path */
+	struct lm_module *mod;
+};
+
+struct lm_runtime {
+	pthread_mutex_t mu;
+	pthread_rwlock_t tab_lock;
+	struct lm_module **mods;
+	size_t nmods, cap;
+
+	lm_brutal_purge_fn brutal_fn;
+	void *brutal_ctx;
+	unsigned brutal_timeout_ms;
+	lm_warning_fn warn_fn;
+	void *warn_ctx;
+
+	pthread_t reaper;
+	pthread_mutex_t reap_mu;
+	pthread_cond_t reap_cv;
+	bool reap_pending, reap_stop;
+};
+
+/* runtime.c */
+struct lm_module *lm__module_find(lm_runtime *rt, const char *name);
+int lm__module_get(struct lm_module **out, lm_runtime *rt, const char *name);
+int lm__module_need(struct lm_module **out, lm_runtime *rt,
+		    const char *name);
+void lm__warn(lm_runtime *rt, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* synchronize_rcu, and tell TSan what it means. */
+void lm__synchronize(void);
+/* Aborts when called inside a read-side section: every writer path
+ * waits for grace periods, which would wait for the caller itself. */
+void lm__assert_outside_call(const char *fn);
+
+/* load.c */
+int lm__version_open(struct lm_version **out, lm_runtime *rt,
+		     const char *path, const char *oid,
+		     const lm_descriptor *expected);
+const struct lm_export_desc *lm__version_export(const struct lm_version *v,
+						 const char *name);
+/* Closes a version that failed its checks: no code but its constructors
+ * ever ran, nothing can call it. */
+void lm__version_discard(struct lm_version *v);
+/* Frees the bookkeeping of a version whose object is closed. */
+void lm__version_free(struct lm_version *v);
+
+/* check.c */
+int lm__descriptor_compare(const lm_descriptor *got,
+			   const lm_descriptor *planned, const char *path);
+/* Whitespace-insensitive form of a signature; caller frees. */
+char *lm__sig_normalize(const char *sig);
+/* Checks `v` against every export the host holds a ref to and fills its
+ * table. */
+int lm__version_bind(struct lm_module *mod, struct lm_version *v);
+/* 1 when `v` exports `name` with the normalized signature `sig`, 0 when
+ * it has no such export, LM_ECHECK when the signature differs. */
+int lm__export_matches(const struct lm_version *v, const char *name,
+		       const char *sig, const struct lm_export_desc **e);
+
+/* unmap.c */
+/* Unloads versions no thread can reach any more (not published, no pin):
+ * waits out in-flight calls, terminates states no live version shares,
+ * waits for call_rcu callbacks, dlcloses, verifies the unmap. Frees the
+ * versions. Caller holds rt->mu; the versions are off every list. */
+void lm__unload(lm_runtime *rt, struct lm_version **v, size_t n);
+/* Closes a version that never ran outside its constructors and init. */
+void lm__close_unpublished(lm_runtime *rt, struct lm_version *v);
+
+/* elfinfo.c */
+unsigned lm__elf_flags(const char *path);
+/* Human words for LM_ELF_* flags, "" for none; static storage. */
+const char *lm__elf_reasons(unsigned flags, char *buf, size_t cap);
+
+/* purge.c */
+int lm__purge_locked(lm_runtime *rt, struct lm_module *mod,
+		     lm_purge_mode mode, unsigned flags);
+int lm__reaper_start(lm_runtime *rt);
+void lm__reaper_stop(lm_runtime *rt);
+void lm__reaper_kick(lm_runtime *rt);
+
+/* pin.c */
+/* Pins on `v` now (takes mod->mu). */
+size_t lm__version_pins(struct lm_version *v);
+
+#endif

@@ -1,0 +1,769 @@
+/*
+ * apply.c - applying a plan inside the running node.
+ *
+ * The low-level script is carried out in DESIGN.md's order, in two
+ * halves around point_of_no_return:
+ *
+ *   before: load_object_code stages every new object (extracted from the
+ *   store by oid, dlopen'ed, its descriptor compared with the planned
+ *   one); then the check: every object staged, every dependency present,
+ *   soft pre-purges possible, the node still on the plan's from-release.
+ *   Any failure unstages everything: the node is exactly as it was.
+ *
+ *   after: every pre-purge first (old-old versions: before anything is
+ *   suspended, so a task pinned there is never stuck behind a suspended
+ *   module while the purge waits for it); then the script's suspend,
+ *   code_change and load steps make each new version's state — an init
+ *   for an added module — without publishing anything; only when all of
+ *   them succeeded are the new versions published (each one atomic
+ *   pointer store), the modules resumed, removed modules removed and old
+ *   versions purged. A code_change or init that fails leaves every old
+ *   version published and serving: the staged versions are unloaded, the
+ *   suspended modules resumed, and eval reports the error.
+ *
+ * The ledger records the run's phases as they pass, so a node killed at
+ * any moment boots on the release whose eval last succeeded (node.c).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "error.h"
+#include "node_internal.h"
+#include "objects.h"
+#include "plan.h"
+#include "planning.h"
+#include "store.h"
+
+/* What one apply carries from step to step. */
+typedef struct run {
+	lm_node *n;
+	lm_plan *plan;
+	int64_t run_id;
+	cJSON *timings;          /* step -> microseconds */
+	cJSON *warnings;         /* strings */
+	char **staged;           /* modules staged by this run */
+	size_t nstaged;
+	char **suspended;
+	size_t nsuspended;
+	struct timespec t0, step;
+} run;
+
+static int64_t elapsed_us(const struct timespec *since)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)(now.tv_sec - since->tv_sec) * 1000000 +
+	       (now.tv_nsec - since->tv_nsec) / 1000;
+}
+
+/* Adds the time since the last mark to timings[name], and marks. */
+static void mark(run *r, const char *name)
+{
+	cJSON *t = cJSON_GetObjectItemCaseSensitive(r->timings, name);
+	int64_t us = elapsed_us(&r->step);
+
+	if (t)
+		cJSON_SetNumberValue(t, t->valuedouble + (double)us);
+	else
+		cJSON_AddNumberToObject(r->timings, name, (double)us);
+	clock_gettime(CLOCK_MONOTONIC, &r->step);
+}
+
+static void warn(run *r, const char *fmt, const char *detail)
+{
+	char buf[1024];
+
+	snprintf(buf, sizeof(buf), fmt, detail);
+	cJSON_AddItemToArray(r->warnings, cJSON_CreateString(buf));
+}
+
+static int push_name(char ***v, size_t *n, const char *name)
+{
+	char **nv = realloc(*v, (*n + 1) * sizeof(*nv));
+
+	if (!nv || !(nv[*n] = strdup(name))) {
+		if (nv)
+			*v = nv;
+		return lm_error_set(LM_ERROR, "out of memory");
+	}
+	*v = nv;
+	(*n)++;
+	return 0;
+}
+
+/* Removes `name` from the list (order kept). */
+static void drop_name(char **v, size_t *n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < *n; i++)
+		if (strcmp(v[i], name) == 0) {
+			free(v[i]);
+			memmove(&v[i], &v[i + 1], (*n - i - 1) * sizeof(*v));
+			(*n)--;
+			return;
+		}
+}
+
+static void free_names(char **v, size_t n)
+{
+	while (n)
+		free(v[--n]);
+	free(v);
+}
+
+static const lm_plan_module *plan_module(const lm_plan *p, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < p->nmodules; i++)
+		if (strcmp(p->modules[i].name, name) == 0)
+			return &p->modules[i];
+	return NULL;
+}
+
+static int ledger_locked(lm_node *n, int (*fn)(lm_node *, void *), void *arg)
+{
+	int rc;
+
+	pthread_mutex_lock(&n->ledger_mu);
+	rc = fn(n, arg);
+	pthread_mutex_unlock(&n->ledger_mu);
+	return rc;
+}
+
+/* ---- before point_of_no_return -------------------------------------- */
+
+static int stage_module(run *r, lm_store *store, const char *name)
+{
+	const lm_plan_module *pm = plan_module(r->plan, name);
+	char *path = NULL;
+	int rc;
+
+	if (!pm || !pm->new_side)
+		return lm_error_set(LM_EINVAL, "plan %lld: load_object_code "
+				    "names %s, which has no new version",
+				    (long long)r->plan->id, name);
+	if ((rc = lm_objects_extract(&path, r->n->state_dir, store, r->n->rt,
+				     pm->new_side->oid)) < 0)
+		return lm_error_wrap("%s", name);
+	rc = lm_runtime_stage(r->n->rt, path, pm->new_side->oid,
+			      pm->new_side->desc);
+	free(path);
+	if (rc < 0)
+		return lm_error_wrap("%s", name);
+	return push_name(&r->staged, &r->nstaged, name);
+}
+
+static int load_object_code(run *r, const lm_instr *in)
+{
+	char *store_path = r->n->store_path;
+	lm_store *store = NULL;
+	size_t i;
+	int rc = lm_store_open(&store, store_path, 0);
+
+	for (i = 0; i < in->nmodules && rc == 0; i++)
+		rc = stage_module(r, store, in->modules[i]);
+	lm_store_free(store);
+	return rc;
+}
+
+/* Will `name` be loaded once this plan is applied? */
+static int present_after(const run *r, const lm_module_info *mods, size_t n,
+			 const char *name)
+{
+	const lm_plan_module *pm = plan_module(r->plan, name);
+	size_t i;
+
+	if (pm)
+		return pm->new_side != NULL;
+	for (i = 0; i < n; i++)
+		if (strcmp(mods[i].name, name) == 0)
+			return mods[i].current != NULL;
+	return 0;
+}
+
+static int check_deps(run *r)
+{
+	lm_module_info *mods = NULL;
+	size_t n = 0, i, k;
+	int rc = lm_runtime_modules(&mods, &n, r->n->rt);
+
+	for (i = 0; rc == 0 && i < r->plan->nmodules; i++) {
+		const lm_plan_side *s = r->plan->modules[i].new_side;
+
+		for (k = 0; s && rc == 0 && k < s->desc->ndeps; k++)
+			if (!present_after(r, mods, n, s->desc->deps[k]))
+				rc = lm_error_set(LM_ECHECK, "%s depends on %s, "
+						  "which is not loaded",
+						  s->desc->name,
+						  s->desc->deps[k]);
+	}
+	if (mods)
+		lm_module_info_free(mods, n);
+	return rc;
+}
+
+/* Every purge the script will do must be possible now: soft purges with
+ * no pins left, brutal ones with a host callback to end the pinners. */
+static int check_purges(run *r)
+{
+	const lm_script *s = &r->plan->low_level;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < s->n && rc == 0; i++) {
+		const lm_instr *in = &s->v[i];
+
+		if (in->op == LM_OP_LOAD && plan_module(r->plan,
+							in->modules[0])->old_side)
+			rc = lm_runtime_check_purge(r->n->rt, in->modules[0],
+						    in->pre_purge);
+		else if (in->op == LM_OP_REMOVE)
+			rc = lm_runtime_check_purge(r->n->rt, in->modules[0],
+						    in->pre_purge);
+		if (rc < 0)
+			rc = lm_error_set(LM_ECHECK, "%s", lm_error_last());
+	}
+	return rc;
+}
+
+static int before_ponr(run *r, size_t *ponr)
+{
+	const lm_script *s = &r->plan->low_level;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < s->n && rc == 0; i++) {
+		if (s->v[i].op == LM_OP_POINT_OF_NO_RETURN)
+			break;
+		if (s->v[i].op == LM_OP_LOAD_OBJECT_CODE) {
+			rc = load_object_code(r, &s->v[i]);
+			mark(r, "load_object_code");
+		}
+	}
+	*ponr = i;
+	if (rc == 0)
+		rc = check_deps(r);
+	if (rc == 0)
+		rc = check_purges(r);
+	mark(r, "check");
+	if (rc < 0 && lm_error_code() != LM_ECHECK)
+		rc = lm_error_set(LM_ECHECK, "%s", lm_error_last());
+	return rc;
+}
+
+/* ---- after point_of_no_return ---------------------------------------- */
+
+static int prepare_load(run *r, const lm_instr *in, char **changed,
+			size_t nchanged)
+{
+	const char *m = in->modules[0];
+	const lm_plan_module *pm = plan_module(r->plan, m);
+	size_t i;
+
+	for (i = 0; i < nchanged; i++)
+		if (strcmp(changed[i], m) == 0)
+			return 0; /* code_change made its state */
+	if (pm && !pm->old_side) /* add_module: a fresh state */
+		return lm_runtime_init_module(r->n->rt, m);
+	return 0; /* load_module: takes the current state at publish */
+}
+
+/* Makes every new state; publishes nothing. */
+static int phase_prepare(run *r, size_t from)
+{
+	const lm_script *s = &r->plan->low_level;
+	char **changed = NULL;
+	size_t nchanged = 0, i, k;
+	int rc = 0;
+
+	for (i = from; i < s->n && rc == 0; i++) {
+		const lm_instr *in = &s->v[i];
+
+		switch (in->op) {
+		case LM_OP_SUSPEND:
+			for (k = 0; k < in->nmodules && rc == 0; k++)
+				if ((rc = lm_runtime_suspend(r->n->rt,
+							     in->modules[k])) == 0)
+					rc = push_name(&r->suspended,
+						       &r->nsuspended,
+						       in->modules[k]);
+			mark(r, "suspend");
+			break;
+		case LM_OP_CODE_CHANGE:
+			for (k = 0; k < in->nmodules && rc == 0; k++)
+				if ((rc = lm_runtime_code_change(
+					     r->n->rt, in->modules[k], in->mode,
+					     in->extras ? in->extras[k] : "")) == 0)
+					rc = push_name(&changed, &nchanged,
+						       in->modules[k]);
+			mark(r, "code_change");
+			break;
+		case LM_OP_LOAD:
+			rc = prepare_load(r, in, changed, nchanged);
+			mark(r, "init");
+			break;
+		default:
+			break;
+		}
+	}
+	free_names(changed, nchanged);
+	return rc;
+}
+
+static void resume_all(run *r)
+{
+	while (r->nsuspended) {
+		char *m = r->suspended[--r->nsuspended];
+
+		lm_runtime_resume(r->n->rt, m);
+		free(m);
+	}
+}
+
+static void unstage_all(run *r)
+{
+	while (r->nstaged) {
+		char *m = r->staged[--r->nstaged];
+
+		lm_runtime_unstage(r->n->rt, m);
+		free(m);
+	}
+}
+
+static unsigned purge_flags(lm_purge_mode mode)
+{
+	/* A soft post-purge retires the old version when its last pin goes,
+	 * in the background; it never fails the eval. */
+	return mode == LM_SOFT_PURGE ? LM_PURGE_DEFER : 0;
+}
+
+static void pre_purges(run *r, size_t from)
+{
+	const lm_script *s = &r->plan->low_level;
+	size_t i;
+
+	for (i = from; i < s->n; i++)
+		if (s->v[i].op == LM_OP_LOAD &&
+		    plan_module(r->plan, s->v[i].modules[0])->old_side &&
+		    lm_runtime_purge(r->n->rt, s->v[i].modules[0],
+				     s->v[i].pre_purge, 0) < 0)
+			warn(r, "pre-purge: %s", lm_error_last());
+	mark(r, "pre_purge");
+}
+
+/* Publishes, resumes, removes, purges: the half that cannot fail but for
+ * an adopting init (load_module), reported as the eval error. */
+static int phase_commit(run *r, size_t from)
+{
+	const lm_script *s = &r->plan->low_level;
+	size_t i;
+	int rc = 0;
+
+	for (i = from; i < s->n && rc == 0; i++)
+		if (s->v[i].op == LM_OP_LOAD) {
+			rc = lm_runtime_publish(r->n->rt, s->v[i].modules[0]);
+			if (rc == 0) /* published: no longer ours to unstage */
+				drop_name(r->staged, &r->nstaged,
+					  s->v[i].modules[0]);
+		}
+	mark(r, "load");
+	resume_all(r);
+	mark(r, "resume");
+	if (rc < 0)
+		return rc;
+	for (i = from; i < s->n; i++) {
+		const lm_instr *in = &s->v[i];
+
+		if (in->op == LM_OP_REMOVE &&
+		    lm_runtime_remove(r->n->rt, in->modules[0], in->post_purge,
+				      purge_flags(in->post_purge)) < 0)
+			warn(r, "remove: %s", lm_error_last());
+		if (in->op == LM_OP_LOAD &&
+		    lm_runtime_purge(r->n->rt, in->modules[0], in->post_purge,
+				     purge_flags(in->post_purge)) < 0)
+			warn(r, "post-purge: %s", lm_error_last());
+	}
+	mark(r, "purge");
+	return 0;
+}
+
+/* ---- the ledger and the result ---------------------------------------- */
+
+typedef struct begin_args {
+	int64_t plan_id;
+	const char *expected;
+	lm_plan **plan;
+	int64_t *run_id;
+} begin_args;
+
+/* Reads and vets the plan, then records the run's start. */
+static int begin_run(lm_node *n, void *arg)
+{
+	begin_args *a = arg;
+	lm_plan_row row = { 0 };
+	char label[64];
+	int rc;
+
+	snprintf(label, sizeof(label), "plan %lld", (long long)a->plan_id);
+	if ((rc = lm_ledger_plan_get(n->ledger, a->plan_id, &row)) < 0)
+		return rc == LM_ENOTFOUND
+			? lm_error_set(LM_ENOTFOUND, "no plan %lld",
+				       (long long)a->plan_id)
+			: rc;
+	if (!row.json)
+		rc = lm_error_set(LM_EINVAL, "%s has no recorded text", label);
+	else if (a->expected && strcmp(a->expected, row.json) != 0)
+		rc = lm_error_set(LM_EINVAL, "%s: the plan given differs from "
+				  "the one recorded in the ledger; show it "
+				  "again with 'livemod show %lld'", label,
+				  (long long)a->plan_id);
+	else if (strcmp(row.status, "superseded") == 0 ||
+		 strcmp(row.status, "applied") == 0)
+		rc = lm_error_set(LM_ESTALE, "%s is %s", label, row.status);
+	else if (row.from_release != n->info.current_release)
+		rc = lm_error_set(LM_ESTALE, "%s goes from release %lld but "
+				  "the node is on release %lld", label,
+				  (long long)row.from_release,
+				  (long long)n->info.current_release);
+	if (rc == 0)
+		rc = lm_plan_from_json(a->plan, row.json, strlen(row.json),
+				       label);
+	if (rc == 0 && (rc = lm_ledger_begin(n->ledger)) == 0) {
+		if ((rc = lm_ledger_run_start(n->ledger, a->run_id, a->plan_id,
+					      row.from_release,
+					      row.to_release)) == 0 &&
+		    (rc = lm_ledger_plan_set_status(n->ledger, a->plan_id,
+						    "applying")) == 0)
+			rc = lm_ledger_commit(n->ledger);
+		else
+			lm_ledger_rollback(n->ledger);
+	}
+	lm_plan_row_clear(&row);
+	return rc;
+}
+
+typedef struct phase_args {
+	int64_t run_id;
+	const char *phase;
+} phase_args;
+
+static int record_phase(lm_node *n, void *arg)
+{
+	phase_args *a = arg;
+
+	return lm_ledger_run_phase(n->ledger, a->run_id, a->phase);
+}
+
+typedef struct finish_args {
+	const run *r;
+	const char *status;
+	const char *check, *eval; /* JSON */
+	char *timings;
+} finish_args;
+
+/* Closes the run; on success moves the node to the plan's release. */
+static int finish_run(lm_node *n, void *arg)
+{
+	finish_args *a = arg;
+	const lm_plan *p = a->r->plan;
+	int ok = strcmp(a->status, "ok") == 0;
+	int rc = lm_ledger_begin(n->ledger);
+
+	if (rc < 0)
+		return rc;
+	if (ok)
+		rc = lm_ledger_run_phase(n->ledger, a->r->run_id, "done");
+	if (rc == 0 &&
+	    (rc = lm_ledger_run_finish(n->ledger, a->r->run_id, a->status,
+				       a->check, a->eval, a->timings)) == 0 &&
+	    (rc = lm_ledger_plan_set_status(n->ledger, p->id,
+					    ok ? "applied" : "failed")) == 0 &&
+	    ok &&
+	    (rc = lm_ledger_node_set_current(n->ledger, n->info.id,
+					     p->to_release)) == 0)
+		rc = lm_ledger_node_set_permanent(n->ledger, n->info.id,
+						  p->to_release);
+	if (rc == 0)
+		rc = lm_ledger_commit(n->ledger);
+	else
+		lm_ledger_rollback(n->ledger);
+	if (rc == 0 && ok)
+		n->info.current_release = p->to_release;
+	return rc;
+}
+
+/* "{ok,["w1","w2"]}" or "{error,"reason"}", and its JSON twin. */
+static char *otp_result(const cJSON *warnings, const char *error)
+{
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	const cJSON *w;
+	int first = 1;
+
+	if (!f)
+		return NULL;
+	if (error) {
+		fprintf(f, "{error,\"%s\"}", error);
+	} else {
+		fputs("{ok,[", f);
+		cJSON_ArrayForEach(w, warnings) {
+			fprintf(f, "%s\"%s\"", first ? "" : ",", w->valuestring);
+			first = 0;
+		}
+		fputs("]}", f);
+	}
+	fclose(f);
+	return out;
+}
+
+/* {"ok": [warnings]} or {"error": "reason"}. */
+static cJSON *json_result(const cJSON *warnings, const char *error)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (error)
+		cJSON_AddStringToObject(o, "error", error);
+	else
+		cJSON_AddItemToObject(o, "ok", cJSON_Duplicate(warnings, 1));
+	return o;
+}
+
+static char *json_result_text(const cJSON *warnings, const char *error)
+{
+	cJSON *o = json_result(warnings, error);
+	char *text = cJSON_PrintUnformatted(o);
+
+	cJSON_Delete(o);
+	return text;
+}
+
+/* Logs the seed's lines on stderr: objects, script, low level script. */
+static void log_plan(const lm_plan *p)
+{
+	char *script = lm_script_format(&p->script, p, -1);
+	char *low = lm_script_format(&p->low_level, p, -1);
+	size_t i;
+
+	fprintf(stderr, "livemod: plan %lld: release %lld -> %lld\n"
+		"livemod: objects:", (long long)p->id,
+		(long long)p->from_release, (long long)p->to_release);
+	for (i = 0; i < p->nmodules; i++)
+		if (p->modules[i].new_side)
+			fprintf(stderr, " objects/%s.so",
+				p->modules[i].new_side->oid);
+	fprintf(stderr, "\nlivemod: script: %s\nlivemod: low level script: "
+		"%s\n", script ? script : "?", low ? low : "?");
+	free(script);
+	free(low);
+}
+
+static int make_result(lm_apply_result **out, run *r, int status,
+		       const char *check_err, const char *eval_err,
+		       int reached_eval)
+{
+	lm_apply_result *res = calloc(1, sizeof(*res));
+	cJSON *o = cJSON_CreateObject(), *ck, *ev;
+	char *plan_json = NULL;
+
+	if (!res || !o) {
+		free(res);
+		cJSON_Delete(o);
+		return lm_error_set(LM_ERROR, "out of memory");
+	}
+	res->status = status;
+	res->plan_id = r->plan->id;
+	res->run_id = r->run_id;
+	res->from_release = r->plan->from_release;
+	res->to_release = r->plan->to_release;
+	res->check = otp_result(r->warnings, check_err);
+	res->eval = reached_eval ? otp_result(r->warnings, eval_err) : NULL;
+	cJSON_AddNumberToObject(o, "plan_id", (double)r->plan->id);
+	cJSON_AddNumberToObject(o, "run", (double)r->run_id);
+	cJSON_AddNumberToObject(o, "from", (double)r->plan->from_release);
+	cJSON_AddNumberToObject(o, "to", (double)r->plan->to_release);
+	cJSON_AddStringToObject(o, "check", res->check ? res->check : "");
+	if (res->eval)
+		cJSON_AddStringToObject(o, "eval", res->eval);
+	else
+		cJSON_AddNullToObject(o, "eval");
+	ck = json_result(r->warnings, check_err);
+	ev = reached_eval ? json_result(r->warnings, eval_err)
+			  : cJSON_CreateNull();
+	cJSON_AddItemToObject(o, "check_result", ck);
+	cJSON_AddItemToObject(o, "eval_result", ev);
+	cJSON_AddItemToObject(o, "timings", cJSON_Duplicate(r->timings, 1));
+	if (lm_plan_to_json(&plan_json, r->plan) == 0)
+		cJSON_AddItemToObject(o, "plan", cJSON_Parse(plan_json));
+	free(plan_json);
+	res->json = cJSON_Print(o);
+	cJSON_Delete(o);
+	*out = res;
+	return 0;
+}
+
+/* ---- the whole apply ----------------------------------------------------- */
+
+/* Records the end of the run and builds the caller's result. `status` is
+ * 0, LM_ECHECK or LM_EEVAL; the error text is the current last error. */
+static int conclude(run *r, int status, int reached_eval,
+		    lm_apply_result **res)
+{
+	char *err = status ? strdup(lm_error_last()) : NULL;
+	const char *check_err = status == LM_ECHECK ? err : NULL;
+	const char *eval_err = status == LM_EEVAL ? err : NULL;
+	finish_args fa = { r, status == 0 ? "ok"
+			      : status == LM_ECHECK ? "check_failed"
+						    : "eval_failed",
+			   NULL, NULL, NULL };
+	char *check = json_result_text(r->warnings, check_err);
+	char *eval = reached_eval ? json_result_text(r->warnings, eval_err)
+				  : NULL;
+	int rc;
+
+	cJSON_AddNumberToObject(r->timings, "total",
+				(double)elapsed_us(&r->t0));
+	fa.check = check;
+	fa.eval = eval;
+	fa.timings = cJSON_PrintUnformatted(r->timings);
+	rc = ledger_locked(r->n, finish_run, &fa);
+	if (rc == 0)
+		rc = make_result(res, r, status, check_err, eval_err,
+				 reached_eval);
+	if (rc == 0) {
+		fprintf(stderr, "livemod: check: %s\n", (*res)->check);
+		if ((*res)->eval)
+			fprintf(stderr, "livemod: eval: %s\n", (*res)->eval);
+		rc = status;
+		if (status)
+			lm_error_set(status, "%s", err);
+	}
+	free(fa.timings);
+	free(check);
+	free(eval);
+	free(err);
+	return rc;
+}
+
+static int apply_locked(lm_node *n, int64_t plan_id, const char *expected,
+			lm_apply_result **res)
+{
+	run r = { 0 };
+	begin_args ba = { plan_id, expected, &r.plan, &r.run_id };
+	phase_args pa = { 0, NULL };
+	size_t ponr = 0;
+	int rc;
+
+	r.n = n;
+	clock_gettime(CLOCK_MONOTONIC, &r.t0);
+	r.step = r.t0;
+	if ((rc = ledger_locked(n, begin_run, &ba)) < 0)
+		return rc;
+	r.timings = cJSON_CreateObject();
+	r.warnings = cJSON_CreateArray();
+	pa.run_id = r.run_id;
+	log_plan(r.plan);
+	if ((rc = before_ponr(&r, &ponr)) < 0) {
+		unstage_all(&r);
+		rc = conclude(&r, LM_ECHECK, 0, res);
+		goto out;
+	}
+	pa.phase = "checked";
+	ledger_locked(n, record_phase, &pa);
+	pa.phase = "point_of_no_return";
+	ledger_locked(n, record_phase, &pa);
+	pre_purges(&r, ponr + 1);
+	if ((rc = phase_prepare(&r, ponr + 1)) == 0)
+		rc = phase_commit(&r, ponr + 1);
+	if (rc < 0) {
+		char *msg = strdup(lm_error_last());
+
+		unstage_all(&r);
+		resume_all(&r);
+		lm_error_set(LM_EEVAL, "%s", msg ? msg : "out of memory");
+		free(msg);
+		rc = conclude(&r, LM_EEVAL, 1, res);
+		goto out;
+	}
+	rc = conclude(&r, 0, 1, res);
+out:
+	free_names(r.staged, r.nstaged);
+	free_names(r.suspended, r.nsuspended);
+	cJSON_Delete(r.timings);
+	cJSON_Delete(r.warnings);
+	lm_plan_free(r.plan);
+	return rc;
+}
+
+int lm_node_apply(lm_node *n, int64_t plan_id, const char *expected_json,
+		  lm_apply_result **res)
+{
+	int rc;
+
+	*res = NULL;
+	if (pthread_mutex_trylock(&n->apply_mu) != 0)
+		return lm_error_set(LM_EBUSY, "another apply is running on "
+				    "this node");
+	rc = apply_locked(n, plan_id, expected_json, res);
+	pthread_mutex_unlock(&n->apply_mu);
+	return rc;
+}
+
+typedef struct update_args {
+	const char *const *modules;
+	size_t n;
+	int64_t plan_id; /* 0: nothing to update */
+} update_args;
+
+/* Plans the way from the node's release to its libdir and records it. */
+static int plan_update(lm_node *n, void *arg)
+{
+	update_args *a = arg;
+	lm_state st = { n->state_dir, n->ledger, n->info };
+	lm_plan_opts o = { 0 };
+	lm_modset new_set = { 0 };
+	lm_scan scan;
+	lm_plan *p = NULL;
+	int rc;
+
+	o.only = a->modules;
+	o.nonly = a->n;
+	if ((rc = lm_scan_libdir(&scan, n->info.libdir, n->ledger)) < 0)
+		return rc;
+	rc = lm_planning_compute(&p, &new_set, &st, &scan, &o);
+	if (rc == 0 && p)
+		rc = lm_planning_record(&st, p, &new_set, &scan);
+	if (rc == 0 && p)
+		a->plan_id = p->id;
+	lm_plan_free(p);
+	lm_modset_clear(&new_set);
+	lm_scan_clear(&scan);
+	return rc;
+}
+
+int lm_node_update(lm_node *n, const char *const *modules, size_t nmod,
+		   lm_apply_result **res)
+{
+	update_args a = { modules, nmod, 0 };
+	int rc;
+
+	*res = NULL;
+	if (pthread_mutex_trylock(&n->apply_mu) != 0)
+		return lm_error_set(LM_EBUSY, "another apply is running on "
+				    "this node");
+	rc = ledger_locked(n, plan_update, &a);
+	if (rc == 0 && a.plan_id)
+		rc = apply_locked(n, a.plan_id, NULL, res);
+	else if (rc == 0 && (*res = calloc(1, sizeof(**res))))
+		(*res)->json = strdup("{\"plan\": null, \"check\": \"{ok,[]}\", "
+				      "\"eval\": \"{ok,[]}\", \"modules\": []}");
+	pthread_mutex_unlock(&n->apply_mu);
+	return rc;
+}

@@ -1,0 +1,971 @@
+/*
+ * http.c - the node's control API (DESIGN.md "HTTP control API") served
+ * with libmicrohttpd: on state/agent.sock, where the file's mode (0600)
+ * is the access control, and, when asked, on a loopback TCP port where
+ * every request must carry "Authorization: Bearer <state/token>".
+ *
+ * Each connection gets its own thread (MHD_USE_THREAD_PER_CONNECTION): an
+ * apply can take seconds, and /health or /modules must still answer while
+ * it runs (a second apply is refused as busy by lm_node_apply itself).
+ * Connections are capped and idle ones time out. docs/control-api.md is
+ * the reference for what every endpoint takes and answers.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <netinet/in.h>
+
+#include <cjson/cJSON.h>
+#include <microhttpd.h>
+
+#include "descriptor.h"
+#include "error.h"
+#include "node_internal.h"
+
+#define BODY_MAX (64 * 1024)      /* bigger request bodies get 413 */
+#define CONN_MAX 16u              /* per listener */
+#define IDLE_TIMEOUT_S 30u        /* an idle connection is closed */
+#define CONN_MEMORY (64 * 1024)   /* MHD's per-connection pool: headers */
+#define TOKEN_BYTES 32
+#define TOKEN_HEX (2 * TOKEN_BYTES)
+
+/* ---- errors: one table from an error code to a status and a name ------ */
+
+/* Refusals of the HTTP layer itself, beside the LM_E* codes. */
+enum {
+	HE_UNAUTHORIZED = -100,
+	HE_METHOD = -101,
+	HE_TOO_LARGE = -102,
+	HE_NOT_IMPLEMENTED = -103
+};
+
+static const struct http_error {
+	int rc;
+	unsigned status;
+	const char *code; /* the body's error.code; planner/cli.c's names */
+} http_errors[] = {
+	{ LM_EINVAL, MHD_HTTP_BAD_REQUEST, "bad_input" },
+	/* a broken libdir met while planning an update: bad input, as the
+	 * planner's exit status 2 says */
+	{ LM_ENOTELF, MHD_HTTP_BAD_REQUEST, "not_elf" },
+	{ LM_ENODESC, MHD_HTTP_BAD_REQUEST, "no_descriptor" },
+	{ LM_ENOTFOUND, MHD_HTTP_NOT_FOUND, "not_found" },
+	{ LM_EBUSY, MHD_HTTP_CONFLICT, "busy" },
+	{ LM_ESTALE, MHD_HTTP_CONFLICT, "stale" },
+	{ LM_ECHECK, MHD_HTTP_UNPROCESSABLE_CONTENT, "check_failed" },
+	{ LM_EEVAL, MHD_HTTP_INTERNAL_SERVER_ERROR, "eval_failed" },
+	{ HE_UNAUTHORIZED, MHD_HTTP_UNAUTHORIZED, "unauthorized" },
+	{ HE_METHOD, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed" },
+	{ HE_TOO_LARGE, MHD_HTTP_CONTENT_TOO_LARGE, "too_large" },
+	{ HE_NOT_IMPLEMENTED, MHD_HTTP_NOT_IMPLEMENTED, "not_implemented" },
+};
+
+static const struct http_error internal_error = {
+	LM_ERROR, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal"
+};
+
+static const struct http_error *http_error_of(int rc)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(http_errors) / sizeof(http_errors[0]); i++)
+		if (http_errors[i].rc == rc)
+			return &http_errors[i];
+	return &internal_error;
+}
+
+/* ---- replies ------------------------------------------------------------ */
+
+/* What an endpoint answers; the handler turns it into an MHD response. */
+typedef struct reply {
+	unsigned status;
+	char *body;        /* malloc'ed JSON text */
+	const char *allow; /* 405: the Allow header */
+} reply;
+
+static void reply_json(reply *out, unsigned status, char *text)
+{
+	out->status = status;
+	out->body = text;
+}
+
+/*
+ * An error answer: {"error": {"code", "message"}}, merged into `result`
+ * (an apply's result JSON, may be NULL) so a failed check or eval still
+ * carries its check, eval and timings. Returns `rc`.
+ */
+static int reply_fail(reply *out, int rc, const char *message,
+		      const char *result)
+{
+	const struct http_error *e = http_error_of(rc);
+	cJSON *root = result ? cJSON_Parse(result) : NULL, *err;
+
+	if (root && !cJSON_IsObject(root)) {
+		cJSON_Delete(root);
+		root = NULL;
+	}
+	if (!root)
+		root = cJSON_CreateObject();
+	cJSON_DeleteItemFromObjectCaseSensitive(root, "error");
+	err = cJSON_AddObjectToObject(root, "error");
+	cJSON_AddStringToObject(err, "code", e->code);
+	cJSON_AddStringToObject(err, "message",
+				message && *message ? message : e->code);
+	reply_json(out, e->status, cJSON_Print(root));
+	cJSON_Delete(root);
+	return rc;
+}
+
+/* As reply_fail with a message formatted here (the HTTP layer's own
+ * refusals, which set no lm_error). */
+static int reply_failf(reply *out, int rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int reply_failf(reply *out, int rc, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return reply_fail(out, rc, msg, NULL);
+}
+
+/* A query's answer: 200 with its text, or the error. */
+static int reply_query(reply *out, int rc, char *text)
+{
+	if (rc < 0) {
+		free(text);
+		return reply_fail(out, rc, lm_error_last(), NULL);
+	}
+	reply_json(out, MHD_HTTP_OK, text);
+	return 0;
+}
+
+/* An apply's or update's answer: its result JSON (200), or the error
+ * with the result merged in. */
+static int reply_apply(lm_node *n, reply *out, int rc, lm_apply_result *res)
+{
+	char *text;
+
+	if (rc < 0) {
+		reply_fail(out, rc, lm_error_last(), res ? res->json : NULL);
+	} else if (res && res->json) {
+		if ((text = strdup(res->json)))
+			reply_json(out, MHD_HTTP_OK, text);
+		else
+			reply_fail(out, LM_ERROR, "out of memory", NULL);
+	} else {
+		/* nothing to update: the libdir matches the current release */
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddNullToObject(o, "plan");
+		cJSON_AddNumberToObject(o, "release",
+					(double)lm_node_release(n));
+		reply_json(out, MHD_HTTP_OK, cJSON_Print(o));
+		cJSON_Delete(o);
+	}
+	lm_apply_result_free(res);
+	return rc;
+}
+
+/* ---- request bodies ------------------------------------------------------ */
+
+/* One request's state across the handler's calls. */
+typedef struct request {
+	char *body;
+	size_t len, cap;
+	int too_large;  /* more than BODY_MAX arrived: the rest is dropped */
+} request;
+
+static int body_append(request *r, const char *data, size_t len)
+{
+	char *p;
+
+	if (r->too_large || len > BODY_MAX - r->len) {
+		/* MHD 0.9.75 takes no response in the middle of a body, so a
+		 * chunked body past the limit is drained and dropped, and the
+		 * 413 goes out once it ends (a Content-Length past the limit
+		 * is refused before any byte is read). */
+		r->too_large = 1;
+		free(r->body);
+		r->body = NULL;
+		r->len = r->cap = 0;
+		return 0;
+	}
+	if (r->len + len + 1 > r->cap) {
+		size_t cap = r->cap ? r->cap : 1024;
+
+		while (cap < r->len + len + 1)
+			cap *= 2;
+		if (!(p = realloc(r->body, cap)))
+			return -1;
+		r->body = p;
+		r->cap = cap;
+	}
+	memcpy(r->body + r->len, data, len);
+	r->len += len;
+	r->body[r->len] = '\0';
+	return 0;
+}
+
+/* Parses the body as JSON; NULL with a 400 reply when it is not. */
+static cJSON *body_parse(const request *r, reply *out)
+{
+	const char *end = NULL;
+	cJSON *j;
+
+	if (!r->len) {
+		reply_failf(out, LM_EINVAL, "request body: empty, expected "
+			    "JSON");
+		return NULL;
+	}
+	if (!(j = cJSON_ParseWithLengthOpts(r->body, r->len, &end, 0)))
+		reply_failf(out, LM_EINVAL, "request body: not JSON (at byte "
+			    "%zu)", end ? (size_t)(end - r->body) : (size_t)0);
+	return j;
+}
+
+/* ---- endpoints ----------------------------------------------------------- */
+
+/* `arg` is the path's {id} segment for /plans/{id}..., else NULL. */
+typedef int (*endpoint_fn)(lm_node *n, const char *arg, const request *r,
+			   reply *out);
+
+static int ep_update_info(lm_node *n, const char *arg, const request *r,
+			  reply *out)
+{
+	char *text = NULL;
+
+	(void)arg, (void)r;
+	return reply_query(out, lm_node_update_info_json(n, &text), text);
+}
+
+static int ep_update_all(lm_node *n, const char *arg, const request *r,
+			 reply *out)
+{
+	lm_apply_result *res = NULL;
+
+	(void)arg, (void)r;
+	return reply_apply(n, out, lm_node_update(n, NULL, 0, &res), res);
+}
+
+/* Checks {"modules": ["mod_a", ...]}: an object whose only field is a
+ * non-empty array of distinct module names. Fills `names` (pointers into
+ * `body`). */
+static int modules_field(const cJSON *body, const char ***names, size_t *n,
+			 reply *out)
+{
+	const cJSON *mods, *it;
+	size_t i = 0, j;
+
+	if (!cJSON_IsObject(body))
+		return reply_failf(out, LM_EINVAL, "request body: expected an "
+				   "object {\"modules\": [...]}");
+	cJSON_ArrayForEach(it, body)
+		if (strcmp(it->string, "modules") != 0)
+			return reply_failf(out, LM_EINVAL, "request body: "
+					   "unknown field '%s'", it->string);
+	mods = cJSON_GetObjectItemCaseSensitive(body, "modules");
+	if (!cJSON_IsArray(mods) || cJSON_GetArraySize(mods) == 0)
+		return reply_failf(out, LM_EINVAL, "request body: modules: "
+				   "expected a non-empty array of module "
+				   "names");
+	*n = (size_t)cJSON_GetArraySize(mods);
+	if (!(*names = calloc(*n, sizeof(**names))))
+		return reply_fail(out, LM_ERROR, "out of memory", NULL);
+	cJSON_ArrayForEach(it, mods) {
+		if (!cJSON_IsString(it) ||
+		    !lm_module_name_valid(it->valuestring))
+			return reply_failf(out, LM_EINVAL, "request body: "
+					   "modules[%zu]: not a module name "
+					   "([a-z][a-z0-9_]*)", i);
+		for (j = 0; j < i; j++)
+			if (strcmp((*names)[j], it->valuestring) == 0)
+				return reply_failf(out, LM_EINVAL,
+						   "request body: modules[%zu]:"
+						   " '%s' given twice", i,
+						   it->valuestring);
+		(*names)[i++] = it->valuestring;
+	}
+	assert(i == *n);
+	return 0;
+}
+
+static int ep_update_some(lm_node *n, const char *arg, const request *r,
+			  reply *out)
+{
+	lm_apply_result *res = NULL;
+	const char **names = NULL;
+	cJSON *body;
+	size_t count = 0;
+	int rc;
+
+	(void)arg;
+	if (!(body = body_parse(r, out)))
+		return LM_EINVAL;
+	if ((rc = modules_field(body, &names, &count, out)) == 0)
+		rc = reply_apply(n, out, lm_node_update(n, names, count, &res),
+				 res);
+	free(names);
+	cJSON_Delete(body);
+	return rc;
+}
+
+/* A plan id from the path: a positive decimal integer; else 404, since
+ * no plan has that name. */
+static int plan_id(const char *arg, int64_t *id, reply *out)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(arg, &end, 10);
+	if (arg[0] < '0' || arg[0] > '9' || *end || errno || v <= 0)
+		return reply_failf(out, LM_ENOTFOUND, "no plan '%s' (plan ids "
+				   "are positive integers)", arg);
+	*id = v;
+	return 0;
+}
+
+/* The optional body is the plan the caller reviewed; lm_node_apply
+ * compares it with the recorded one. Here only: is it JSON, and is it
+ * that plan? */
+static int ep_apply(lm_node *n, const char *arg, const request *r,
+		    reply *out)
+{
+	lm_apply_result *res = NULL;
+	const cJSON *idj;
+	cJSON *body = NULL;
+	int64_t id;
+	int rc;
+
+	if ((rc = plan_id(arg, &id, out)) < 0)
+		return rc;
+	if (r->len) {
+		if (!(body = body_parse(r, out)))
+			return LM_EINVAL;
+		idj = cJSON_GetObjectItemCaseSensitive(body, "id");
+		if (!cJSON_IsObject(body) || !cJSON_IsNumber(idj) ||
+		    idj->valuedouble != (double)id) {
+			cJSON_Delete(body);
+			return reply_failf(out, LM_EINVAL, "request body: id: "
+					   "expected the plan %lld of the path",
+					   (long long)id);
+		}
+		cJSON_Delete(body);
+	}
+	rc = lm_node_apply(n, id, r->len ? r->body : NULL, &res);
+	return reply_apply(n, out, rc, res);
+}
+
+static int ep_plan(lm_node *n, const char *arg, const request *r,
+		   reply *out)
+{
+	char *text = NULL;
+	int64_t id;
+	int rc;
+
+	(void)r;
+	if ((rc = plan_id(arg, &id, out)) < 0)
+		return rc;
+	return reply_query(out, lm_node_plan_json(n, id, &text), text);
+}
+
+static int ep_modules(lm_node *n, const char *arg, const request *r,
+		      reply *out)
+{
+	char *text = NULL;
+
+	(void)arg, (void)r;
+	return reply_query(out, lm_node_modules_json(n, &text), text);
+}
+
+static int ep_health(lm_node *n, const char *arg, const request *r,
+		     reply *out)
+{
+	char *text = NULL;
+
+	(void)arg, (void)r;
+	return reply_query(out, lm_node_health_json(n, &text), text);
+}
+
+static int ep_not_implemented(lm_node *n, const char *arg, const request *r,
+			      reply *out)
+{
+	(void)n, (void)arg, (void)r;
+	return reply_failf(out, HE_NOT_IMPLEMENTED, "not implemented yet: "
+			   "history and rollback come with the history "
+			   "issue");
+}
+
+/* "*" stands for one path segment, handed to the endpoint. */
+static const struct route {
+	const char *method;
+	const char *path;
+	endpoint_fn fn;
+} routes[] = {
+	{ "GET", "/update-modules", ep_update_info },
+	{ "POST", "/update-modules", ep_update_some },
+	{ "GET", "/update-modules/all", ep_update_all },
+	{ "POST", "/plans/*/apply", ep_apply },
+	{ "GET", "/plans/*", ep_plan },
+	{ "GET", "/modules", ep_modules },
+	{ "GET", "/history", ep_not_implemented },
+	{ "GET", "/health", ep_health },
+	{ "POST", "/rollback", ep_not_implemented },
+};
+
+/* Matches `url` against `pattern`; the "*" segment goes to arg (at most
+ * argsz - 1 characters, longer ones do not match). */
+static int path_match(const char *pattern, const char *url, char *arg,
+		      size_t argsz)
+{
+	size_t len;
+
+	for (;;) {
+		if (*pattern == '*') {
+			len = strcspn(url, "/");
+			if (len == 0 || len >= argsz)
+				return 0;
+			memcpy(arg, url, len);
+			arg[len] = '\0';
+			pattern++;
+			url += len;
+			continue;
+		}
+		if (*pattern != *url)
+			return 0;
+		if (!*pattern)
+			return 1;
+		pattern++;
+		url++;
+	}
+}
+
+static void route(lm_node *n, const char *method, const char *url,
+		  const request *r, reply *out)
+{
+	static const char allow_get[] = "GET, HEAD", allow_post[] = "POST",
+			  allow_both[] = "GET, HEAD, POST";
+	int get = 0, post = 0;
+	char arg[32];
+	size_t i;
+
+	/* HEAD is GET without the body (MHD drops it). */
+	if (strcmp(method, "HEAD") == 0)
+		method = "GET";
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		if (!path_match(routes[i].path, url, arg, sizeof(arg)))
+			continue;
+		if (strcmp(routes[i].method, method) == 0) {
+			lm_error_clear();
+			routes[i].fn(n, strchr(routes[i].path, '*') ? arg
+								    : NULL,
+				     r, out);
+			return;
+		}
+		get |= strcmp(routes[i].method, "GET") == 0;
+		post |= strcmp(routes[i].method, "POST") == 0;
+	}
+	if (get || post) {
+		out->allow = get && post ? allow_both
+					 : get ? allow_get : allow_post;
+		reply_failf(out, HE_METHOD, "%s %s: method not allowed "
+			    "(allowed: %s)", method, url, out->allow);
+		return;
+	}
+	reply_failf(out, LM_ENOTFOUND, "no endpoint %s", url);
+}
+
+/* ---- the MHD handler ------------------------------------------------------- */
+
+/* The bearer token, compared in time independent of where it differs. */
+static int authorized(const lm_node *n, struct MHD_Connection *c)
+{
+	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						    MHD_HTTP_HEADER_AUTHORIZATION);
+	unsigned char diff = 0;
+	size_t len, i;
+
+	assert(strlen(n->token) == TOKEN_HEX);
+	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+		return 0;
+	h += 7;
+	len = strlen(h);
+	diff = len != TOKEN_HEX;
+	for (i = 0; i < TOKEN_HEX; i++)
+		diff |= (unsigned char)((i < len ? h[i] : 0) ^ n->token[i]);
+	return diff == 0;
+}
+
+static enum MHD_Result send_reply(struct MHD_Connection *c, reply *out)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result ok;
+	size_t len;
+
+	if (!out->body)
+		/* cJSON failed to allocate; say so without it */
+		out->body = strdup("{\"error\": {\"code\": \"internal\", "
+				   "\"message\": \"out of memory\"}}");
+	if (!out->body)
+		return MHD_NO;
+	/* a trailing newline, for people reading with curl */
+	len = strlen(out->body);
+	if (len == 0 || out->body[len - 1] != '\n') {
+		char *p = realloc(out->body, len + 2);
+
+		if (p) {
+			p[len++] = '\n';
+			p[len] = '\0';
+			out->body = p;
+		}
+	}
+	resp = MHD_create_response_from_buffer(len, out->body,
+					       MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(out->body);
+		return MHD_NO;
+	}
+	out->body = NULL; /* the response owns it now */
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+				"application/json");
+	if (out->status == MHD_HTTP_UNAUTHORIZED)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+					"Bearer");
+	if (out->allow)
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
+					out->allow);
+	ok = MHD_queue_response(c, out->status, resp);
+	MHD_destroy_response(resp);
+	return ok;
+}
+
+/*
+ * MHD calls this once with the headers (*con_cls still NULL), once per
+ * piece of body, and once more at the end (*upload_size 0). Refusals that
+ * need no body (token, Content-Length past the limit) answer at the
+ * first call, so such a body is never read.
+ */
+static enum MHD_Result handle(lm_node *n, int need_token,
+			      struct MHD_Connection *c, const char *url,
+			      const char *method, const char *upload,
+			      size_t *upload_size, void **con_cls)
+{
+	request *r = *con_cls;
+	reply out = { 0 };
+	const char *cl;
+
+	if (!r) {
+		if (!(r = calloc(1, sizeof(*r))))
+			return MHD_NO;
+		*con_cls = r;
+		if (need_token && !authorized(n, c)) {
+			reply_failf(&out, HE_UNAUTHORIZED, "missing or wrong "
+				    "bearer token (Authorization: Bearer "
+				    "<state/token>)");
+			return send_reply(c, &out);
+		}
+		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						 MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl && strtoull(cl, NULL, 10) > BODY_MAX) {
+			reply_failf(&out, HE_TOO_LARGE, "request body larger "
+				    "than %d bytes", BODY_MAX);
+			return send_reply(c, &out);
+		}
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		if (body_append(r, upload, *upload_size) < 0)
+			return MHD_NO;
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (r->too_large)
+		reply_failf(&out, HE_TOO_LARGE, "request body larger than %d "
+			    "bytes", BODY_MAX);
+	else
+		route(n, method, url, r, &out);
+	return send_reply(c, &out);
+}
+
+static enum MHD_Result handle_unix(void *cls, struct MHD_Connection *c,
+				   const char *url, const char *method,
+				   const char *version, const char *upload,
+				   size_t *upload_size, void **con_cls)
+{
+	(void)version;
+	return handle(cls, 0, c, url, method, upload, upload_size, con_cls);
+}
+
+static enum MHD_Result handle_tcp(void *cls, struct MHD_Connection *c,
+				  const char *url, const char *method,
+				  const char *version, const char *upload,
+				  size_t *upload_size, void **con_cls)
+{
+	(void)version;
+	return handle(cls, 1, c, url, method, upload, upload_size, con_cls);
+}
+
+static void request_done(void *cls, struct MHD_Connection *c, void **con_cls,
+			 enum MHD_RequestTerminationCode why)
+{
+	request *r = *con_cls;
+
+	(void)cls, (void)c, (void)why;
+	if (r) {
+		free(r->body);
+		free(r);
+		*con_cls = NULL;
+	}
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	(void)cls;
+	fprintf(stderr, "livemod agent: http: ");
+	vfprintf(stderr, fmt, ap);
+}
+
+/* Serves the listening socket `fd` with `handler`; MHD owns fd from
+ * then on (MHD_stop_daemon closes it), but not when the start fails. */
+static int serve(struct MHD_Daemon **out, int fd, MHD_AccessHandlerCallback
+		 handler, lm_node *n, const char *what)
+{
+	*out = MHD_start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD |
+			MHD_USE_THREAD_PER_CONNECTION | MHD_USE_AUTO |
+			MHD_USE_ERROR_LOG,
+		0, NULL, NULL, handler, n,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		MHD_OPTION_LISTEN_SOCKET, fd,
+		MHD_OPTION_CONNECTION_LIMIT, CONN_MAX,
+		MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
+		MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
+		MHD_OPTION_END);
+	if (!*out)
+		return lm_error_set(LM_ERROR, "cannot serve the control API on "
+				    "%s (libmicrohttpd failed to start)",
+				    what);
+	return 0;
+}
+
+/* ---- the unix socket -------------------------------------------------------- */
+
+/*
+ * A socket left at `path` by a node that died is removed; one a live node
+ * answers on means that node serves this state dir, and this one must not
+ * take its socket away.
+ */
+static int clear_stale_socket(const char *path, const struct sockaddr_un *a)
+{
+	struct stat st;
+	int fd, rc;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0
+				       : lm_error_set(LM_ERROR, "%s: %s", path,
+						      strerror(errno));
+	if (!S_ISSOCK(st.st_mode))
+		return lm_error_set(LM_EINVAL, "%s exists and is not a socket; "
+				    "not replacing it", path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+		return lm_error_set(LM_ERROR, "socket: %s", strerror(errno));
+	rc = connect(fd, (const struct sockaddr *)a, sizeof(*a));
+	close(fd);
+	if (rc == 0)
+		return lm_error_set(LM_EBUSY, "another node answers on %s; "
+				    "stop it first", path);
+	if (errno != ECONNREFUSED)
+		return lm_error_set(LM_ERROR, "%s: %s", path, strerror(errno));
+	if (unlink(path) < 0 && errno != ENOENT)
+		return lm_error_set(LM_ERROR, "removing stale %s: %s", path,
+				    strerror(errno));
+	return 0;
+}
+
+static int listen_unix(lm_node *n, int *out)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	char *path = NULL;
+	mode_t old;
+	int fd = -1, rc, err;
+
+	if (asprintf(&path, "%s/agent.sock", n->state_dir) < 0)
+		return lm_error_set(LM_ERROR, "out of memory");
+	if (strlen(path) >= sizeof(a.sun_path)) {
+		rc = lm_error_set(LM_EINVAL, "%s: path longer than a unix "
+				  "socket takes (%zu bytes)", path,
+				  sizeof(a.sun_path) - 1);
+		goto out;
+	}
+	memcpy(a.sun_path, path, strlen(path) + 1);
+	if ((rc = clear_stale_socket(path, &a)) < 0)
+		goto out;
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+		rc = lm_error_set(LM_ERROR, "socket: %s", strerror(errno));
+		goto out;
+	}
+	/* The socket file's mode is the access control: no moment with
+	 * wider rights (the umask is the process's, so this is brief), and
+	 * chmod after in case the file system ignores the umask. */
+	old = umask(0177);
+	rc = bind(fd, (const struct sockaddr *)&a, sizeof(a));
+	err = errno;
+	umask(old);
+	if (rc < 0 || chmod(path, 0600) < 0 || listen(fd, 16) < 0) {
+		rc = lm_error_set(LM_ERROR, "%s: %s", path,
+				  strerror(rc < 0 ? err : errno));
+		close(fd);
+		fd = -1;
+		goto out;
+	}
+	*out = fd;
+	rc = 0;
+out:
+	free(path);
+	return rc;
+}
+
+/* ---- loopback TCP and its token ---------------------------------------------- */
+
+static int is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr)
+			>> 24) == 127;
+	if (sa->sa_family == AF_INET6) {
+		const struct in6_addr *a =
+			&((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		return IN6_IS_ADDR_LOOPBACK(a) ||
+		       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+	}
+	return 0;
+}
+
+/*
+ * "HOST:PORT" ("[::1]:PORT" for IPv6), PORT 0 for any free one. A
+ * non-loopback HOST is refused unless the whole string starts with "!":
+ * the token then travels in clear over the network, which must be a
+ * deliberate choice.
+ */
+static int listen_tcp(const char *spec, int *out, int *port)
+{
+	struct addrinfo hints = { 0 }, *ai = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+	const char *p = spec, *colon;
+	char host[256], *end;
+	int forced = 0, fd = -1, one = 1, rc;
+	long v;
+
+	if (*p == '!') {
+		forced = 1;
+		p++;
+	}
+	colon = strrchr(p, ':');
+	if (!colon || colon == p || (size_t)(colon - p) >= sizeof(host))
+		return lm_error_set(LM_EINVAL, "http listen '%s': expected "
+				    "HOST:PORT, e.g. 127.0.0.1:8470", spec);
+	memcpy(host, p, (size_t)(colon - p));
+	host[colon - p] = '\0';
+	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+		memmove(host, host + 1, strlen(host) - 2);
+		host[strlen(host) - 2] = '\0';
+	}
+	errno = 0;
+	v = strtol(colon + 1, &end, 10);
+	if (!colon[1] || *end || errno || v < 0 || v > 65535)
+		return lm_error_set(LM_EINVAL, "http listen '%s': port '%s' is "
+				    "not 0..65535", spec, colon + 1);
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host, colon + 1, &hints, &ai)) != 0)
+		return lm_error_set(LM_EINVAL, "http listen '%s': %s", spec,
+				    gai_strerror(rc));
+	if (!forced && !is_loopback(ai->ai_addr)) {
+		rc = lm_error_set(LM_EINVAL, "http listen '%s': %s is not a "
+				  "loopback address (write '!%s' to serve on "
+				  "it anyway)", spec, host, spec);
+		goto out;
+	}
+	if ((fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 16) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sslen) < 0) {
+		rc = lm_error_set(LM_ERROR, "http listen '%s': %s", spec,
+				  strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		goto out;
+	}
+	*port = ntohs(ss.ss_family == AF_INET6
+			      ? ((struct sockaddr_in6 *)&ss)->sin6_port
+			      : ((struct sockaddr_in *)&ss)->sin_port);
+	*out = fd;
+	rc = 0;
+out:
+	freeaddrinfo(ai);
+	return rc;
+}
+
+static int token_valid(const char *t)
+{
+	return strlen(t) == TOKEN_HEX &&
+	       strspn(t, "0123456789abcdef") == TOKEN_HEX;
+}
+
+/* Reads state/token into n->token; LM_ENOTFOUND when there is none. */
+static int token_read(lm_node *n, const char *path)
+{
+	char buf[TOKEN_HEX + 2];
+	struct stat st;
+	ssize_t len;
+	int fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return errno == ENOENT
+			       ? LM_ENOTFOUND
+			       : lm_error_set(LM_ERROR, "%s: %s", path,
+					      strerror(errno));
+	if (fstat(fd, &st) < 0 || (len = read(fd, buf, sizeof(buf) - 1)) < 0) {
+		close(fd);
+		return lm_error_set(LM_ERROR, "%s: %s", path, strerror(errno));
+	}
+	close(fd);
+	/* as ssh with its keys: a token others can read is no secret */
+	if (st.st_mode & 077)
+		return lm_error_set(LM_EINVAL, "%s: mode %03o lets others read "
+				    "the token; chmod 600 it", path,
+				    (unsigned)(st.st_mode & 0777));
+	buf[len] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	if (!token_valid(buf))
+		return lm_error_set(LM_EINVAL, "%s: not a %d-hex-digit token "
+				    "(remove it to have a new one made)", path,
+				    TOKEN_HEX);
+	memcpy(n->token, buf, TOKEN_HEX + 1);
+	return 0;
+}
+
+/*
+ * Makes a new token and publishes it with link(): the file appears whole,
+ * and a node starting at the same moment either wins or reads ours.
+ */
+static int token_create(lm_node *n, const char *path)
+{
+	unsigned char raw[TOKEN_BYTES];
+	char text[TOKEN_HEX + 2], *tmp = NULL;
+	size_t i;
+	int fd = -1, rc = 0;
+
+	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
+		return lm_error_set(LM_ERROR, "getrandom: %s", strerror(errno));
+	for (i = 0; i < TOKEN_BYTES; i++)
+		sprintf(text + 2 * i, "%02x", raw[i]);
+	text[TOKEN_HEX] = '\n';
+	text[TOKEN_HEX + 1] = '\0';
+	if (asprintf(&tmp, "%s.%ld.tmp", path, (long)getpid()) < 0)
+		return lm_error_set(LM_ERROR, "out of memory");
+	unlink(tmp);
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0 ||
+	    write(fd, text, TOKEN_HEX + 1) != TOKEN_HEX + 1 || fsync(fd) < 0)
+		rc = lm_error_set(LM_ERROR, "%s: %s", tmp, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	if (rc == 0 && link(tmp, path) < 0)
+		rc = errno == EEXIST ? token_read(n, path)
+				     : lm_error_set(LM_ERROR, "%s: %s", path,
+						    strerror(errno));
+	else if (rc == 0)
+		memcpy(n->token, text, TOKEN_HEX + 1);
+	n->token[TOKEN_HEX] = '\0';
+	unlink(tmp);
+	free(tmp);
+	explicit_bzero(raw, sizeof(raw));
+	explicit_bzero(text, sizeof(text));
+	return rc;
+}
+
+static int token_load(lm_node *n)
+{
+	char *path = NULL;
+	int rc;
+
+	if (asprintf(&path, "%s/token", n->state_dir) < 0)
+		return lm_error_set(LM_ERROR, "out of memory");
+	if ((rc = token_read(n, path)) == LM_ENOTFOUND)
+		rc = token_create(n, path);
+	free(path);
+	assert(rc < 0 || token_valid(n->token));
+	return rc;
+}
+
+/* ---- start and stop ---------------------------------------------------------- */
+
+int lm_node_http_start(lm_node *n, const lm_node_options *opts)
+{
+	int fd = -1, rc;
+
+	n->unix_d = n->tcp_d = NULL;
+	n->sock_fd = -1;
+	n->http_port = 0;
+	n->token[0] = '\0';
+	if (opts->control_socket) {
+		if ((rc = listen_unix(n, &fd)) < 0)
+			goto fail;
+		if ((rc = serve(&n->unix_d, fd, handle_unix, n,
+				"state/agent.sock")) < 0) {
+			close(fd);
+			goto fail;
+		}
+		n->sock_fd = fd;
+	}
+	if (opts->http_listen) {
+		if ((rc = token_load(n)) < 0 ||
+		    (rc = listen_tcp(opts->http_listen, &fd, &n->http_port)) < 0)
+			goto fail;
+		if ((rc = serve(&n->tcp_d, fd, handle_tcp, n,
+				opts->http_listen)) < 0) {
+			close(fd);
+			goto fail;
+		}
+	}
+	return 0;
+fail:
+	lm_node_http_stop(n);
+	return rc;
+}
+
+void lm_node_http_stop(lm_node *n)
+{
+	char *path = NULL;
+
+	if (n->tcp_d)
+		MHD_stop_daemon(n->tcp_d);
+	if (n->unix_d) {
+		MHD_stop_daemon(n->unix_d); /* closes sock_fd */
+		if (asprintf(&path, "%s/agent.sock", n->state_dir) >= 0)
+			unlink(path);
+		free(path);
+	}
+	n->unix_d = n->tcp_d = NULL;
+	n->sock_fd = -1;
+	n->http_port = 0;
+	explicit_bzero(n->token, sizeof(n->token));
+}

@@ -1,0 +1,200 @@
+/*
+ * node.c - starting and stopping a node: open the state dir, settle what
+ * a dead node left, boot the current release, serve the control API.
+ *
+ * A node that died while applying boots on its current release, which
+ * the ledger moves only when an eval succeeds: so whatever moment it died
+ * at, it boots on the last release whose eval succeeded, and its
+ * unfinished run is marked 'interrupted' (its plan 'failed').
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "fsutil.h"
+#include "node_internal.h"
+#include "objects.h"
+#include "script.h"
+#include "store.h"
+
+/* Marks the runs a dead node left running, and their plans. */
+static int settle_interrupted(lm_node *n)
+{
+	lm_run_info *runs = NULL;
+	size_t nruns = 0, i;
+	int marked = 0, rc;
+
+	if ((rc = lm_ledger_run_list(n->ledger, &runs, &nruns)) < 0)
+		return rc;
+	if ((rc = lm_ledger_begin(n->ledger)) < 0)
+		goto out;
+	for (i = 0; i < nruns && rc == 0; i++)
+		if (strcmp(runs[i].status, "running") == 0)
+			rc = lm_ledger_plan_set_status(n->ledger,
+						       runs[i].plan_id, "failed");
+	if (rc == 0)
+		rc = lm_ledger_run_mark_interrupted(n->ledger, &marked);
+	if (rc == 0)
+		rc = lm_ledger_commit(n->ledger);
+	else
+		lm_ledger_rollback(n->ledger);
+	if (rc == 0 && marked)
+		fprintf(stderr, "livemod: %d apply run%s interrupted by the "
+			"node's death; booting release %lld\n", marked,
+			marked > 1 ? "s" : "",
+			(long long)n->info.current_release);
+out:
+	for (i = 0; i < nruns; i++)
+		lm_run_info_clear(&runs[i]);
+	free(runs);
+	return rc;
+}
+
+/* Loads one module of the boot release: extracted, checked against its
+ * recorded descriptor, initialised, published. */
+static int boot_module(lm_node *n, lm_store *store, const lm_modinfo *m)
+{
+	char *path = NULL;
+	int rc;
+
+	if ((rc = lm_objects_extract(&path, n->state_dir, store, n->rt,
+				     m->oid)) < 0)
+		return lm_error_wrap("boot: module %s", m->desc->name);
+	rc = lm_runtime_stage(n->rt, path, m->oid, m->desc);
+	if (rc == 0 && (rc = lm_runtime_init_module(n->rt, m->desc->name)) == 0)
+		rc = lm_runtime_publish(n->rt, m->desc->name);
+	if (rc < 0) {
+		lm_error_wrap("boot: module %s", m->desc->name);
+		lm_runtime_unstage(n->rt, m->desc->name);
+	}
+	free(path);
+	return rc;
+}
+
+/* Loads the current release, dependencies first. */
+static int boot_release(lm_node *n)
+{
+	lm_modset set = { 0 };
+	const char **names = NULL, **order = NULL;
+	lm_store *store = NULL;
+	size_t i;
+	int rc;
+
+	if ((rc = lm_ledger_release_modules(n->ledger, n->info.current_release,
+					    &set)) < 0 ||
+	    (rc = lm_store_open(&store, n->store_path, 0)) < 0)
+		goto out;
+	if (!(names = calloc(set.n + 1, sizeof(*names)))) {
+		rc = lm_error_set(LM_ERROR, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < set.n; i++)
+		names[i] = set.v[i].desc->name;
+	if ((rc = lm_deps_order(&order, names, set.n, &set)) < 0)
+		goto out;
+	for (i = 0; i < set.n && rc == 0; i++)
+		rc = boot_module(n, store, lm_modset_find(&set, order[i]));
+out:
+	free(order);
+	free(names);
+	lm_store_free(store);
+	lm_modset_clear(&set);
+	return rc;
+}
+
+int lm_node_start(lm_node **out, const lm_node_options *opts)
+{
+	lm_node *n;
+	char *ledger_path = NULL;
+	int rc;
+
+	*out = NULL;
+	if (!opts || !opts->state_dir)
+		return lm_error_set(LM_EINVAL, "lm_node_start: no state dir");
+	if (!(n = calloc(1, sizeof(*n))))
+		return lm_error_set(LM_ERROR, "out of memory");
+	n->sock_fd = -1;
+	pthread_mutex_init(&n->apply_mu, NULL);
+	pthread_mutex_init(&n->ledger_mu, NULL);
+	n->state_dir = strdup(opts->state_dir);
+	n->store_path = lm_path_join(opts->state_dir, "store.git");
+	ledger_path = lm_path_join(opts->state_dir, "ledger.db");
+	if (!n->state_dir || !n->store_path || !ledger_path) {
+		rc = lm_error_set(LM_ERROR, "out of memory");
+		goto fail;
+	}
+	rc = lm_ledger_open(&n->ledger, ledger_path, 0);
+	if (rc == LM_ENOTFOUND)
+		rc = lm_error_set(LM_EINVAL, "state dir %s is not initialised "
+				  "(run 'livemod init --libdir DIR')",
+				  opts->state_dir);
+	if (rc < 0 || (rc = lm_ledger_node_get(n->ledger, &n->info)) < 0 ||
+	    (rc = settle_interrupted(n)) < 0 ||
+	    (rc = lm_runtime_new(&n->rt)) < 0)
+		goto fail;
+	if (opts->on_brutal_purge)
+		lm_runtime_on_brutal_purge(n->rt, opts->on_brutal_purge,
+					   opts->on_brutal_purge_ctx);
+	if ((rc = boot_release(n)) < 0 ||
+	    (rc = lm_node_http_start(n, opts)) < 0)
+		goto fail;
+	free(ledger_path);
+	*out = n;
+	return 0;
+fail:
+	free(ledger_path);
+	{
+		char *msg = strdup(lm_error_last());
+
+		lm_node_stop(n);
+		lm_error_set(rc, "%s", msg ? msg : "out of memory");
+		free(msg);
+	}
+	return rc;
+}
+
+void lm_node_stop(lm_node *n)
+{
+	if (!n)
+		return;
+	lm_node_http_stop(n);
+	lm_runtime_free(n->rt);
+	lm_node_info_clear(&n->info);
+	lm_ledger_free(n->ledger);
+	pthread_mutex_destroy(&n->apply_mu);
+	pthread_mutex_destroy(&n->ledger_mu);
+	free(n->state_dir);
+	free(n->store_path);
+	free(n);
+}
+
+lm_runtime *lm_node_runtime(lm_node *n)
+{
+	return n->rt;
+}
+
+int64_t lm_node_release(lm_node *n)
+{
+	int64_t r;
+
+	pthread_mutex_lock(&n->ledger_mu);
+	r = n->info.current_release;
+	pthread_mutex_unlock(&n->ledger_mu);
+	return r;
+}
+
+int lm_node_http_port(lm_node *n)
+{
+	return n->http_port;
+}
+
+void lm_apply_result_free(lm_apply_result *r)
+{
+	if (!r)
+		return;
+	free(r->check);
+	free(r->eval);
+	free(r->json);
+	free(r);
+}

@@ -1,0 +1,59 @@
+/*
+ * node_internal.h - the node's parts, shared by agent/node/ sources:
+ * boot and shutdown (node.c), applying plans (apply.c), the JSON answers
+ * of the control API (query.c), and the HTTP server (http.c).
+ *
+ * Locks, in this order: apply_mu (one apply at a time; taken with
+ * trylock, so a second apply is "busy", not queued), then ledger_mu (the
+ * ledger's SQLite handle is opened without SQLite's own mutexes and is
+ * shared by the apply and the HTTP threads).
+ */
+#ifndef LM_NODE_INTERNAL_H
+#define LM_NODE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include <livemod/node.h>
+
+#include "ledger.h"
+
+struct MHD_Daemon;
+
+struct lm_node {
+	char *state_dir;
+	char *store_path;
+	lm_runtime *rt;
+	pthread_mutex_t apply_mu;
+	pthread_mutex_t ledger_mu;
+	lm_ledger *ledger;          /* under ledger_mu */
+	lm_node_info info;          /* under ledger_mu; current_release moves
+				     * on a successful eval */
+	struct MHD_Daemon *unix_d;  /* state/agent.sock */
+	struct MHD_Daemon *tcp_d;   /* --http, behind the token */
+	char token[65];             /* hex; "" when no TCP listener */
+	int http_port;
+	int sock_fd;
+};
+
+/* ---- queries (query.c): each returns malloc'ed JSON text in *out ------- */
+
+/* GET /update-modules: {"libdir","release","modules":[...],"plan":{..}|null,
+ * "check":{"ok":[...]}}, computed and not recorded. */
+int lm_node_update_info_json(lm_node *n, char **out);
+/* GET /modules: {"release":N,"modules":[{"name","vsn","oid","pins",
+ * "suspended","old":[{"vsn","oid","pins","retiring"}]}]} */
+int lm_node_modules_json(lm_node *n, char **out);
+/* GET /plans/{id}: the recorded plan JSON; LM_ENOTFOUND. */
+int lm_node_plan_json(lm_node *n, int64_t id, char **out);
+/* GET /health: {"status":"ok","release":N,"modules":N} */
+int lm_node_health_json(lm_node *n, char **out);
+
+/* ---- HTTP (http.c) --------------------------------------------------- */
+
+/* Starts the listeners the options ask for; creates state/token (0600)
+ * on first start when TCP is asked. */
+int lm_node_http_start(lm_node *n, const lm_node_options *opts);
+void lm_node_http_stop(lm_node *n);
+
+#endif

@@ -1,0 +1,150 @@
+/*
+ * query.c - the control API's read-only answers, as JSON text: what
+ * update_info would print, the loaded modules, a recorded plan, health.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "error.h"
+#include "node_internal.h"
+#include "planning.h"
+
+/* Prints `o` into *out and frees it. */
+static int emit(cJSON *o, char **out)
+{
+	*out = o ? cJSON_Print(o) : NULL;
+	cJSON_Delete(o);
+	return *out ? 0 : lm_error_set(LM_ERROR, "out of memory");
+}
+
+int lm_node_update_info_json(lm_node *n, char **out)
+{
+	lm_state st = { n->state_dir, NULL, { 0 } };
+	lm_plan_opts o = { 0 };
+	lm_modset new_set = { 0 };
+	cJSON *root = NULL, *mods, *check, *warn;
+	lm_scan scan;
+	lm_plan *p = NULL;
+	char *pj = NULL;
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	pthread_mutex_lock(&n->ledger_mu);
+	st.ledger = n->ledger;
+	st.node = n->info;
+	rc = lm_scan_libdir(&scan, n->info.libdir, n->ledger);
+	if (rc == 0)
+		rc = lm_planning_compute(&p, &new_set, &st, &scan, &o);
+	pthread_mutex_unlock(&n->ledger_mu);
+	if (rc < 0) {
+		if (rc == 0 || lm_error_code() == 0)
+			lm_error_set(LM_ERROR, "update_info failed");
+		return rc;
+	}
+	root = cJSON_CreateObject();
+	cJSON_AddStringToObject(root, "libdir", n->info.libdir);
+	cJSON_AddNumberToObject(root, "release", (double)lm_node_release(n));
+	mods = cJSON_AddArrayToObject(root, "modules");
+	for (i = 0; p && i < p->nmodules; i++)
+		cJSON_AddItemToArray(mods,
+				     cJSON_CreateString(p->modules[i].name));
+	if (p && lm_plan_to_json(&pj, p) == 0)
+		cJSON_AddItemToObject(root, "plan", cJSON_Parse(pj));
+	else
+		cJSON_AddNullToObject(root, "plan");
+	check = cJSON_AddObjectToObject(root, "check");
+	warn = cJSON_AddArrayToObject(check, "ok");
+	for (i = 0; i < scan.nwarnings; i++)
+		cJSON_AddItemToArray(warn, cJSON_CreateString(scan.warnings[i]));
+	free(pj);
+	lm_plan_free(p);
+	lm_modset_clear(&new_set);
+	lm_scan_clear(&scan);
+	return emit(root, out);
+}
+
+static cJSON *version_json(const lm_version_info *v)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddStringToObject(o, "vsn", v->vsn);
+	cJSON_AddStringToObject(o, "oid", v->oid);
+	cJSON_AddNumberToObject(o, "pins", (double)v->pins);
+	cJSON_AddBoolToObject(o, "retiring", v->retiring);
+	return o;
+}
+
+int lm_node_modules_json(lm_node *n, char **out)
+{
+	lm_module_info *mods;
+	cJSON *root, *arr;
+	size_t nm, i, k;
+	int rc;
+
+	*out = NULL;
+	if ((rc = lm_runtime_modules(&mods, &nm, n->rt)) < 0)
+		return rc;
+	root = cJSON_CreateObject();
+	cJSON_AddNumberToObject(root, "release", (double)lm_node_release(n));
+	arr = cJSON_AddArrayToObject(root, "modules");
+	for (i = 0; i < nm; i++) {
+		const lm_module_info *m = &mods[i];
+		cJSON *o = cJSON_CreateObject(), *old;
+
+		cJSON_AddStringToObject(o, "name", m->name);
+		if (m->current) {
+			cJSON_AddStringToObject(o, "vsn", m->current->vsn);
+			cJSON_AddStringToObject(o, "oid", m->current->oid);
+			cJSON_AddNumberToObject(o, "pins",
+						(double)m->current->pins);
+		} else {
+			cJSON_AddNullToObject(o, "vsn");
+		}
+		cJSON_AddBoolToObject(o, "suspended", m->suspended);
+		old = cJSON_AddArrayToObject(o, "old");
+		for (k = 0; k < m->nold; k++)
+			cJSON_AddItemToArray(old, version_json(&m->old[k]));
+		cJSON_AddItemToArray(arr, o);
+	}
+	lm_module_info_free(mods, nm);
+	return emit(root, out);
+}
+
+int lm_node_plan_json(lm_node *n, int64_t id, char **out)
+{
+	lm_plan_row row = { 0 };
+	int rc;
+
+	*out = NULL;
+	pthread_mutex_lock(&n->ledger_mu);
+	rc = lm_ledger_plan_get(n->ledger, id, &row);
+	pthread_mutex_unlock(&n->ledger_mu);
+	if (rc == LM_ENOTFOUND)
+		return lm_error_set(LM_ENOTFOUND, "no plan %lld", (long long)id);
+	if (rc == 0 && !(*out = row.json ? strdup(row.json) : NULL))
+		rc = lm_error_set(LM_ENOTFOUND, "plan %lld has no text",
+				  (long long)id);
+	lm_plan_row_clear(&row);
+	return rc;
+}
+
+int lm_node_health_json(lm_node *n, char **out)
+{
+	lm_module_info *mods;
+	size_t nm = 0;
+	cJSON *o;
+	int rc;
+
+	if ((rc = lm_runtime_modules(&mods, &nm, n->rt)) < 0)
+		return rc;
+	lm_module_info_free(mods, nm);
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "status", "ok");
+	cJSON_AddNumberToObject(o, "release", (double)lm_node_release(n));
+	cJSON_AddNumberToObject(o, "modules", (double)nm);
+	return emit(o, out);
+}

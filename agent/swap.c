@@ -1,0 +1,421 @@
+/*
+ * swap.c - the swap primitives the plan interpreter drives: stage,
+ * unstage, suspend, resume, code_change, init, publish, load, remove.
+ *
+ * Everything before publish is reversible: a staged version is invisible
+ * to calls and pins, and state a failing init/code_change leaves behind
+ * belongs to the staged version only. Publish is one release store of the
+ * module's function-table pointer (rcu_assign_pointer's semantics, spelt
+ * with compiler atomics so TSan sees it).
+ */
+#include "internal.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Runs `body` with rt->mu held; each primitive is one such section. */
+#define WITH_RT(rt, body)                                                   \
+	do {                                                                \
+		lm__assert_outside_call(__func__);                          \
+		pthread_mutex_lock(&(rt)->mu);                              \
+		body;                                                       \
+		pthread_mutex_unlock(&(rt)->mu);                            \
+	} while (0)
+
+static int need_staged(struct lm_version **out, lm_runtime *rt,
+		       const char *module)
+{
+	struct lm_module *mod;
+	int rc = lm__module_need(&mod, rt, module);
+
+	if (rc < 0)
+		return rc;
+	*out = mod->staged;
+	if (!*out)
+		return lm_error_set(LM_EINVAL, "module %s has no staged version",
+				    module);
+	return 0;
+}
+
+static int stage_locked(struct lm_module **out, lm_runtime *rt,
+			const char *path, const char *oid,
+			const lm_descriptor *expected)
+{
+	struct lm_version *v;
+	struct lm_module *mod;
+	int rc = lm__version_open(&v, rt, path, oid, expected);
+
+	if (rc < 0)
+		return rc;
+	rc = lm__module_get(&mod, rt, v->desc->name);
+	if (rc == 0 && mod->staged)
+		rc = lm_error_set(LM_EBUSY, "%s: module %s already has a staged "
+				  "version (%s)", path, mod->name,
+				  mod->staged->desc->vsn);
+	if (rc == 0) {
+		v->mod = mod;
+		rc = lm__version_bind(mod, v);
+	}
+	if (rc < 0) {
+		lm__version_discard(v);
+		return rc;
+	}
+	if (v->elf & (LM_ELF_GNU_UNIQUE | LM_ELF_NODELETE)) {
+		char why[512];
+
+		lm__warn(rt, "module %s %s (%s) can never be unmapped: %s",
+			 mod->name, v->desc->vsn, v->path,
+			 lm__elf_reasons(v->elf & ~LM_ELF_TLS, why, sizeof(why)));
+	}
+	mod->staged = v;
+	*out = mod;
+	return 0;
+}
+
+int lm_runtime_stage(lm_runtime *rt, const char *path, const char *oid,
+		     const struct lm_descriptor *expected)
+{
+	struct lm_module *mod;
+	int rc;
+
+	WITH_RT(rt, rc = stage_locked(&mod, rt, path, oid, expected));
+	return rc;
+}
+
+static int unstage_locked(lm_runtime *rt, const char *module)
+{
+	struct lm_version *v;
+	int rc = need_staged(&v, rt, module);
+
+	if (rc < 0)
+		return rc;
+	v->mod->staged = NULL;
+	lm__close_unpublished(rt, v);
+	return 0;
+}
+
+int lm_runtime_unstage(lm_runtime *rt, const char *module)
+{
+	int rc;
+
+	WITH_RT(rt, rc = unstage_locked(rt, module));
+	return rc;
+}
+
+static int suspend_locked(lm_runtime *rt, const char *module)
+{
+	struct lm_module *mod;
+	int rc = lm__module_need(&mod, rt, module);
+
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&mod->mu);
+	if (!mod->published)
+		rc = lm_error_set(LM_EINVAL, "module %s has no published "
+				  "version to suspend", module);
+	else if (mod->suspended)
+		rc = lm_error_set(LM_EBUSY, "module %s is already suspended",
+				  module);
+	else {
+		mod->suspended = true;
+		/* New calls see NULL, after their read lock, and wait. */
+		__atomic_store_n(&mod->hot->vtab, NULL, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&mod->mu);
+	if (rc == 0)
+		lm__synchronize(); /* the in-flight calls drain */
+	return rc;
+}
+
+int lm_runtime_suspend(lm_runtime *rt, const char *module)
+{
+	int rc;
+
+	WITH_RT(rt, rc = suspend_locked(rt, module));
+	return rc;
+}
+
+static int resume_locked(lm_runtime *rt, const char *module)
+{
+	struct lm_module *mod;
+	int rc = lm__module_need(&mod, rt, module);
+
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&mod->mu);
+	if (!mod->suspended) {
+		rc = lm_error_set(LM_EINVAL, "module %s is not suspended",
+				  module);
+	} else {
+		assert(mod->published);
+		mod->suspended = false;
+		__atomic_store_n(&mod->hot->vtab, mod->published->vtab,
+				 __ATOMIC_RELEASE);
+		pthread_cond_broadcast(&mod->resumed);
+	}
+	pthread_mutex_unlock(&mod->mu);
+	return rc;
+}
+
+int lm_runtime_resume(lm_runtime *rt, const char *module)
+{
+	int rc;
+
+	WITH_RT(rt, rc = resume_locked(rt, module));
+	return rc;
+}
+
+static int callback_failed(const struct lm_version *v, const char *what,
+			   int ret)
+{
+	return lm_error_set(LM_EEVAL, "module %s %s: %s returned %d", v->mod->name,
+			    v->desc->vsn, what, ret);
+}
+
+/* A version handed a state it did not make (the result of a LM_DOWN
+ * code_change, or the current state on a plain load) knows nothing of it
+ * in its statics yet: its init adopts it, called with *state preset. */
+static int adopt(struct lm_version *v, const struct lm_version *cur,
+		 void *state)
+{
+	void *s = state;
+	int ret;
+
+	if (v->raw->init) {
+		ret = v->raw->init(&s);
+		if (ret != 0) {
+			if (v->raw->terminate && state != cur->state)
+				v->raw->terminate(state);
+			return callback_failed(v, "init (adopting a state)", ret);
+		}
+	}
+	v->state = s;
+	v->has_state = true;
+	return 0;
+}
+
+static int code_change_locked(lm_runtime *rt, const char *module,
+			      lm_change_mode mode, const char *extra)
+{
+	struct lm_version *staged, *cur;
+	void *ns = NULL;
+	int rc = need_staged(&staged, rt, module), ret;
+
+	if (rc < 0)
+		return rc;
+	cur = staged->mod->published;
+	if (!cur)
+		return lm_error_set(LM_EINVAL, "module %s has no published "
+				    "version to change code from", module);
+	if (staged->has_state)
+		return lm_error_set(LM_EINVAL, "module %s %s already has its "
+				    "state", module, staged->desc->vsn);
+	if (!extra)
+		extra = "";
+	if (mode == LM_UP) {
+		if (!staged->raw->code_change)
+			return lm_error_set(LM_EINVAL, "module %s %s has no "
+					    "code_change", module,
+					    staged->desc->vsn);
+		ret = staged->raw->code_change(LM_UP, cur->desc->vsn,
+					       cur->state, extra, &ns);
+		if (ret != 0)
+			return callback_failed(staged, "code_change (up)", ret);
+		staged->state = ns;
+		staged->has_state = true;
+		return 0;
+	}
+	if (!cur->raw->code_change)
+		return lm_error_set(LM_EINVAL, "module %s %s has no code_change",
+				    module, cur->desc->vsn);
+	ret = cur->raw->code_change(LM_DOWN, staged->desc->vsn, cur->state,
+				    extra, &ns);
+	if (ret != 0)
+		return callback_failed(cur, "code_change (down)", ret);
+	return adopt(staged, cur, ns);
+}
+
+int lm_runtime_code_change(lm_runtime *rt, const char *module,
+			   lm_change_mode mode, const char *extra)
+{
+	int rc;
+
+	if (mode != LM_UP && mode != LM_DOWN)
+		return lm_error_set(LM_EINVAL, "code_change: bad mode %d",
+				    (int)mode);
+	WITH_RT(rt, rc = code_change_locked(rt, module, mode, extra));
+	return rc;
+}
+
+static int init_locked(lm_runtime *rt, const char *module)
+{
+	struct lm_version *staged;
+	void *s = NULL;
+	int rc = need_staged(&staged, rt, module), ret;
+
+	if (rc < 0)
+		return rc;
+	if (staged->mod->published)
+		return lm_error_set(LM_EINVAL, "module %s already has a "
+				    "published version: use code_change",
+				    module);
+	if (staged->has_state)
+		return lm_error_set(LM_EINVAL, "module %s %s already has its "
+				    "state", module, staged->desc->vsn);
+	if (staged->raw->init) {
+		ret = staged->raw->init(&s);
+		if (ret != 0)
+			return callback_failed(staged, "init", ret);
+	}
+	staged->state = s;
+	staged->has_state = true;
+	return 0;
+}
+
+int lm_runtime_init_module(lm_runtime *rt, const char *module)
+{
+	int rc;
+
+	WITH_RT(rt, rc = init_locked(rt, module));
+	return rc;
+}
+
+static int publish_locked(lm_runtime *rt, const char *module)
+{
+	struct lm_version *s, *cur, **tail;
+	struct lm_module *mod;
+	int rc = need_staged(&s, rt, module);
+
+	if (rc < 0)
+		return rc;
+	mod = s->mod;
+	cur = mod->published;
+	if (!s->has_state) {
+		/* load_module: the new code takes the current state over as
+		 * it is, learning of it through the adopt call. */
+		if (cur && cur->has_state)
+			rc = adopt(s, cur, cur->state);
+		else if (!cur && s->raw->init)
+			rc = lm_error_set(LM_EINVAL, "module %s %s: init has "
+					  "not run", module, s->desc->vsn);
+		if (rc < 0)
+			return rc;
+	}
+	pthread_mutex_lock(&mod->mu);
+	mod->published = s;
+	s->stage = LM_V_CURRENT;
+	if (!mod->suspended)
+		__atomic_store_n(&mod->hot->vtab, s->vtab, __ATOMIC_RELEASE);
+	if (cur)
+		cur->stage = LM_V_OLD;
+	pthread_mutex_unlock(&mod->mu);
+	mod->staged = NULL;
+	if (cur) {
+		for (tail = &mod->old; *tail; tail = &(*tail)->next)
+			;
+		cur->next = NULL;
+		*tail = cur;
+	}
+	return 0;
+}
+
+int lm_runtime_publish(lm_runtime *rt, const char *module)
+{
+	int rc;
+
+	WITH_RT(rt, rc = publish_locked(rt, module));
+	return rc;
+}
+
+static int load_locked(lm_runtime *rt, const char *path, const char *oid)
+{
+	struct lm_module *mod;
+	int rc = stage_locked(&mod, rt, path, oid, NULL);
+
+	if (rc < 0)
+		return rc;
+	if (mod->published)
+		rc = lm_error_set(LM_EINVAL, "%s: module %s is already loaded "
+				  "(%s): upgrade it with the swap primitives",
+				  path, mod->name, mod->published->desc->vsn);
+	if (rc == 0)
+		rc = init_locked(rt, mod->name);
+	if (rc == 0)
+		rc = publish_locked(rt, mod->name);
+	if (rc < 0) {
+		char *msg = strdup(lm_error_last());
+		int code = lm_error_code();
+
+		unstage_locked(rt, mod->name);
+		lm_error_set(code, "%s", msg ? msg : "out of memory");
+		free(msg);
+		return code;
+	}
+	return 0;
+}
+
+int lm_runtime_load(lm_runtime *rt, const char *path, const char *oid)
+{
+	int rc;
+
+	WITH_RT(rt, rc = load_locked(rt, path, oid));
+	return rc;
+}
+
+static int remove_locked(lm_runtime *rt, const char *module,
+			 lm_purge_mode mode, unsigned flags)
+{
+	struct lm_version *cur, **tail, *v;
+	struct lm_module *mod;
+	int rc = lm__module_need(&mod, rt, module);
+
+	if (rc < 0)
+		return rc;
+	if (!mod->published)
+		return lm_error_set(LM_ENOTFOUND, "module %s is not loaded",
+				    module);
+	if (mod->nrefs)
+		return lm_error_set(LM_EBUSY, "module %s: the host holds %zu "
+				    "export refs into it; free them first",
+				    module, mod->nrefs);
+	if (mod->staged || mod->suspended)
+		return lm_error_set(LM_EBUSY, "module %s is %s", module,
+				    mod->staged ? "being upgraded (staged)" :
+						  "suspended");
+	if (mode == LM_SOFT_PURGE && !(flags & LM_PURGE_DEFER)) {
+		/* The soft check must fail before anything changes. */
+		for (v = mod->published; v; v = v == mod->published ? mod->old :
+							       v->next)
+			if (lm__version_pins(v))
+				return lm_error_set(LM_EBUSY, "module %s: pins "
+						    "remain on version %s",
+						    module, v->desc->vsn);
+	}
+	if (mode != LM_SOFT_PURGE && !rt->brutal_fn &&
+	    lm__version_pins(mod->published))
+		return lm_error_set(LM_EBUSY, "module %s: pins remain on %s "
+				    "and no brutal-purge callback is "
+				    "registered", module,
+				    mod->published->desc->vsn);
+	pthread_mutex_lock(&mod->mu);
+	cur = mod->published;
+	mod->published = NULL;
+	cur->stage = LM_V_OLD;
+	__atomic_store_n(&mod->hot->vtab, NULL, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&mod->mu);
+	for (tail = &mod->old; *tail; tail = &(*tail)->next)
+		;
+	cur->next = NULL;
+	*tail = cur;
+	return lm__purge_locked(rt, mod, mode, flags);
+}
+
+int lm_runtime_remove(lm_runtime *rt, const char *module, lm_purge_mode mode,
+		      unsigned flags)
+{
+	int rc;
+
+	WITH_RT(rt, rc = remove_locked(rt, module, mode, flags));
+	return rc;
+}

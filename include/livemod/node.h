@@ -1,0 +1,94 @@
+/*
+ * node.h - the node: what a host server runs to be upgraded live.
+ *
+ * A node is one running server with its agent. lm_node_start opens the
+ * state dir (ledger, store), boots the node's current release — every
+ * module of it extracted from the store to objects/<oid>.so, checked
+ * against its oid and loaded — and serves the control API (HTTP over
+ * state/agent.sock, and on a loopback TCP port behind a bearer token when
+ * asked). Applying a plan drives the lm_runtime swap primitives in the
+ * order of the plan's low-level script and records check, eval and
+ * timings in the ledger.
+ *
+ * Public calls return 0 or a negative LM_E* code with lm_error_last().
+ */
+#ifndef LIVEMOD_NODE_H
+#define LIVEMOD_NODE_H
+
+#include <stdint.h>
+
+#include <livemod/agent.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct lm_node lm_node;
+
+typedef struct lm_node_options {
+	const char *state_dir;   /* required */
+	/* Serve the control API on state/agent.sock (mode 0600). */
+	int control_socket;
+	/* "127.0.0.1:PORT" to also serve on loopback TCP, every request
+	 * needing "Authorization: Bearer <state/token>"; NULL for none. */
+	const char *http_listen;
+	/* Brutal purges end the tasks that pin an old version through this
+	 * callback (see lm_runtime_on_brutal_purge); may be NULL. */
+	lm_brutal_purge_fn on_brutal_purge;
+	void *on_brutal_purge_ctx;
+} lm_node_options;
+
+/* Starts the node. On start, apply runs left 'running' by a node that
+ * died are marked 'interrupted', and the node boots on its current
+ * release: the last one whose eval succeeded. */
+int lm_node_start(lm_node **out, const lm_node_options *opts);
+
+/* Stops serving and unloads every module. Every export ref and pin the
+ * host holds must have been released. */
+void lm_node_stop(lm_node *node);
+
+/* The runtime to resolve exports, call and pin through. */
+lm_runtime *lm_node_runtime(lm_node *node);
+
+/* The node's current release (ledger id). */
+int64_t lm_node_release(lm_node *node);
+
+/* The TCP port the control API listens on (after start with
+ * http_listen "127.0.0.1:0"), or 0. */
+int lm_node_http_port(lm_node *node);
+
+/* What an apply returns: check and eval as OTP prints them, and JSON. */
+typedef struct lm_apply_result {
+	int status;            /* 0, LM_ECHECK, LM_EEVAL, LM_EBUSY, ... */
+	int64_t plan_id, run_id;
+	int64_t from_release, to_release;
+	char *check;           /* "{ok,[]}" | "{error,\"...\"}" | NULL */
+	char *eval;            /* same, NULL when not reached */
+	char *json;            /* {"plan","run","check":{...},"eval":{...},
+				*  "timings":{...},"modules":[...]} */
+} lm_apply_result;
+
+/*
+ * Applies recorded plan `plan_id`. `expected_json` (may be NULL) is the
+ * plan text the caller reviewed: when given, it must equal what the
+ * ledger recorded. Refused before anything runs: LM_ENOTFOUND (no such
+ * plan), LM_ESTALE (the node is not on the plan's from-release),
+ * LM_EBUSY (another apply runs). Then LM_ECHECK (check failed, nothing
+ * changed) or LM_EEVAL (eval failed, the old versions stay published).
+ * *res is filled in every case but the first three (NULL then).
+ */
+int lm_node_apply(lm_node *node, int64_t plan_id, const char *expected_json,
+		  lm_apply_result **res);
+
+/* Plans (and records) the modified modules — all when n is 0 — and
+ * applies the plan. A libdir that matches the current release gives
+ * status 0 with an empty result ("nothing to update"). */
+int lm_node_update(lm_node *node, const char *const *modules, size_t n,
+		   lm_apply_result **res);
+
+void lm_apply_result_free(lm_apply_result *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LIVEMOD_NODE_H */

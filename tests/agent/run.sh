@@ -1,0 +1,31 @@
+#!/bin/sh
+# run.sh DIR - runs the agent tests built in DIR (make test-agent): the
+# functional tests (plain and ASan+UBSan), the leak test, the stress test
+# in its plain, ASan+UBSan and TSan builds, and the call benchmark
+# (informational). Prints one closing line "agent: N passed, N failed".
+# Sanitizer builds run fewer swaps so the whole run stays near a minute on
+# two cores; the plain builds run the full 1,000.
+d=${1:-build/tests/agent}
+pass=0 fail=0
+export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+export TSAN_OPTIONS="halt_on_error=1:exitcode=66"
+run() {
+	name=$1; shift
+	start=$(date +%s)
+	if "$@"; then
+		pass=$((pass + 1)); echo "ok: $name ($(( $(date +%s) - start )) s)"
+	else
+		fail=$((fail + 1)); echo "FAILED: $name"
+	fi
+}
+run test_runtime "$d/test_runtime"
+run test_runtime-asan "$d/test_runtime-asan"
+run swap_leak "$d/swap_leak" 1000
+run stress "$d/stress" 1000
+run stress-asan "$d/stress-asan" 400
+run stress-tsan "$d/stress-tsan" 250
+run bench_call "$d/bench_call" 20000000
+run host-guide-example sh tests/agent/example.sh "$d"
+echo "agent: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
