@@ -1,5 +1,6 @@
 /*
- * error.h - error codes and the last-error message of the calling thread.
+ * error.h - setting errors, for livemod's own code; the codes and
+ * lm_error_last() are public, in <livemod/error.h>.
  *
  * Every lm_* call that can fail returns an int: 0 on success, a negative
  * LM_E* code on failure, with a message for a person kept per thread until
@@ -9,19 +10,7 @@
 #ifndef LM_ERROR_H
 #define LM_ERROR_H
 
-enum {
-	LM_OK = 0,
-	LM_ERROR = -1,     /* internal or I/O failure */
-	LM_EINVAL = -2,    /* bad input: usage, file, field, descriptor */
-	LM_ENOTFOUND = -3, /* unknown module, plan, release, path */
-	LM_EBUSY = -4,     /* ledger locked, another apply running */
-	LM_ESTALE = -5,    /* plan's from-release is not the current one */
-	LM_ECHECK = -6,    /* check failed (before point_of_no_return) */
-	LM_EEVAL = -7,     /* eval failed (after point_of_no_return) */
-	LM_ENOTELF = -8,   /* a file is not an ELF object */
-	LM_ENODESC = -9,   /* an ELF object carries no livemod descriptor */
-	LM_ENONODE = -10   /* no running node to talk to */
-};
+#include <livemod/error.h>
 
 /* Records `code` and a printf-style message; returns `code`. */
 int lm_error_set(int code, const char *fmt, ...)
@@ -30,12 +19,6 @@ int lm_error_set(int code, const char *fmt, ...)
 /* Prefixes the current message with "<prefix>: " (adds context on the way
  * up); returns the current code. */
 int lm_error_wrap(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* The last message of this thread, or "" when none. Never NULL. */
-const char *lm_error_last(void);
-
-/* The last code of this thread, LM_OK when none. */
-int lm_error_code(void);
 
 void lm_error_clear(void);
 

@@ -13,7 +13,7 @@
  *
  * Every thread that calls into modules registers once with
  * lm_thread_register(). Public calls return 0 or a negative LM_E* code
- * (lib/error.h) with a message in lm_error_last(). See docs/host-guide.md.
+ * (<livemod/error.h>) with a message in lm_error_last(). See docs/host-guide.md.
  *
  * The inline fast path below needs liburcu's memb flavour read-side
  * primitives inlined: they are the "10-line" functions liburcu documents
@@ -26,6 +26,7 @@
 #include <assert.h>
 #include <stddef.h>
 
+#include <livemod/error.h>
 #include <livemod/module.h>
 
 #if defined(__SANITIZE_THREAD__)
@@ -64,11 +65,6 @@ struct lm_descriptor; /* lib/descriptor.h: the planned descriptor */
 
 /* Most export refs one module can have distinct names for. */
 #define LM_AGENT_SLOTS_MAX 128
-
-/* The calling thread's last error message and code (lib/error.h, where
- * the LM_E* codes are defined: every failure here is a negative code). */
-const char *lm_error_last(void);
-int lm_error_code(void);
 
 /* ---- runtime -------------------------------------------------------- */
 

@@ -1,0 +1,171 @@
+/*
+ * bench_apply.c - what applying a plan costs inside the node, and what a
+ * caller of the module being upgraded sees meanwhile.
+ *
+ *   bench_apply MODULES ROUNDS
+ *
+ * Builds MODULES modules (each with code_change, so every plan is an
+ * `update` with suspend, code_change, load, resume) in two versions,
+ * records release 1 with the real `livemod init`, starts a node in this
+ * process and alternates the libdir between the versions; each round
+ * lm_node_update plans, records and applies. The apply's own time is the
+ * result's timings.total (planning excluded). A caller thread calls the
+ * first module in a tight loop and keeps the longest call of each round:
+ * the pause a caller of a suspended module sees.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+#include <livemod/node.h>
+
+static atomic_long round_max_ns;
+static atomic_int stop;
+static lm_export_ref *ref;
+
+static long now_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+static void *caller(void *arg)
+{
+	long t0, dt, cur;
+	int r;
+
+	(void)arg;
+	lm_thread_register();
+	while (!atomic_load(&stop)) {
+		t0 = now_ns();
+		LM_CALL(ref, int (*)(void), r);
+		dt = now_ns() - t0;
+		if (r <= 0)
+			abort();
+		cur = atomic_load(&round_max_ns);
+		while (dt > cur &&
+		       !atomic_compare_exchange_weak(&round_max_ns, &cur, dt))
+			;
+	}
+	lm_thread_unregister();
+	return NULL;
+}
+
+static void sh(const char *fmt, const char *a, const char *b, const char *c)
+{
+	char cmd[4096];
+
+	snprintf(cmd, sizeof(cmd), fmt, a, b, c);
+	if (system(cmd) != 0) {
+		fprintf(stderr, "bench_apply: failed: %s\n", cmd);
+		exit(1);
+	}
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double pct(double *v, int n, double p)
+{
+	int i = (int)(p * (n - 1) + 0.5);
+
+	return v[i < n ? i : n - 1];
+}
+
+/* The apply's own duration in µs, from the result's timings. */
+static double apply_us(const lm_apply_result *res)
+{
+	cJSON *o = cJSON_Parse(res->json), *t, *total;
+	double us = -1;
+
+	t = cJSON_GetObjectItem(o, "timings");
+	total = cJSON_GetObjectItem(t, "total");
+	if (cJSON_IsNumber(total))
+		us = total->valuedouble;
+	cJSON_Delete(o);
+	return us;
+}
+
+int main(int argc, char **argv)
+{
+	int nmod = argc > 1 ? atoi(argv[1]) : 1;
+	int rounds = argc > 2 ? atoi(argv[2]) : 100, i, k;
+	const char *top = getenv("LM_TOP") ? getenv("LM_TOP") : ".";
+	char dir[] = "/tmp/lmbench.XXXXXX", buf[4096], name[32];
+	double *apply = calloc((size_t)rounds, sizeof(double));
+	double *pause = calloc((size_t)rounds, sizeof(double));
+	lm_node_options o = { 0 };
+	lm_apply_result *res;
+	pthread_t th;
+	lm_node *node;
+
+	if (!mkdtemp(dir) || !apply || !pause)
+		return 1;
+	sh("mkdir -p %s/lib %s/v1 %s/v2", dir, dir, dir);
+	for (k = 0; k < nmod; k++) {
+		snprintf(name, sizeof(name), "mod_%03d", k);
+		for (i = 1; i <= 2; i++) {
+			snprintf(buf, sizeof(buf),
+				 "cc -std=c11 -O2 -shared -fPIC -fno-gnu-unique "
+				 "-I%s/include -DMOD_CODE_CHANGE -DMOD_NAME=%s "
+				 "-DMOD_VSN='\"%d.0.0\"' -DMOD_ANSWER=%d -o "
+				 "%s/v%d/%s.so %s/tests/modules/generic.c",
+				 top, name, i, i, dir, i, name, top);
+			sh("%s%s%s", buf, "", "");
+		}
+	}
+	sh("cp %s/v1/*.so %s/lib/%s", dir, dir, "");
+	snprintf(buf, sizeof(buf), "%s/build/livemod --state %s/st init "
+		 "--libdir %s/lib --app bench > /dev/null", top, dir, dir);
+	sh("%s%s%s", buf, "", "");
+	snprintf(buf, sizeof(buf), "%s/st", dir);
+	o.state_dir = buf;
+	if (lm_node_start(&node, &o) < 0 ||
+	    lm_export_ref_lookup(&ref, lm_node_runtime(node), "mod_000",
+				 "answer", LM_SIG(int (void))) < 0) {
+		fprintf(stderr, "bench_apply: %s\n", lm_error_last());
+		return 1;
+	}
+	pthread_create(&th, NULL, caller, NULL);
+	for (i = 0; i < rounds; i++) {
+		char v[8];
+
+		snprintf(v, sizeof(v), "v%d", 2 - i % 2);
+		sh("cp %s/%s/*.so %s/lib/", dir, v, dir);
+		atomic_store(&round_max_ns, 0);
+		if (lm_node_update(node, NULL, 0, &res) < 0 || !res) {
+			fprintf(stderr, "bench_apply: %s\n", lm_error_last());
+			return 1;
+		}
+		apply[i] = apply_us(res) / 1000.0;
+		pause[i] = (double)atomic_load(&round_max_ns) / 1000.0;
+		lm_apply_result_free(res);
+	}
+	atomic_store(&stop, 1);
+	pthread_join(th, NULL);
+	lm_export_ref_free(ref);
+	lm_node_stop(node);
+	qsort(apply, (size_t)rounds, sizeof(double), cmp_double);
+	qsort(pause, (size_t)rounds, sizeof(double), cmp_double);
+	printf("apply of %d module%s in-process, %d rounds: p50 %.3f ms, "
+	       "p99 %.3f ms\n", nmod, nmod > 1 ? "s" : "", rounds,
+	       pct(apply, rounds, 0.5), pct(apply, rounds, 0.99));
+	printf("longest call into the upgraded module per apply: p50 %.1f us, "
+	       "p99 %.1f us, max %.1f us\n", pct(pause, rounds, 0.5),
+	       pct(pause, rounds, 0.99), pause[rounds - 1]);
+	sh("rm -rf %s%s%s", dir, "", "");
+	free(apply);
+	free(pause);
+	return 0;
+}

@@ -1,0 +1,39 @@
+/*
+ * error.h - livemod's error codes and the last-error message.
+ *
+ * Every lm_* call that can fail returns an int: 0 on success, a negative
+ * LM_E* code on failure, with a message for a person kept per thread until
+ * the next failure (as libgit2's git_error_last). Messages name the file,
+ * field or module at fault.
+ */
+#ifndef LIVEMOD_ERROR_H
+#define LIVEMOD_ERROR_H
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+	LM_OK = 0,
+	LM_ERROR = -1,     /* internal or I/O failure */
+	LM_EINVAL = -2,    /* bad input: usage, file, field, descriptor */
+	LM_ENOTFOUND = -3, /* unknown module, plan, release, path */
+	LM_EBUSY = -4,     /* ledger locked, another apply running */
+	LM_ESTALE = -5,    /* plan's from-release is not the current one */
+	LM_ECHECK = -6,    /* check failed (before point_of_no_return) */
+	LM_EEVAL = -7,     /* eval failed (after point_of_no_return) */
+	LM_ENOTELF = -8,   /* a file is not an ELF object */
+	LM_ENODESC = -9,   /* an ELF object carries no livemod descriptor */
+	LM_ENONODE = -10   /* no running node to talk to */
+};
+
+/* The last message of this thread, or "" when none. Never NULL. */
+const char *lm_error_last(void);
+
+/* The last code of this thread, LM_OK when none. */
+int lm_error_code(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
