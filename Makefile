@@ -52,8 +52,9 @@ $(B)/liblmcommon.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+CLI_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null)
 $(B)/livemod: $(PLANNER_OBJ) $(B)/liblmcommon.a
-	$(CC) $(ALL_CFLAGS) -o $@ $(PLANNER_OBJ) $(B)/liblmcommon.a $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $(PLANNER_OBJ) $(B)/liblmcommon.a $(LDLIBS) $(CLI_LIBS)
 
 $(B)/tests/%: tests/unit/%.c tests/unit/testutil.h $(B)/liblmcommon.a
 	@mkdir -p $(dir $@)
@@ -62,13 +63,14 @@ $(B)/tests/%: tests/unit/%.c tests/unit/testutil.h $(B)/liblmcommon.a
 unit: $(UNIT_BIN) $(B)/livemod
 	@sh tests/run-unit.sh $(UNIT_BIN)
 
-e2e: $(B)/livemod
+e2e: $(B)/livemod $(B)/tests/lmhost
 	@sh tests/run-e2e.sh
 
 test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory e2e
+	@$(MAKE) --no-print-directory test-agent
 
 demo: deps
 	@echo "make demo: the chatd demo arrives with the agent (issue: agent, examples/chatd)."
@@ -95,14 +97,14 @@ clean:
 # ======================================================================
 URCU_CFLAGS := $(shell pkg-config --cflags liburcu-memb 2>/dev/null)
 URCU_LIBS := $(shell pkg-config --libs liburcu-memb 2>/dev/null || echo -lurcu-memb -lurcu-common)
-AGENT_SRC := $(wildcard agent/*.c)
-AGENT_HDR := $(wildcard agent/*.h) include/livemod/agent.h \
-	include/livemod/module.h lib/descriptor.h lib/error.h lib/modset.h
-AGENT_COMMON := lib/descriptor.c lib/modset.c lib/error.c
+AGENT_SRC := $(wildcard agent/*.c) $(wildcard agent/node/*.c)
+AGENT_HDR := $(wildcard agent/*.h agent/node/*.h include/livemod/*.h lib/*.h)
+AGENT_COMMON := $(LIB_SRC)
 AGENT_OBJ := $(AGENT_SRC:%.c=$(B)/%.o)
-AGENT_PIC_OBJ := $(AGENT_SRC:%.c=$(B)/pic/%.o) $(AGENT_COMMON:%.c=$(B)/pic/%.o)
-AGENT_CFLAGS = $(ALL_CFLAGS) $(URCU_CFLAGS)
-AGENT_LDLIBS := $(URCU_LIBS) $(shell pkg-config --libs libelf libcjson 2>/dev/null) -ldl -lpthread -lm
+AGENT_PIC_OBJ := $(AGENT_SRC:%.c=$(B)/pic/%.o) $(AGENT_COMMON:%.c=$(B)/pic/%.o) \
+	$(B)/pic/gen/schema_sql.o
+AGENT_CFLAGS = $(ALL_CFLAGS) $(URCU_CFLAGS) -Iagent -Iagent/node
+AGENT_LDLIBS = $(URCU_LIBS) $(LDLIBS) $(shell pkg-config --libs libmicrohttpd 2>/dev/null) -lm
 AGENT_TEST_CFLAGS = $(AGENT_CFLAGS) -Itests/unit -Itests/agent -DLM_SRCDIR=\"$(CURDIR)\"
 AGENT_TEST_HDR := $(wildcard tests/agent/*.h) tests/unit/testutil.h
 AT := $(B)/tests/agent
@@ -110,7 +112,7 @@ AT := $(B)/tests/agent
 # every line of the agent is instrumented; the three lib objects come from
 # the normal build (GCC's -Wstringop-truncation fires on lib/error.c only
 # under -fsanitize, and lib/ is not what these builds test).
-AGENT_SAN_SRC := $(AGENT_SRC) $(AGENT_COMMON:%.c=$(B)/%.o)
+AGENT_SAN_SRC := $(AGENT_SRC) $(LIB_OBJ)
 ASAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 # No TSan suppression file: liburcu is not instrumented, so agent.h calls
 # its read-side functions instead of inlining them under TSan and annotates
@@ -121,13 +123,17 @@ TSAN_FLAGS = -fsanitize=thread
 agent: $(B)/liblivemod-agent.a $(B)/liblivemod-agent.so
 
 $(AGENT_OBJ): $(AGENT_HDR)
-$(AGENT_OBJ): ALL_CFLAGS += $(URCU_CFLAGS)
+$(AGENT_OBJ): ALL_CFLAGS += $(URCU_CFLAGS) -Iagent -Iagent/node
 
 $(B)/pic/%.o: %.c $(AGENT_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(AGENT_CFLAGS) -fPIC -c -o $@ $<
 
-$(B)/liblivemod-agent.a: $(AGENT_OBJ) $(AGENT_COMMON:%.c=$(B)/%.o)
+$(B)/pic/gen/schema_sql.o: $(B)/gen/schema_sql.c
+	@mkdir -p $(dir $@)
+	$(CC) $(AGENT_CFLAGS) -fPIC -c -o $@ $<
+
+$(B)/liblivemod-agent.a: $(AGENT_OBJ) $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
@@ -171,16 +177,34 @@ test-agent: agent $(AGENT_TESTS)
 	@sh tests/agent/run.sh $(AT)
 # ==== end of the agent block ==========================================
 
-# ======================================================================
-# The node (agent/node/): boot, apply, control API. Links the agent
-# runtime, everything in lib/, and libmicrohttpd.
-# ======================================================================
-NODE_SRC := $(wildcard agent/node/*.c)
-NODE_OBJ := $(NODE_SRC:%.c=$(B)/%.o)
-NODE_LDLIBS = $(AGENT_LDLIBS) $(LDLIBS) $(shell pkg-config --libs libmicrohttpd 2>/dev/null)
-$(NODE_OBJ): ALL_CFLAGS += $(URCU_CFLAGS) -Iagent -Iagent/node
-$(NODE_OBJ): $(AGENT_HDR) include/livemod/node.h $(wildcard agent/node/*.h)
-
-$(B)/tests/lmhost: tests/host/lmhost.c $(NODE_OBJ) $(B)/liblivemod-agent.a $(B)/liblmcommon.a
+# The test host links the agent library as a host would.
+$(B)/tests/lmhost: tests/host/lmhost.c $(B)/liblivemod-agent.a
 	@mkdir -p $(dir $@)
-	$(CC) $(AGENT_CFLAGS) -o $@ $< $(NODE_OBJ) $(B)/liblivemod-agent.a $(B)/liblmcommon.a $(NODE_LDLIBS)
+	$(CC) $(AGENT_CFLAGS) -o $@ $< $(B)/liblivemod-agent.a $(AGENT_LDLIBS)
+
+# Benchmarks that link the agent as a host does.
+$(B)/bench/bench_apply: bench/bench_apply.c $(B)/liblivemod-agent.a
+	@mkdir -p $(dir $@)
+	$(CC) $(AGENT_CFLAGS) -o $@ $< $(B)/liblivemod-agent.a $(AGENT_LDLIBS)
+
+# ==== node stress (tests/agent/node_stress.c) =========================
+# The node under load in process: lm_node_update v1 <-> v2 while threads
+# call and pin; plain, ASan+UBSan and TSan builds like the stress test's.
+# Needs the livemod command at run time (it inits the state dir).
+NODE_STRESS_CFLAGS = $(AGENT_TEST_CFLAGS) -DLM_LIVEMOD=\"$(CURDIR)/$(B)/livemod\"
+NODE_STRESS_TESTS := $(AT)/node_stress $(AT)/node_stress-asan $(AT)/node_stress-tsan
+
+$(AT)/node_stress: tests/agent/node_stress.c $(AGENT_TEST_HDR) $(B)/liblivemod-agent.a | $(B)/livemod
+	@mkdir -p $(dir $@)
+	$(CC) $(NODE_STRESS_CFLAGS) -o $@ $< $(B)/liblivemod-agent.a $(AGENT_LDLIBS)
+
+$(AT)/node_stress-asan: tests/agent/node_stress.c $(AGENT_TEST_HDR) $(AGENT_SAN_SRC) $(AGENT_HDR) | $(B)/livemod
+	@mkdir -p $(dir $@)
+	$(CC) $(NODE_STRESS_CFLAGS) $(ASAN_FLAGS) -o $@ $< $(AGENT_SAN_SRC) $(AGENT_LDLIBS)
+
+$(AT)/node_stress-tsan: tests/agent/node_stress.c $(AGENT_TEST_HDR) $(AGENT_SAN_SRC) $(AGENT_HDR) | $(B)/livemod
+	@mkdir -p $(dir $@)
+	$(CC) $(NODE_STRESS_CFLAGS) $(TSAN_FLAGS) -o $@ $< $(AGENT_SAN_SRC) $(AGENT_LDLIBS)
+
+test-agent: $(NODE_STRESS_TESTS)
+# ==== end of the node stress block ====================================

@@ -568,6 +568,12 @@ int lm_descriptor_set_deps_text(lm_descriptor *d, const char *text)
 	int rc = 0;
 
 	assert(d && text);
+	if (!text[0]) {
+		/* Most modules depend on nothing; the ledger reads thousands
+		 * of these per plan, and there is nothing to validate. */
+		take_deps(d, &tmp);
+		return 0;
+	}
 	text_label(d, label, sizeof(label));
 	if (!(copy = strdup(text)))
 		return oom();

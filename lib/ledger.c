@@ -232,12 +232,17 @@ static int col_str(sqlite3_stmt *st, int i, char **out)
 	return 0;
 }
 
-/* Column `i`, which the schema keeps a 40-hex oid, into `buf`. */
+/* Column `i`, which the schema keeps a 40-hex oid, into `buf` (cut to
+ * 40 characters). Read for every row of a release or the stat cache. */
 static void col_oid(sqlite3_stmt *st, int i, char buf[LM_OID_HEXSZ + 1])
 {
-	const unsigned char *s = sqlite3_column_text(st, i);
+	const void *s = sqlite3_column_text(st, i);
+	size_t n = s ? (size_t)sqlite3_column_bytes(st, i) : 0;
 
-	snprintf(buf, LM_OID_HEXSZ + 1, "%s", s ? (const char *)s : "");
+	if (n > LM_OID_HEXSZ)
+		n = LM_OID_HEXSZ;
+	memcpy(buf, s ? s : "", n);
+	buf[n] = '\0';
 }
 
 /* Returns `v`, or a bigger copy, with room for element `n`; on failure
@@ -462,11 +467,15 @@ int lm_ledger_open(lm_ledger **out, const char *path, int flags)
 	l->flags = flags;
 	if ((rc = lock_timeout_ms(&l->timeout_ms)) != 0)
 		goto fail;
-	oflags = (flags & LM_LEDGER_READONLY)
-			 ? SQLITE_OPEN_READONLY
-			 : SQLITE_OPEN_READWRITE |
-				   ((flags & LM_LEDGER_CREATE) ? SQLITE_OPEN_CREATE
-							       : 0);
+	/* NOMUTEX: a handle is never shared between threads (ledger.h), so
+	 * SQLite's per-call locking would be pure cost, and a plan makes
+	 * tens of thousands of calls. */
+	oflags = SQLITE_OPEN_NOMUTEX |
+		 ((flags & LM_LEDGER_READONLY)
+			  ? SQLITE_OPEN_READONLY
+			  : SQLITE_OPEN_READWRITE |
+				    ((flags & LM_LEDGER_CREATE) ? SQLITE_OPEN_CREATE
+								: 0));
 	rc = sqlite3_open_v2(path, &l->db, oflags, NULL);
 	if (rc != SQLITE_OK) {
 		/* A handle comes back even on failure, with the message. */
@@ -620,7 +629,7 @@ void lm_node_info_clear(lm_node_info *n)
  * ------------------------------------------------------------------- */
 
 /* The label of messages about a stored descriptor, made only on failure:
- * desc_from_row() runs once per libdir file on every plan. */
+ * desc_finish() runs once per module of a release on every plan. */
 static const char *mv_label(lm_ledger *l, const char *oid, char *buf,
 			    size_t cap)
 {
@@ -628,17 +637,57 @@ static const char *mv_label(lm_ledger *l, const char *oid, char *buf,
 	return buf;
 }
 
-/* The descriptor in MV_COLS order from column `col` of the current row.
- * Validated: a ledger edited by hand must not hand the agent a bad one.
- * The text setters validate deps and exports, the schema's CHECKs the
- * numbers; the rest is checked here cheaply, in full only on failure. */
+/* Completes a descriptor read from the ledger, whose name, vsn, abi,
+ * callbacks and purge `d` holds: validates them and sets the deps and,
+ * unless `exports` is NULL (a partial descriptor), the exports from their
+ * text forms. Validated: a ledger edited by hand must not hand the agent
+ * a bad one. The text setters validate deps and exports; the rest is
+ * checked here cheaply, in full only on failure. Takes `d`: *out is it,
+ * or NULL after an error. */
+static int desc_finish(lm_ledger *l, lm_descriptor *d, const char *oid,
+		       const char *deps, const char *exports,
+		       lm_descriptor **out)
+{
+	char label[256];
+	int rc = 0;
+
+	*out = NULL;
+	if (!d->name || !d->vsn || !deps) {
+		rc = lm_error_set(LM_EINVAL, "%s: missing fields",
+				  mv_label(l, oid, label, sizeof(label)));
+	} else if (!lm_module_name_valid(d->name) || !lm_vsn_valid(d->vsn) ||
+		   d->abi < 1 || d->abi > LM_ABI_VERSION ||
+		   (d->callbacks & ~(unsigned)(LM_CB_INIT | LM_CB_CODE_CHANGE |
+				       LM_CB_TERMINATE)) ||
+		   (unsigned)d->purge > LM_BRUTAL_PURGE) {
+		rc = lm_descriptor_validate(
+			d, mv_label(l, oid, label, sizeof(label)));
+		if (rc == 0) /* the two checks disagree: still refuse */
+			rc = lm_error_set(LM_EINVAL, "%s: bad descriptor",
+					  label);
+	} else {
+		d->partial = !exports;
+		if ((rc = lm_descriptor_set_deps_text(d, deps)) != 0 ||
+		    (exports &&
+		     (rc = lm_descriptor_set_exports_text(d, exports)) != 0))
+			rc = lm_error_wrap("%s", mv_label(l, oid, label,
+							  sizeof(label)));
+	}
+	if (rc != 0)
+		lm_descriptor_free(d);
+	else
+		*out = d;
+	return rc;
+}
+
+/* The descriptor in MV_COLS order from column `col` of the current row;
+ * see desc_finish(). */
 static int desc_from_row(lm_ledger *l, sqlite3_stmt *st, int col,
 			 const char *oid, bool with_exports,
 			 lm_descriptor **out)
 {
 	lm_descriptor *d = calloc(1, sizeof(*d));
 	const char *deps, *exports;
-	char label[256];
 	int rc;
 
 	*out = NULL;
@@ -648,35 +697,16 @@ static int desc_from_row(lm_ledger *l, sqlite3_stmt *st, int col,
 	d->callbacks = (unsigned)sqlite3_column_int64(st, col + 5);
 	d->purge = (lm_purge_mode)sqlite3_column_int64(st, col + 6);
 	if ((rc = col_str(st, col, &d->name)) != 0 ||
-	    (rc = col_str(st, col + 1, &d->vsn)) != 0)
-		goto out;
+	    (rc = col_str(st, col + 1, &d->vsn)) != 0) {
+		lm_descriptor_free(d);
+		return rc;
+	}
 	deps = (const char *)sqlite3_column_text(st, col + 3);
 	exports = (const char *)sqlite3_column_text(st, col + 4);
-	if (!d->name || !d->vsn || !deps || !exports) {
-		rc = lm_error_set(LM_EINVAL, "%s: missing fields",
-				  mv_label(l, oid, label, sizeof(label)));
-		goto out;
-	}
-	if (!lm_module_name_valid(d->name) || !lm_vsn_valid(d->vsn) ||
-	    d->abi < 1 || d->abi > LM_ABI_VERSION) {
-		rc = lm_descriptor_validate(
-			d, mv_label(l, oid, label, sizeof(label)));
-		if (rc == 0) /* the two checks disagree: still refuse */
-			rc = lm_error_set(LM_EINVAL, "%s: bad descriptor",
-					  label);
-		goto out;
-	}
-	d->partial = !with_exports;
-	if ((rc = lm_descriptor_set_deps_text(d, deps)) != 0 ||
-	    (with_exports &&
-	     (rc = lm_descriptor_set_exports_text(d, exports)) != 0))
-		rc = lm_error_wrap("%s", mv_label(l, oid, label, sizeof(label)));
-out:
-	if (rc != 0)
-		lm_descriptor_free(d);
-	else
-		*out = d;
-	return rc;
+	if (!exports) /* NOT NULL columns: damaged, "missing fields" */
+		deps = NULL;
+	return desc_finish(l, d, oid, deps, with_exports ? exports : NULL,
+			   out);
 }
 
 /* Inserts the module version of `m` unless its oid is known. The same
@@ -757,6 +787,15 @@ int lm_ledger_release_add(lm_ledger *l, int64_t *out_id, int64_t parent,
 			rc = q_step(l, rm, what);
 		sqlite3_reset(rm);
 	}
+	/* The one-row form lm_ledger_release_index reads, made by the same
+	 * join the rows above are read with (schema/002_release_index.sql). */
+	if (rc == 0)
+		rc = q_exec(l, "record release index",
+			    "INSERT INTO release_index (release_id, modules) "
+			    "SELECT ?1, group_concat(line, '') "
+			    "FROM (SELECT line, ok FROM release_index_lines "
+			    "WHERE release_id = ?1 ORDER BY name) HAVING min(ok)",
+			    "i", id);
 out:
 	sqlite3_finalize(mv);
 	sqlite3_finalize(rm);
@@ -794,6 +833,26 @@ int lm_ledger_release_get(lm_ledger *l, int64_t id, lm_release_info *out)
 				  l->path, (long long)id);
 	if (rc == 1)
 		rc = release_from_row(st, out);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int lm_ledger_release_find(lm_ledger *l, const char *commit, int64_t *id)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	assert(l && commit && id);
+	*id = 0;
+	rc = q_prep(l, &st, "SELECT id FROM releases WHERE commit_oid = ?", "s",
+		    commit);
+	if (rc == 0 && (rc = q_step(l, st, "find release")) == 0)
+		rc = lm_error_set(LM_ENOTFOUND, "%s: no release with commit %s",
+				  l->path, commit);
+	if (rc == 1) {
+		*id = sqlite3_column_int64(st, 0);
+		rc = 0;
+	}
 	sqlite3_finalize(st);
 	return rc;
 }
@@ -878,9 +937,120 @@ int lm_ledger_release_modules(lm_ledger *l, int64_t id, lm_modset *out)
 	return release_modules(l, id, true, out);
 }
 
+/* A decimal number of at most 9 digits, else -1. */
+static long index_number(const char *s)
+{
+	long v = 0;
+	size_t i;
+
+	for (i = 0; s[i] >= '0' && s[i] <= '9' && i < 9; i++)
+		v = v * 10 + (s[i] - '0');
+	return i > 0 && s[i] == '\0' ? v : -1;
+}
+
+/* Splits one line of a release_index text (schema/002_release_index.sql)
+ * into its eight fields, in place; *p moves to the next line. */
+static bool index_fields(char **p, char *f[8])
+{
+	char *end = strchr(*p, '\n'), *s = *p;
+	int i;
+
+	if (!end)
+		return false;
+	*end = '\0';
+	for (i = 0; i < 8; i++) {
+		char *tab = i < 7 ? strchr(s, '\t') : NULL;
+
+		f[i] = s;
+		if (i < 7 && !tab)
+			return false;
+		if (tab) {
+			*tab = '\0';
+			s = tab + 1;
+		}
+	}
+	*p = end + 1;
+	return !strchr(f[7], '\t');
+}
+
+/* One module of a release_index text into `s`; see desc_finish(). */
+static int index_module(lm_ledger *l, lm_modset *s, char *const f[8])
+{
+	long abi = index_number(f[4]), cb = index_number(f[6]);
+	long purge = index_number(f[7]);
+	lm_descriptor *d;
+	int rc;
+
+	if (abi < 0 || cb < 0 || purge < 0)
+		return 1;
+	if (!(d = calloc(1, sizeof(*d))) || !(d->name = strdup(f[0])) ||
+	    !(d->vsn = strdup(f[3]))) {
+		lm_descriptor_free(d);
+		return oom();
+	}
+	d->abi = (unsigned)abi;
+	d->callbacks = (unsigned)cb;
+	d->purge = (lm_purge_mode)purge;
+	if ((rc = desc_finish(l, d, f[2], f[5], NULL, &d)) != 0)
+		return rc;
+	return lm_modset_add(s, f[1], f[2], d);
+}
+
+/* Parses release `id`'s index `text` (which it cuts up) into `out`. */
+static int index_parse(lm_ledger *l, int64_t id, char *text, lm_modset *out)
+{
+	lm_modset s = { 0 };
+	size_t line = 0;
+	int rc = 0;
+
+	while (rc == 0 && *text) {
+		char *f[8];
+
+		line++;
+		rc = index_fields(&text, f) ? index_module(l, &s, f) : 1;
+	}
+	if (rc == 1)
+		rc = lm_error_set(LM_EINVAL, "%s: release %lld: index line "
+				  "%zu is malformed", l->path, (long long)id,
+				  line);
+	/* Written in name order: this only checks it (and duplicates). */
+	if (rc == 0 && (rc = lm_modset_sort(&s)) != 0)
+		rc = lm_error_wrap("%s: release %lld", l->path, (long long)id);
+	if (rc != 0) {
+		lm_modset_clear(&s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
 int lm_ledger_release_index(lm_ledger *l, int64_t id, lm_modset *out)
 {
-	return release_modules(l, id, false, out);
+	sqlite3_stmt *st;
+	char *text = NULL;
+	int rc;
+
+	assert(l && out);
+	rc = q_prep(l, &st, "SELECT modules FROM release_index "
+		    "WHERE release_id = ?", "i", id);
+	if (rc == 0 && (rc = q_step(l, st, "read release index")) == 1) {
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+		size_t n = t ? (size_t)sqlite3_column_bytes(st, 0) : 0;
+
+		rc = 0;
+		if (!(text = malloc(n + 1)))
+			rc = oom();
+		else {
+			memcpy(text, t ? t : "", n);
+			text[n] = '\0';
+		}
+	}
+	sqlite3_finalize(st);
+	if (rc == 0)
+		rc = text ? index_parse(l, id, text, out)
+			  : release_modules(l, id, false, out); /* no row */
+	free(text);
+	return rc;
 }
 
 int lm_ledger_module_version(lm_ledger *l, const char *oid,
@@ -1136,30 +1306,27 @@ void lm_run_info_clear(lm_run_info *r)
  * Stat cache
  * ------------------------------------------------------------------- */
 
-int lm_ledger_stat_load(lm_ledger *l, lm_stat_entry **out,
-			lm_descriptor ***descs, size_t *n)
+int lm_ledger_stat_load(lm_ledger *l, lm_stat_entry **out, size_t *n)
 {
 	lm_stat_entry *v = NULL;
-	lm_descriptor **d = NULL;
-	size_t cnt = 0, cap = 0, dcap = 0;
+	size_t cnt = 0, cap = 0;
 	sqlite3_stmt *st;
 	int rc;
 
-	assert(l && out && descs && n);
-	/* One pass, in primary key order: `livemod plan` on a warm libdir
-	 * of 10,000 modules is meant to cost about what `git status` does. */
+	assert(l && out && n);
+	/* One pass in primary key order, no join: `livemod plan` on a warm
+	 * libdir of 10,000 modules is meant to cost about what `git status`
+	 * does, and the descriptors of cached objects are in the release the
+	 * plan starts from (lm_scan_libdir). */
 	rc = q_prep(l, &st,
-		    "SELECT s.file, s.size, s.mtime_ns, s.ctime_ns, s.ino, "
-		    "s.oid, s.cached_at_ns, " MV_COLS " FROM stat_cache s "
-		    "JOIN module_versions m ON m.oid = s.oid ORDER BY s.file",
+		    "SELECT file, size, mtime_ns, ctime_ns, ino, oid, "
+		    "cached_at_ns FROM stat_cache ORDER BY file",
 		    "");
 	while (rc == 0 && (rc = q_step(l, st, "read stat cache")) == 1) {
 		lm_stat_entry *e;
 
 		rc = 0;
 		v = grow(v, &cap, cnt, sizeof(*v), &rc);
-		if (rc == 0)
-			d = grow(d, &dcap, cnt, sizeof(*d), &rc);
 		if (rc != 0)
 			break;
 		e = &v[cnt];
@@ -1171,17 +1338,14 @@ int lm_ledger_stat_load(lm_ledger *l, lm_stat_entry **out,
 		e->cached_at_ns = sqlite3_column_int64(st, 6);
 		if ((rc = col_str(st, 0, &e->file)) != 0)
 			break;
-		/* Counted now so that the file name is freed on failure. */
 		cnt++;
-		rc = desc_from_row(l, st, 7, e->oid, false, &d[cnt - 1]);
 	}
 	sqlite3_finalize(st);
 	if (rc != 0) {
-		lm_stat_entries_free(v, d, cnt);
+		lm_stat_entries_free(v, cnt);
 		return rc;
 	}
 	*out = v;
-	*descs = d;
 	*n = cnt;
 	return 0;
 }
@@ -1238,16 +1402,11 @@ out:
 	return sp_end(l, rc);
 }
 
-void lm_stat_entries_free(lm_stat_entry *v, lm_descriptor **descs, size_t n)
+void lm_stat_entries_free(lm_stat_entry *v, size_t n)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++) {
-		if (v)
-			free(v[i].file);
-		if (descs)
-			lm_descriptor_free(descs[i]);
-	}
+	for (i = 0; v && i < n; i++)
+		free(v[i].file);
 	free(v);
-	free(descs);
 }

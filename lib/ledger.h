@@ -8,6 +8,12 @@
  * mode with foreign keys on and a bounded busy timeout
  * (LIVEMOD_LOCK_TIMEOUT_MS, default 5000): a writer that cannot get the lock
  * in time gets LM_EBUSY with a message that names the ledger.
+ *
+ * Threads: an lm_ledger may be used by one thread at a time only. The
+ * connection is opened without SQLite's own mutexes (a plan makes tens of
+ * thousands of calls); a program with several threads opens one ledger
+ * per thread (SQLite's locking keeps them consistent with each other) or
+ * serialises its use of a shared one itself.
  */
 #ifndef LM_LEDGER_H
 #define LM_LEDGER_H
@@ -74,11 +80,14 @@ int lm_ledger_release_add(lm_ledger *l, int64_t *out_id, int64_t parent,
 			  const char *commit, const lm_modset *mods,
 			  const char *note);
 int lm_ledger_release_get(lm_ledger *l, int64_t id, lm_release_info *out);
+/* The release recorded with store commit `commit`; LM_ENOTFOUND. */
+int lm_ledger_release_find(lm_ledger *l, const char *commit, int64_t *id);
 /* Every module of a release, with descriptors, sorted by name. */
 int lm_ledger_release_modules(lm_ledger *l, int64_t id, lm_modset *out);
 /* The same with partial descriptors (no exports): what planning needs of
  * the thousands of modules a plan does not touch, at a fraction of the
- * cost. */
+ * cost. Read from the release's one-row index (release_index, written
+ * with the release), else from the rows as above. */
 int lm_ledger_release_index(lm_ledger *l, int64_t id, lm_modset *out);
 /* Releases newest first. */
 int lm_ledger_release_list(lm_ledger *l, lm_release_info **out, size_t *n);
@@ -148,15 +157,14 @@ typedef struct lm_stat_entry {
 	int64_t cached_at_ns;  /* wall clock when the entry was written */
 } lm_stat_entry;
 
-/* The whole cache, sorted by file name. The descriptors of the cached
- * objects come with it, in `descs` (parallel to `out`, owned by caller),
- * so that an unchanged file needs no ELF read; they are partial (no
- * exports). */
-int lm_ledger_stat_load(lm_ledger *l, lm_stat_entry **out,
-			lm_descriptor ***descs, size_t *n);
+/* The whole cache, sorted by file name: stat data and blob ids only. An
+ * entry's oid is always a module version (the schema keeps it so), whose
+ * descriptor the caller takes from the release it already holds, or from
+ * lm_ledger_module_version(). */
+int lm_ledger_stat_load(lm_ledger *l, lm_stat_entry **out, size_t *n);
 /* Replaces the whole cache. Every oid must already be a module version. */
 int lm_ledger_stat_store(lm_ledger *l, const lm_stat_entry *v, size_t n);
-void lm_stat_entries_free(lm_stat_entry *v, lm_descriptor **descs, size_t n);
+void lm_stat_entries_free(lm_stat_entry *v, size_t n);
 
 /* The underlying handle, for tests and for `PRAGMA integrity_check`. */
 struct sqlite3 *lm_ledger_db(lm_ledger *l);

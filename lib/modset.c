@@ -38,33 +38,52 @@ static int grow(lm_modset *s)
 	return 0;
 }
 
-/* Takes `desc` whatever happens, so no caller has a failure path that
- * leaks it. `oid` may be NULL or "" while the blob id is not known yet. */
-int lm_modset_add(lm_modset *s, const char *file, const char *oid,
-		  lm_descriptor *desc)
+/* Appends an entry whose descriptor is `desc`, owned when not `shared`.
+ * Takes an owned `desc` whatever happens, so no caller has a failure path
+ * that leaks it. `oid` may be NULL or "" while the blob id is not known
+ * yet. */
+static int add(lm_modset *s, const char *file, const char *oid,
+	       lm_descriptor *desc, bool shared)
 {
 	lm_modinfo *m;
 	char *f;
 
 	assert(s && file && desc);
 	if (oid && oid[0] && !lm_oid_valid(oid)) {
-		lm_descriptor_free(desc);
+		if (!shared)
+			lm_descriptor_free(desc);
 		return lm_error_set(LM_EINVAL,
 				    "%s: object id '%.48s' is not 40 lowercase "
 				    "hex digits",
 				    file, oid);
 	}
 	if (grow(s) != 0 || !(f = strdup(file))) {
-		lm_descriptor_free(desc);
+		if (!shared)
+			lm_descriptor_free(desc);
 		return lm_error_set(LM_ERROR, "out of memory");
 	}
 	m = &s->v[s->n++];
-	memset(m, 0, sizeof(*m));
 	m->file = f;
 	if (oid)
 		memcpy(m->oid, oid, strlen(oid) + 1);
+	else
+		m->oid[0] = '\0';
 	m->desc = desc;
+	m->shared = shared;
 	return 0;
+}
+
+int lm_modset_add(lm_modset *s, const char *file, const char *oid,
+		  lm_descriptor *desc)
+{
+	return add(s, file, oid, desc, false);
+}
+
+int lm_modset_add_shared(lm_modset *s, const char *file, const char *oid,
+			 const lm_descriptor *desc)
+{
+	/* Not written through: `shared` keeps clear and free away from it. */
+	return add(s, file, oid, (lm_descriptor *)desc, true);
 }
 
 /* By module name, then file name so that the message about a duplicate
@@ -77,12 +96,25 @@ static int modinfo_cmp(const void *a, const void *b)
 	return c ? c : strcmp(x->file, y->file);
 }
 
+/* True when qsort would leave `s` as it is. A libdir lists in file name
+ * order and a ledger reads in module name order, and module.so files sort
+ * as their names do, so this is the common case. */
+static bool is_sorted(const lm_modset *s)
+{
+	size_t i;
+
+	for (i = 1; i < s->n; i++)
+		if (modinfo_cmp(&s->v[i - 1], &s->v[i]) > 0)
+			return false;
+	return true;
+}
+
 int lm_modset_sort(lm_modset *s)
 {
 	size_t i;
 
 	assert(s);
-	if (s->n > 1)
+	if (s->n > 1 && !is_sorted(s))
 		qsort(s->v, s->n, sizeof(*s->v), modinfo_cmp);
 	for (i = 1; i < s->n; i++)
 		if (strcmp(s->v[i - 1].desc->name, s->v[i].desc->name) == 0)
@@ -114,7 +146,8 @@ void lm_modset_clear(lm_modset *s)
 		return;
 	for (i = 0; i < s->n; i++) {
 		free(s->v[i].file);
-		lm_descriptor_free(s->v[i].desc);
+		if (!s->v[i].shared)
+			lm_descriptor_free(s->v[i].desc);
 	}
 	free(s->v);
 	s->v = NULL;

@@ -2,10 +2,16 @@
  * modset.h - a set of modules: what a libdir holds, or what a release is.
  *
  * Kept sorted by module name so that two sets diff in one merge pass.
+ *
+ * A set owns its descriptors, except those added with
+ * lm_modset_add_shared(): those belong to another set, which must outlive
+ * this one. Planning 10,000 modules shares rather than copies the
+ * descriptors of the release it diffs against.
  */
 #ifndef LM_MODSET_H
 #define LM_MODSET_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "descriptor.h"
@@ -15,7 +21,8 @@
 typedef struct lm_modinfo {
 	char *file;                   /* file name in libdir and release tree */
 	char oid[LM_OID_HEXSZ + 1];   /* git blob id of the file, hex */
-	lm_descriptor *desc;          /* owned */
+	lm_descriptor *desc;          /* owned unless `shared` */
+	bool shared;                  /* desc belongs to another set */
 } lm_modinfo;
 
 typedef struct lm_modset {
@@ -26,8 +33,13 @@ typedef struct lm_modset {
 /* Appends, taking ownership of `desc`; copies `file`. */
 int lm_modset_add(lm_modset *s, const char *file, const char *oid,
 		  lm_descriptor *desc);
-/* Sorts by module name; LM_EINVAL naming both files when two declare the
- * same module. */
+/* Appends `desc` without taking it: it stays owned by whoever owns it now
+ * (another set), which must outlive `s`. Copies `file`. */
+int lm_modset_add_shared(lm_modset *s, const char *file, const char *oid,
+			 const lm_descriptor *desc);
+/* Sorts by module name (a pass that finds the set sorted already is all
+ * it costs then); LM_EINVAL naming both files when two declare the same
+ * module. */
 int lm_modset_sort(lm_modset *s);
 /* Binary search by module name in a sorted set. */
 const lm_modinfo *lm_modset_find(const lm_modset *s, const char *name);

@@ -68,13 +68,9 @@ void lm_state_close(lm_state *st)
 	memset(st, 0, sizeof(*st));
 }
 
-static int copy_into(lm_modset *dst, const lm_modinfo *m)
+static int share_into(lm_modset *dst, const lm_modinfo *m)
 {
-	lm_descriptor *d = lm_descriptor_dup(m->desc);
-
-	if (!d)
-		return lm_error_set(LM_ERROR, "out of memory");
-	return lm_modset_add(dst, m->file, m->oid, d);
+	return lm_modset_add_shared(dst, m->file, m->oid, m->desc);
 }
 
 static int only_has(const lm_plan_opts *o, const char *name)
@@ -87,12 +83,14 @@ static int only_has(const lm_plan_opts *o, const char *name)
 	return 0;
 }
 
-/* The to-release: everything scanned, or with named modules, the current
- * release with just those replaced, added or removed. */
-static int build_new_set(lm_modset *out, const lm_modset *old,
-			 const lm_modset *scanned, const lm_plan_opts *o,
-			 const lm_state *st)
+/* The to-release: everything scanned (taken from the scan), or with
+ * named modules, the base release with just those replaced, added or
+ * removed (sharing the descriptors of the scan and its base): 10,000
+ * copies would cost more than the rest of a warm plan. */
+static int build_new_set(lm_modset *out, lm_scan *scan,
+			 const lm_plan_opts *o, const lm_state *st)
 {
+	const lm_modset *old = &scan->base, *scanned = &scan->mods;
 	size_t i;
 	int rc = 0;
 
@@ -106,17 +104,19 @@ static int build_new_set(lm_modset *out, const lm_modset *old,
 					  "unknown module '%s': not in %s nor "
 					  "in release %lld", o->only[i],
 					  st->node.libdir,
-					  (long long)st->node.current_release);
+					  (long long)scan->base_release);
 	}
-	if (!o->nonly)
-		for (i = 0; i < scanned->n && rc == 0; i++)
-			rc = copy_into(out, &scanned->v[i]);
-	for (i = 0; o->nonly && i < old->n && rc == 0; i++)
+	if (!o->nonly) {
+		*out = scan->mods; /* sorted and checked by the scan */
+		memset(&scan->mods, 0, sizeof(scan->mods));
+		return 0;
+	}
+	for (i = 0; i < old->n && rc == 0; i++)
 		if (!only_has(o, old->v[i].desc->name))
-			rc = copy_into(out, &old->v[i]);
-	for (i = 0; o->nonly && i < scanned->n && rc == 0; i++)
+			rc = share_into(out, &old->v[i]);
+	for (i = 0; i < scanned->n && rc == 0; i++)
 		if (only_has(o, scanned->v[i].desc->name))
-			rc = copy_into(out, &scanned->v[i]);
+			rc = share_into(out, &scanned->v[i]);
 	if (rc == 0)
 		rc = lm_modset_sort(out);
 	return rc;
@@ -237,27 +237,30 @@ static int check_extras(const lm_plan *p, const lm_plan_opts *o)
 }
 
 int lm_planning_compute(lm_plan **out, lm_modset *new_set, lm_state *st,
-			const lm_scan *scan, const lm_plan_opts *opts)
+			lm_scan *scan, const lm_plan_opts *opts)
 {
+	const lm_modset *old = &scan->base;
 	lm_release_info from = {0};
-	lm_modset old = {0};
 	lm_plan *p = NULL;
 	int rc;
 
 	*out = NULL;
 	memset(new_set, 0, sizeof(*new_set));
 	assert(st->node.current_release > 0);
-	if ((rc = lm_ledger_release_get(st->ledger, st->node.current_release,
+	/* The scan read the current release again: when the node moved in
+	 * between, the plan is made from where it is now. */
+	if (scan->base_release <= 0)
+		return lm_error_set(LM_EINVAL, "the libdir scan was made "
+				    "without the node's ledger");
+	if ((rc = lm_ledger_release_get(st->ledger, scan->base_release,
 					&from)) < 0 ||
-	    (rc = lm_ledger_release_index(st->ledger,
-					  st->node.current_release, &old)) < 0 ||
-	    (rc = build_new_set(new_set, &old, &scan->mods, opts, st)) < 0)
+	    (rc = build_new_set(new_set, scan, opts, st)) < 0)
 		goto out;
 	if (!(p = calloc(1, sizeof(*p)))) {
 		rc = lm_error_set(LM_ERROR, "out of memory");
 		goto out;
 	}
-	if ((rc = diff_sets(p, st->ledger, &old, new_set, opts)) < 0 ||
+	if ((rc = diff_sets(p, st->ledger, old, new_set, opts)) < 0 ||
 	    p->nmodules == 0)
 		goto out;
 	p->app = strdup(st->node.app);
@@ -270,13 +273,12 @@ int lm_planning_compute(lm_plan **out, lm_modset *new_set, lm_state *st,
 		goto out;
 	}
 	if ((rc = check_extras(p, opts)) < 0 ||
-	    (rc = lm_script_build(p, &old, new_set)) < 0)
+	    (rc = lm_script_build(p, old, new_set)) < 0)
 		goto out;
 	*out = p;
 	p = NULL;
 out:
 	lm_plan_free(p);
-	lm_modset_clear(&old);
 	lm_release_info_clear(&from);
 	if (rc < 0)
 		lm_modset_clear(new_set);
@@ -429,9 +431,15 @@ int lm_planning_record(lm_state *st, lm_plan *p, const lm_modset *new_set,
 		goto out;
 	}
 	if ((rc = lm_store_commit(store, commit, new_set, p->from_commit,
-				  msg)) < 0 ||
-	    (rc = lm_ledger_release_add(st->ledger, &rid, p->from_release,
-					commit, new_set, NULL)) < 0 ||
+				  msg)) < 0)
+		goto out;
+	/* The same tree from the same parent within the same second is the
+	 * same commit: the release it already is (planned again unchanged). */
+	rc = lm_ledger_release_find(st->ledger, commit, &rid);
+	if (rc == LM_ENOTFOUND)
+		rc = lm_ledger_release_add(st->ledger, &rid, p->from_release,
+					   commit, new_set, NULL);
+	if (rc < 0 ||
 	    (rc = lm_ledger_plan_add(st->ledger, &p->id, p->from_release,
 				     rid)) < 0)
 		goto out;

@@ -42,13 +42,16 @@ int lm_state_open(lm_state *st, const char *dir, int readonly);
 void lm_state_close(lm_state *st);
 
 /*
- * Plans the way from the node's current release to what `scan` found.
- * *out is NULL (and 0 returned) when nothing changed. `new_set` receives
- * the whole to-release (caller clears it). `scan` must come from the
- * node's libdir.
+ * Plans the way from the node's current release (as `scan` read it, in
+ * scan->base) to what `scan` found. *out is NULL (and 0 returned) when
+ * nothing changed. `new_set` receives the whole to-release: scan->mods
+ * itself when no modules are named (scan->mods is left empty), else a
+ * set sharing the scan's descriptors. The caller clears it, before the
+ * scan. `scan` must come from the node's libdir, scanned with the node's
+ * ledger; its stats and warnings are left as they are.
  */
 int lm_planning_compute(lm_plan **out, lm_modset *new_set, lm_state *st,
-			const lm_scan *scan, const lm_plan_opts *opts);
+			lm_scan *scan, const lm_plan_opts *opts);
 
 /* Stores the new objects and the release `new_set`, records the plan
  * (superseding an earlier unapplied one), writes plans/<id>.json and the

@@ -12,6 +12,10 @@
  * broken install must not be planned. A valid ELF object without a livemod
  * descriptor (a helper library installed alongside) is skipped with a
  * warning.
+ *
+ * A warm scan of 10,000 modules is a stat() a file and a walk of three
+ * sorted lists (libdir, cache, release), as close to `git status` as a
+ * ledger in SQLite allows.
  */
 #ifndef LM_SCAN_H
 #define LM_SCAN_H
@@ -21,6 +25,12 @@
 
 typedef struct lm_scan {
 	lm_modset mods;         /* sorted by module name */
+	/* With a ledger: the node's current release when scanned, partial
+	 * descriptors; what planning diffs against. A file the cache vouches
+	 * for that is the same object there shares its descriptor, so `mods`
+	 * (and a plan's new set) must not outlive `base`. */
+	lm_modset base;
+	int64_t base_release;   /* its id; 0 without a ledger or a node */
 	lm_stat_entry *stats;   /* one per module file, for the cache */
 	size_t nstats;
 	char **warnings;        /* "x.so: no livemod descriptor; skipped" */
@@ -28,7 +38,10 @@ typedef struct lm_scan {
 	size_t nread;           /* files read and hashed (cache misses) */
 } lm_scan;
 
-/* Scans `libdir`, using the stat cache of `ledger` when not NULL.
+/* Scans `libdir`, using the stat cache of `ledger` when not NULL, and
+ * reading the node's current release into out->base. A file the cache
+ * vouches for takes its descriptor from there, or from the ledger's record
+ * of the object when the file is not that object in the base release.
  * LM_EINVAL naming libdir when it is missing or unreadable, or naming the
  * file at fault. */
 int lm_scan_libdir(lm_scan *out, const char *libdir, lm_ledger *ledger);

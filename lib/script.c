@@ -7,7 +7,8 @@
  * versions mapped until the new one is published; docs/plan-format.md
  * ("Translation rules") is their exact statement and must change with
  * this file. A release may hold thousands of modules (the benchmark plans
- * 10,000), so every step is O((n + e) log n).
+ * 10,000): dependency order costs O((n + e) log n) in the modules it
+ * orders, and a plan orders only its own modules and what they depend on.
  */
 #include "script.h"
 
@@ -298,19 +299,22 @@ static const lm_plan_module *plan_find(const lm_plan *p, const char *name)
 	return NULL;
 }
 
-/* Every dependency of every module of the new release is in it: what the
- * agent's check would refuse after loading, refused before planning. */
-static int deps_present(const lm_plan *p, const lm_modset *new_set)
+/* Every dependency of every module of `set` is in it: what the agent's
+ * check would refuse after loading, refused before planning. `p`, when
+ * given, names a dependency the plan removes as such. O(e log n): the
+ * whole release is checked on every plan, which costs next to nothing
+ * when most modules depend on nothing. */
+static int deps_present(const lm_plan *p, const lm_modset *set)
 {
-	for (size_t i = 0; i < new_set->n; i++) {
-		const lm_descriptor *d = new_set->v[i].desc;
+	for (size_t i = 0; i < set->n; i++) {
+		const lm_descriptor *d = set->v[i].desc;
 
 		for (size_t k = 0; k < d->ndeps; k++) {
 			const lm_plan_module *dep;
 
-			if (lm_modset_find(new_set, d->deps[k]))
+			if (lm_modset_find(set, d->deps[k]))
 				continue;
-			dep = plan_find(p, d->deps[k]);
+			dep = p ? plan_find(p, d->deps[k]) : NULL;
 			return lm_error_set(LM_EINVAL,
 					    "%s depends on %s, which %s", d->name,
 					    d->deps[k],
@@ -322,37 +326,102 @@ static int deps_present(const lm_plan *p, const lm_modset *new_set)
 	return 0;
 }
 
-/* The position of each module of `set` in dependency order:
- * rank[k] for set->v[k]. */
-typedef struct ranking {
-	const lm_modset *set;
-	size_t *rank;
-} ranking;
-
-static int ranking_build(ranking *r, const lm_modset *set, const char *which)
+int lm_release_check(const lm_modset *set)
 {
 	const char **names = malloc((set->n ? set->n : 1) * sizeof(char *));
 	const char **order = NULL;
 	int rc;
 
-	r->set = set;
-	r->rank = malloc((set->n ? set->n : 1) * sizeof(size_t));
-	if (!names || !r->rank) {
-		free(names);
+	if (!names)
 		return lm_error_set(LM_ERROR, "out of memory");
-	}
 	for (size_t k = 0; k < set->n; k++)
 		names[k] = set->v[k].desc->name;
-	rc = lm_deps_order(&order, names, set->n, set);
-	if (rc) {
-		free(names);
-		return which ? lm_error_wrap("%s", which) : rc;
-	}
-	for (size_t i = 0; i < set->n; i++)
-		r->rank[lm_modset_find(set, order[i]) - set->v] = i;
+	if ((rc = deps_present(NULL, set)) == 0)
+		rc = lm_deps_order(&order, names, set->n, set);
 	free(order);
 	free(names);
-	return 0;
+	return rc;
+}
+
+/*
+ * The position in dependency order of the modules of `set` that a plan
+ * orders: the plan's own modules and, transitively, what they depend on
+ * (an unchanged module in between still orders the two it links; see
+ * test_build_transitive_order). That closure holds every dependency of
+ * its members, so Kahn's smallest-name-first order over it is the whole
+ * release's order with the others left out, at the cost of the plan's
+ * size rather than the release's. rank[k] is for set->v[k], valid where
+ * in[k]; n counts those.
+ */
+typedef struct ranking {
+	const lm_modset *set;
+	size_t *rank;
+	bool *in;
+	size_t n;
+} ranking;
+
+static void ranking_free(ranking *r)
+{
+	free(r->rank);
+	free(r->in);
+}
+
+/* Marks set->v[k] in the closure and queues it, unless it is already. */
+static void closure_add(ranking *r, size_t *queue, size_t k)
+{
+	if (!r->in[k]) {
+		r->in[k] = true;
+		queue[r->n++] = k;
+	}
+}
+
+static int ranking_build(ranking *r, const lm_plan *p, const lm_modset *set,
+			 const char *which)
+{
+	size_t cap = set->n ? set->n : 1, *queue = malloc(cap * sizeof(size_t));
+	const char **names = malloc(cap * sizeof(char *)), **order = NULL;
+	int rc;
+
+	r->set = set;
+	r->n = 0;
+	r->rank = malloc(cap * sizeof(size_t));
+	r->in = calloc(cap, sizeof(bool));
+	if (!queue || !names || !r->rank || !r->in) {
+		rc = lm_error_set(LM_ERROR, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < p->nmodules; i++) {
+		const lm_modinfo *mi = lm_modset_find(set, p->modules[i].name);
+
+		if (mi)
+			closure_add(r, queue, (size_t)(mi - set->v));
+	}
+	/* Breadth first; r->n grows as dependencies are queued. */
+	for (size_t q = 0; q < r->n; q++) {
+		const lm_descriptor *d = set->v[queue[q]].desc;
+
+		for (size_t k = 0; k < d->ndeps; k++) {
+			const lm_modinfo *mi = lm_modset_find(set, d->deps[k]);
+
+			if (mi)
+				closure_add(r, queue, (size_t)(mi - set->v));
+		}
+	}
+	for (size_t q = 0; q < r->n; q++)
+		names[q] = set->v[queue[q]].desc->name;
+	rc = lm_deps_order(&order, names, r->n, set);
+	if (rc) {
+		if (which)
+			rc = lm_error_wrap("%s", which);
+		goto out;
+	}
+	for (size_t i = 0; i < r->n; i++)
+		r->rank[lm_modset_find(set, order[i]) - set->v] = i;
+out:
+	free(order);
+	free(names);
+	free(queue);
+	return rc;
 }
 
 static int rank_of(size_t *out, const ranking *r, const char *name,
@@ -363,6 +432,7 @@ static int rank_of(size_t *out, const ranking *r, const char *name,
 	if (!mi)
 		return lm_error_set(LM_EINVAL, "%s is in the plan but not in "
 				    "the %s release", name, release);
+	assert(r->in[mi - r->set->v]); /* every plan module seeds the closure */
 	*out = r->rank[mi - r->set->v];
 	return 0;
 }
@@ -403,7 +473,7 @@ static int script_order(keyed *v, lm_plan *p, bool up, const ranking *to,
 		if (rc)
 			return rc;
 		v[i].m = m;
-		v[i].key = gets_code ? r : to->set->n + from->set->n - r;
+		v[i].key = gets_code ? r : to->n + from->n - r;
 	}
 	qsort(v, p->nmodules, sizeof(*v), keyed_cmp);
 	return 0;
@@ -609,16 +679,16 @@ int lm_script_build(lm_plan *p, const lm_modset *old_set,
 	if (!up || !down)
 		rc = lm_error_set(LM_ERROR, "out of memory");
 	else if (!(rc = deps_present(p, new_set)) &&
-		 !(rc = ranking_build(&new_rank, new_set, NULL)) &&
-		 !(rc = ranking_build(&old_rank, old_set, "old release")) &&
+		 !(rc = ranking_build(&new_rank, p, new_set, NULL)) &&
+		 !(rc = ranking_build(&old_rank, p, old_set, "old release")) &&
 		 !(rc = script_order(up, p, true, &new_rank, &old_rank)) &&
 		 !(rc = script_order(down, p, false, &old_rank, &new_rank)) &&
 		 !(rc = build_direction(&p->down_script, &p->down_low_level, p,
 					down, false)) &&
 		 !(rc = build_direction(&p->script, &p->low_level, p, up, true)))
 		rc = reorder_modules(p, up);
-	free(new_rank.rank);
-	free(old_rank.rank);
+	ranking_free(&new_rank);
+	ranking_free(&old_rank);
 	free(up);
 	free(down);
 	return rc ? rc : lm_plan_validate(p, "plan");

@@ -2,7 +2,8 @@
  * cmd_init.c - `livemod init --libdir DIR [--app NAME]`.
  *
  * Records the modules installed now as release 1, the release a node boots
- * on first. Everything is checked before anything is created, and a
+ * on first. Everything is checked before anything is created (including
+ * that every dependency is installed and none is circular), and a
  * failure part way removes what this run created, so a refused init
  * leaves no half-made state dir behind.
  */
@@ -20,6 +21,7 @@
 #include "cli.h"
 #include "error.h"
 #include "fsutil.h"
+#include "script.h"
 
 /* Default app name: the libdir's parent folder (/opt/chatd/lib -> chatd). */
 static char *default_app(const char *libdir)
@@ -189,6 +191,10 @@ int cmd_init(cli *c)
 		return cli_fail(c, rc);
 	for (i = 0; i < scan.nwarnings; i++)
 		fprintf(stderr, "livemod init: warning: %s\n", scan.warnings[i]);
+	/* Every plan starts from a release that passed this check, and
+	 * checks only what it changes for cycles. */
+	if ((rc = lm_release_check(&scan.mods)) < 0)
+		goto out;
 	app = c->app ? strdup(c->app) : default_app(libdir);
 	if (access(dir, F_OK) != 0) {
 		if ((rc = lm_mkdir(dir, 0700)) < 0)

@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "error.h"
 
+/* new_set shares the scan's descriptors: cleared before it. */
 typedef struct planned {
 	lm_state st;
 	lm_scan scan;

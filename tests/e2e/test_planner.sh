@@ -294,6 +294,24 @@ t_bad_init_input_creates_nothing() {
 	[ -z "$(ls -A "$STATE")" ] || fail "state dir not empty: $(ls -A "$STATE")"
 }
 
+# Plans check only what they change for cycles, so the release a node
+# starts from must have none, nor a missing dependency.
+t_bad_init_dependencies_creates_nothing() {
+	mod mod_util.so mod_util 1.0.0 -DMOD_DEPS='"mod_ghost"'
+	mod mod_motd.so mod_motd 1.0.0
+	expect 2 lm init --libdir "$LIB"
+	has "mod_util depends on mod_ghost, which is not installed" "$ERR"
+	[ ! -e "$STATE" ] || fail "state dir left behind"
+	mod mod_util.so mod_util 1.0.0 -DMOD_DEPS='"mod_motd"'
+	mod mod_motd.so mod_motd 1.0.0 -DMOD_DEPS='"mod_util"'
+	expect 2 lm init --libdir "$LIB"
+	has "dependency cycle: mod_motd -> mod_util -> mod_motd" "$ERR"
+	[ ! -e "$STATE" ] || fail "state dir left behind"
+	mod mod_motd.so mod_motd 1.0.0
+	expect 0 lm init --libdir "$LIB"
+	has "release 1: mod_motd 1.0.0 mod_util 1.0.0" "$OUT"
+}
+
 t_bad_plan_files() {
 	three
 	lm init --libdir "$LIB" >/dev/null

@@ -191,9 +191,10 @@ static void test_create_and_reopen(void **state)
 	assert_int_equal(sql_int(db, "PRAGMA synchronous"), 1); /* NORMAL */
 	sql_text_is(db, "PRAGMA journal_mode", "wal");
 	sql_text_is(db, "PRAGMA integrity_check", "ok");
+	/* 001's seven and 002's release_index. */
 	assert_int_equal(sql_int(db, "SELECT count(*) FROM sqlite_schema "
 				     "WHERE type = 'table'"),
-			 7);
+			 8);
 	lm_ledger_free(l);
 	f->l = NULL;
 
@@ -514,6 +515,71 @@ static void assert_same_set(const lm_modset *a, const lm_modset *b)
 	}
 }
 
+/* `part` is `whole` without its exports, as bulk reads give it. */
+static void assert_partial_of(const lm_descriptor *part,
+			      const lm_descriptor *whole)
+{
+	lm_descriptor *d = lm_descriptor_dup(whole);
+
+	assert_non_null(d);
+	assert_true(part->partial);
+	assert_int_equal(part->nexports, 0);
+	assert_int_equal(lm_descriptor_set_exports_text(d, ""), 0);
+	assert_true(lm_descriptor_equal(part, d));
+	lm_descriptor_free(d);
+}
+
+/* lm_ledger_release_index: the release's index row, written with it, or
+ * the rows when there is none; the same modules either way. */
+static void test_release_index(void **state)
+{
+	fixture *f = *state;
+	lm_modset want = { 0 }, got = { 0 };
+	int64_t id, empty;
+	char commit[LM_OID_HEXSZ + 1];
+	sqlite3 *db;
+	size_t i, pass;
+
+	db = lm_ledger_db(open_rw(f));
+	id = add_release(f->l, 0, 100, 0);
+	sample_set(&want, 0);
+	assert_int_equal(sql_int(db, "SELECT count(*) FROM release_index"), 1);
+	for (pass = 0; pass < 2; pass++) {
+		assert_int_equal(lm_ledger_release_index(f->l, id, &got), 0);
+		assert_int_equal(got.n, want.n);
+		for (i = 0; i < want.n; i++) {
+			assert_string_equal(got.v[i].file, want.v[i].file);
+			assert_string_equal(got.v[i].oid, want.v[i].oid);
+			assert_partial_of(got.v[i].desc, want.v[i].desc);
+		}
+		lm_modset_clear(&got);
+		/* Second pass: through the rows. */
+		assert_int_equal(sqlite3_exec(db, "DELETE FROM release_index",
+					      NULL, NULL, NULL),
+				 SQLITE_OK);
+	}
+	/* An empty release has no index row, a missing one is refused. */
+	oid_of(commit, 101);
+	assert_int_equal(lm_ledger_release_add(f->l, &empty, id, commit, &got,
+					       NULL),
+			 0);
+	assert_int_equal(lm_ledger_release_index(f->l, empty, &got), 0);
+	assert_int_equal(got.n, 0);
+	assert_error(lm_ledger_release_index(f->l, 42, &got), LM_ENOTFOUND,
+		     f->path, "no release 42");
+	/* A damaged index row is refused, naming the release and line. */
+	assert_int_equal(sqlite3_exec(db,
+				      "INSERT INTO release_index VALUES "
+				      "(1, 'mod_a' || char(9) || 'a.so' || "
+				      "char(10))",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	assert_error(lm_ledger_release_index(f->l, id, &got), LM_EINVAL,
+		     f->path, "release 1: index line 1 is malformed");
+	assert_int_equal(got.n, 0);
+	lm_modset_clear(&want);
+}
+
 static void test_release_roundtrip(void **state)
 {
 	fixture *f = *state;
@@ -660,12 +726,10 @@ static void test_module_version_shared(void **state)
 static void test_damaged_module_version(void **state)
 {
 	fixture *f = *state;
-	lm_descriptor *d = NULL, **descs;
+	lm_descriptor *d = NULL;
 	lm_modset got = { 0 };
 	char oid[LM_OID_HEXSZ + 1];
-	lm_stat_entry e, *out;
-	int64_t r1;
-	size_t n;
+	int64_t r1, r2;
 
 	open_rw(f);
 	r1 = add_release(f->l, 0, 100, 0);
@@ -683,13 +747,21 @@ static void test_damaged_module_version(void **state)
 		     f->path, "Not-A-Name");
 	assert_int_equal(got.n, 0);
 
-	/* The stat cache load refuses it too, and frees what it read. */
-	memset(&e, 0, sizeof(e));
-	e.file = "mod_rooms.so";
-	memcpy(e.oid, oid, sizeof(e.oid));
-	assert_int_equal(lm_ledger_stat_store(f->l, &e, 1), 0);
-	assert_error(lm_ledger_stat_load(f->l, &out, &descs, &n), LM_EINVAL,
+	/* The planning read refuses it too, and frees what it read: from
+	 * the rows when the release has no index row... */
+	assert_int_equal(sqlite3_exec(lm_ledger_db(f->l),
+				      "DELETE FROM release_index", NULL, NULL,
+				      NULL),
+			 SQLITE_OK);
+	assert_error(lm_ledger_release_index(f->l, r1, &got), LM_EINVAL,
 		     f->path, oid);
+	assert_int_equal(got.n, 0);
+	/* ...and a damaged index row (a release written after the damage
+	 * carries it in its index). */
+	r2 = add_release(f->l, r1, 101, 0);
+	assert_error(lm_ledger_release_index(f->l, r2, &got), LM_EINVAL,
+		     f->path, "Not-A-Name");
+	assert_int_equal(got.n, 0);
 
 	/* A module name that is not one. */
 	assert_int_equal(sqlite3_exec(lm_ledger_db(f->l),
@@ -849,7 +921,6 @@ static void test_lists_empty(void **state)
 	lm_release_info *r = NULL;
 	lm_run_info *v = NULL;
 	lm_stat_entry *e = NULL;
-	lm_descriptor **d = NULL;
 	size_t n = 9;
 
 	open_rw(f);
@@ -857,11 +928,11 @@ static void test_lists_empty(void **state)
 	assert_int_equal(n, 0);
 	assert_int_equal(lm_ledger_run_list(f->l, &v, &n), 0);
 	assert_int_equal(n, 0);
-	assert_int_equal(lm_ledger_stat_load(f->l, &e, &d, &n), 0);
+	assert_int_equal(lm_ledger_stat_load(f->l, &e, &n), 0);
 	assert_int_equal(n, 0);
 	free(r);
 	free(v);
-	lm_stat_entries_free(e, d, n);
+	lm_stat_entries_free(e, n);
 }
 
 /* ---- stat cache ---------------------------------------------------------- */
@@ -870,14 +941,11 @@ static void test_stat_cache(void **state)
 {
 	fixture *f = *state;
 	lm_stat_entry in[3], *out;
-	lm_descriptor **descs;
-	lm_modset want = { 0 };
 	size_t n, i;
 	sqlite3 *db;
 
 	db = lm_ledger_db(open_rw(f));
-	add_release(f->l, 0, 100, 0);
-	sample_set(&want, 0); /* mod_messager(2), mod_rooms(3), mod_util(1) */
+	add_release(f->l, 0, 100, 0); /* the objects the entries name */
 
 	memset(in, 0, sizeof(in));
 	/* Given out of order: the load sorts by file. */
@@ -901,7 +969,9 @@ static void test_stat_cache(void **state)
 	assert_int_equal(lm_ledger_stat_store(f->l, in, 3), 0);
 	assert_int_equal(lm_ledger_commit(f->l), 0);
 
-	assert_int_equal(lm_ledger_stat_load(f->l, &out, &descs, &n), 0);
+	/* Stat data and blob ids only: the descriptors are the release's
+	 * (lm_scan_libdir). */
+	assert_int_equal(lm_ledger_stat_load(f->l, &out, &n), 0);
 	assert_int_equal(n, 3);
 	for (i = 0; i < 3; i++) {
 		const lm_stat_entry *src = &in[(i + 1) % 3];
@@ -912,11 +982,10 @@ static void test_stat_cache(void **state)
 		assert_int_equal(out[i].mtime_ns, src->mtime_ns);
 		assert_int_equal(out[i].ctime_ns, src->ctime_ns);
 		assert_true(out[i].ino == src->ino);
-		assert_true(lm_descriptor_equal(descs[i], want.v[i].desc));
 	}
 	assert_int_equal(out[1].cached_at_ns, 1700000001000000000);
 	assert_true(out[2].cached_at_ns > 1700000001000000000);
-	lm_stat_entries_free(out, descs, n);
+	lm_stat_entries_free(out, n);
 
 	/* An entry whose object is not a module version: refused, and the
 	 * cache keeps what it had. */
@@ -941,7 +1010,6 @@ static void test_stat_cache(void **state)
 	assert_int_equal(sql_int(db, "SELECT count(*) FROM stat_cache"), 1);
 	assert_int_equal(lm_ledger_stat_store(f->l, NULL, 0), 0);
 	assert_int_equal(sql_int(db, "SELECT count(*) FROM stat_cache"), 0);
-	lm_modset_clear(&want);
 	sql_text_is(db, "PRAGMA integrity_check", "ok");
 }
 
@@ -950,8 +1018,7 @@ static void test_stat_cache_large(void **state)
 	fixture *f = *state;
 	enum { N = 10000 };
 	lm_stat_entry *in = calloc(N, sizeof(*in)), *out;
-	lm_descriptor **descs;
-	lm_modset s = { 0 };
+	lm_modset s = { 0 }, idx = { 0 };
 	char commit[LM_OID_HEXSZ + 1], name[32], file[40];
 	struct timespec t0;
 	int64_t id;
@@ -980,16 +1047,22 @@ static void test_stat_cache_large(void **state)
 	assert_int_equal(lm_ledger_stat_store(f->l, in, N), 0);
 	assert_int_equal(lm_ledger_commit(f->l), 0);
 
+	/* What a warm plan reads: the cache and the release's index. */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	assert_int_equal(lm_ledger_stat_load(f->l, &out, &descs, &n), 0);
+	assert_int_equal(lm_ledger_stat_load(f->l, &out, &n), 0);
+	assert_int_equal(lm_ledger_release_index(f->l, id, &idx), 0);
 	ms = elapsed_ms(&t0);
-	print_message("stat_load of %d entries: %.1f ms\n", N, ms);
+	print_message("stat_load + release_index of %d modules: %.1f ms\n", N,
+		      ms);
 	assert_int_equal(n, N);
 	assert_string_equal(out[N - 1].file, "mod_09999.so");
-	assert_true(lm_descriptor_equal(descs[N - 1], s.v[N - 1].desc));
+	assert_int_equal(idx.n, N);
+	assert_partial_of(idx.v[N - 1].desc, s.v[N - 1].desc);
+	assert_int_equal(idx.v[N - 1].desc->ndeps, 1);
 	/* Generous: a slow shared CI box, -O0, sanitizers. */
 	assert_true(ms < 2000);
-	lm_stat_entries_free(out, descs, n);
+	lm_stat_entries_free(out, n);
+	lm_modset_clear(&idx);
 	lm_modset_clear(&s);
 	free(in);
 }
@@ -1033,6 +1106,7 @@ int main(void)
 		T(test_transactions),
 		T(test_node),
 		T(test_release_roundtrip),
+		T(test_release_index),
 		T(test_release_empty_and_bad),
 		T(test_module_version_shared),
 		T(test_damaged_module_version),

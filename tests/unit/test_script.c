@@ -2,7 +2,8 @@
  * test_script.c - dependency order and script building (lib/script.c):
  * order of chains, diamonds, ties and outside deps; cycles named in full;
  * every translation rule on the way up and back, checked through the OTP
- * text; missing and removed dependencies refused by name.
+ * text; missing and removed dependencies refused by name; the release
+ * check `livemod init` makes; ordering only the plan's closure.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -480,6 +481,56 @@ static void test_build_cycle(void **state)
 			   "dependency cycle: mod_a -> mod_c -> mod_b -> mod_a");
 }
 
+/* What `livemod init` checks of the release a node starts from. */
+static void test_release_check(void **state)
+{
+	lm_modset s = {0};
+
+	(void)state;
+	set_add(&s, "b", "1", 0, "a");
+	set_add(&s, "a", "1", 0, "");
+	assert_int_equal(lm_release_check(&s), 0);
+	set_add(&s, "c", "1", 0, "ghost");
+	assert_int_equal(lm_release_check(&s), LM_EINVAL);
+	assert_string_equal(lm_error_last(),
+			    "c depends on ghost, which is not installed");
+	lm_modset_clear(&s);
+	set_add(&s, "b", "1", 0, "a");
+	set_add(&s, "a", "1", 0, "b");
+	assert_int_equal(lm_release_check(&s), LM_EINVAL);
+	assert_string_equal(lm_error_last(), "dependency cycle: a -> b -> a");
+	lm_modset_clear(&s);
+	assert_int_equal(lm_release_check(&s), 0);
+}
+
+/* A plan orders its modules and what they depend on, not the release:
+ * modules outside that closure (here a cycle the from release could not
+ * have, see lm_release_check) are not looked at, and the order is the
+ * one the whole release would give. */
+static void test_build_orders_plan_closure_only(void **state)
+{
+	lm_modset old = {0}, new = {0};
+	lm_plan *p;
+
+	(void)state;
+	set_add(&old, "x_loop", "1", 0, "y_loop");
+	set_add(&old, "y_loop", "1", 0, "x_loop");
+	set_add(&old, "base", "1", 0, "");
+	set_add(&old, "mid", "1", 0, "base");
+	set_add(&old, "a_top", "1", 0, "mid");
+	set_add(&new, "x_loop", "1", 0, "y_loop");
+	set_add(&new, "y_loop", "1", 0, "x_loop");
+	set_add(&new, "base", "2", 0, "");
+	set_add(&new, "mid", "1", 0, "base");
+	set_add(&new, "a_top", "2", 0, "mid");
+	p = diff(&old, &new);
+	assert_int_equal(lm_script_build(p, &old, &new), 0);
+	assert_script(&p->script, p, "[{load_module,base},{load_module,a_top}]");
+	lm_plan_free(p);
+	lm_modset_clear(&old);
+	lm_modset_clear(&new);
+}
+
 static void test_build_nothing(void **state)
 {
 	lm_modset old = {0}, new = {0};
@@ -516,6 +567,8 @@ int main(void)
 		cmocka_unit_test(test_build_missing_dependency),
 		cmocka_unit_test(test_build_depends_on_removed),
 		cmocka_unit_test(test_build_cycle),
+		cmocka_unit_test(test_release_check),
+		cmocka_unit_test(test_build_orders_plan_closure_only),
 		cmocka_unit_test(test_build_nothing),
 	};
 
