@@ -43,6 +43,12 @@ int lm_error_wrap(const char *fmt, ...)
 	return errcode ? errcode : LM_ERROR;
 }
 
+int lm_error_recode(int code)
+{
+	errcode = code;
+	return code;
+}
+
 const char *lm_error_last(void)
 {
 	return errmsg;

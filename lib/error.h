@@ -20,6 +20,10 @@ int lm_error_set(int code, const char *fmt, ...)
  * up); returns the current code. */
 int lm_error_wrap(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Keeps the current message and changes its code to `code` (a step's
+ * failure becomes a check failure); returns `code`. */
+int lm_error_recode(int code);
+
 void lm_error_clear(void);
 
 /* The livemod exit status for an error code (DESIGN.md: 1 check or eval

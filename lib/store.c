@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <git2.h>
 #include <mbedtls/sha1.h>
@@ -180,9 +181,11 @@ int lm_store_read(lm_store *s, const char *oid_hex, void **buf, size_t *len)
 	if (git_oid_fromstr(&oid, oid_hex) < 0)
 		return lm_error_set(LM_EINVAL, "'%s' is not an object id",
 				    oid_hex);
-	if (git_blob_lookup(&blob, s->repo, &oid) < 0)
-		return lm_error_set(LM_ENOTFOUND, "%s: object %s is missing",
-				    s->path, oid_hex);
+	if ((rc = git_blob_lookup(&blob, s->repo, &oid)) < 0)
+		return rc == GIT_ENOTFOUND
+			? lm_error_set(LM_ENOTFOUND, "%s: object %s is missing",
+				       s->path, oid_hex)
+			: git_fail(LM_EINVAL, "cannot read object", s->path);
 	*len = (size_t)git_blob_rawsize(blob);
 	*buf = malloc(*len ? *len : 1);
 	if (!*buf) {
@@ -267,6 +270,18 @@ out:
 	return rc;
 }
 
+/* Removes the lock file git leaves beside ref `name` when a writer is
+ * killed mid-update. Callers hold the ledger's write lock, and only its
+ * holder writes this store's refs: any lock file found now is stale, and
+ * left in place it would refuse every later release. */
+static void clear_stale_lock(lm_store *s, const char *name)
+{
+	char path[4096];
+
+	snprintf(path, sizeof(path), "%s/%s.lock", s->path, name);
+	unlink(path);
+}
+
 int lm_store_tag(lm_store *s, int64_t release, const char *commit)
 {
 	char name[64];
@@ -276,6 +291,8 @@ int lm_store_tag(lm_store *s, int64_t release, const char *commit)
 	assert(release > 0);
 	snprintf(name, sizeof(name), "refs/tags/release-%lld",
 		 (long long)release);
+	clear_stale_lock(s, name);
+	clear_stale_lock(s, "refs/heads/main");
 	if (git_oid_fromstr(&oid, commit) < 0)
 		return lm_error_set(LM_EINVAL, "'%s' is not a commit id",
 				    commit);

@@ -46,5 +46,9 @@ int cmd_plan(cli *c);
 int cmd_update_list(cli *c);
 int cmd_update_info(cli *c);
 int cmd_show(cli *c);
+/* cmd_node.c: through the running node's control API */
+int cmd_update(cli *c);
+int cmd_apply(cli *c);
+int cmd_status(cli *c);
 
 #endif

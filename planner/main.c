@@ -40,6 +40,15 @@ static const command commands[] = {
 	  "update_info [MODULE...]   libdir, modules, script, low-level "
 	  "script, check" },
 	{ "show", cmd_show, COMMON, 1, 1, "show PLAN   print a plan (id or file)" },
+	{ "update", cmd_update, COMMON, 0, -1,
+	  "update [all|MODULE...]   plan and apply on the running node; "
+	  "prints check and eval" },
+	{ "apply", cmd_apply, COMMON, 1, 1,
+	  "apply PLAN   apply a reviewed plan (id or file) on the running "
+	  "node" },
+	{ "status", cmd_status, COMMON, 0, 0,
+	  "status   the running node's modules: vsn, oid, pins, old versions "
+	  "awaiting purge" },
 };
 
 static const struct option long_opts[] = {

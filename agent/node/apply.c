@@ -228,7 +228,7 @@ static int check_purges(run *r)
 			rc = lm_runtime_check_purge(r->n->rt, in->modules[0],
 						    in->pre_purge);
 		if (rc < 0)
-			rc = lm_error_set(LM_ECHECK, "%s", lm_error_last());
+			rc = lm_error_recode(LM_ECHECK);
 	}
 	return rc;
 }
@@ -254,7 +254,7 @@ static int before_ponr(run *r, size_t *ponr)
 		rc = check_purges(r);
 	mark(r, "check");
 	if (rc < 0 && lm_error_code() != LM_ECHECK)
-		rc = lm_error_set(LM_ECHECK, "%s", lm_error_last());
+		rc = lm_error_recode(LM_ECHECK);
 	return rc;
 }
 
@@ -671,7 +671,11 @@ static int apply_locked(lm_node *n, int64_t plan_id, const char *expected,
 	pa.run_id = r.run_id;
 	log_plan(r.plan);
 	if ((rc = before_ponr(&r, &ponr)) < 0) {
+		char *msg = strdup(lm_error_last());
+
 		unstage_all(&r);
+		lm_error_set(LM_ECHECK, "%s", msg ? msg : "out of memory");
+		free(msg);
 		rc = conclude(&r, LM_ECHECK, 0, res);
 		goto out;
 	}
@@ -685,6 +689,7 @@ static int apply_locked(lm_node *n, int64_t plan_id, const char *expected,
 	if (rc < 0) {
 		char *msg = strdup(lm_error_last());
 
+		/* Unstaging and resuming may set errors of their own. */
 		unstage_all(&r);
 		resume_all(&r);
 		lm_error_set(LM_EEVAL, "%s", msg ? msg : "out of memory");

@@ -232,7 +232,13 @@ static cJSON *body_parse(const request *r, reply *out)
 			    "JSON");
 		return NULL;
 	}
-	if (!(j = cJSON_ParseWithLengthOpts(r->body, r->len, &end, 0)))
+	if (strlen(r->body) != r->len) {
+		reply_failf(out, LM_EINVAL, "request body: not JSON (a NUL "
+			    "byte at %zu)", strlen(r->body));
+		return NULL;
+	}
+	/* the NUL counted and required: nothing but space after the value */
+	if (!(j = cJSON_ParseWithLengthOpts(r->body, r->len + 1, &end, 1)))
 		reply_failf(out, LM_EINVAL, "request body: not JSON (at byte "
 			    "%zu)", end ? (size_t)(end - r->body) : (size_t)0);
 	return j;
@@ -249,8 +255,11 @@ static int ep_update_info(lm_node *n, const char *arg, const request *r,
 {
 	char *text = NULL;
 
+	int rc;
+
 	(void)arg, (void)r;
-	return reply_query(out, lm_node_update_info_json(n, &text), text);
+	rc = lm_node_update_info_json(n, &text);
+	return reply_query(out, rc, text);
 }
 
 static int ep_update_all(lm_node *n, const char *arg, const request *r,
@@ -258,8 +267,11 @@ static int ep_update_all(lm_node *n, const char *arg, const request *r,
 {
 	lm_apply_result *res = NULL;
 
+	int rc;
+
 	(void)arg, (void)r;
-	return reply_apply(n, out, lm_node_update(n, NULL, 0, &res), res);
+	rc = lm_node_update(n, NULL, 0, &res);
+	return reply_apply(n, out, rc, res);
 }
 
 /* Checks {"modules": ["mod_a", ...]}: an object whose only field is a
@@ -316,9 +328,10 @@ static int ep_update_some(lm_node *n, const char *arg, const request *r,
 	(void)arg;
 	if (!(body = body_parse(r, out)))
 		return LM_EINVAL;
-	if ((rc = modules_field(body, &names, &count, out)) == 0)
-		rc = reply_apply(n, out, lm_node_update(n, names, count, &res),
-				 res);
+	if ((rc = modules_field(body, &names, &count, out)) == 0) {
+		rc = lm_node_update(n, names, count, &res);
+		reply_apply(n, out, rc, res);
+	}
 	free(names);
 	cJSON_Delete(body);
 	return rc;
@@ -381,7 +394,8 @@ static int ep_plan(lm_node *n, const char *arg, const request *r,
 	(void)r;
 	if ((rc = plan_id(arg, &id, out)) < 0)
 		return rc;
-	return reply_query(out, lm_node_plan_json(n, id, &text), text);
+	rc = lm_node_plan_json(n, id, &text);
+	return reply_query(out, rc, text);
 }
 
 static int ep_modules(lm_node *n, const char *arg, const request *r,
@@ -389,8 +403,11 @@ static int ep_modules(lm_node *n, const char *arg, const request *r,
 {
 	char *text = NULL;
 
+	int rc;
+
 	(void)arg, (void)r;
-	return reply_query(out, lm_node_modules_json(n, &text), text);
+	rc = lm_node_modules_json(n, &text);
+	return reply_query(out, rc, text);
 }
 
 static int ep_health(lm_node *n, const char *arg, const request *r,
@@ -398,8 +415,11 @@ static int ep_health(lm_node *n, const char *arg, const request *r,
 {
 	char *text = NULL;
 
+	int rc;
+
 	(void)arg, (void)r;
-	return reply_query(out, lm_node_health_json(n, &text), text);
+	rc = lm_node_health_json(n, &text);
+	return reply_query(out, rc, text);
 }
 
 static int ep_not_implemented(lm_node *n, const char *arg, const request *r,
@@ -517,10 +537,12 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, reply *out)
 	enum MHD_Result ok;
 	size_t len;
 
-	if (!out->body)
+	if (!out->body) {
 		/* cJSON failed to allocate; say so without it */
+		out->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
 		out->body = strdup("{\"error\": {\"code\": \"internal\", "
 				   "\"message\": \"out of memory\"}}");
+	}
 	if (!out->body)
 		return MHD_NO;
 	/* a trailing newline, for people reading with curl */
@@ -937,10 +959,11 @@ int lm_node_http_start(lm_node *n, const lm_node_options *opts)
 		n->sock_fd = fd;
 	}
 	if (opts->http_listen) {
-		if ((rc = token_load(n)) < 0 ||
-		    (rc = listen_tcp(opts->http_listen, &fd, &n->http_port)) < 0)
+		/* the address first: a mistyped one makes no token */
+		if ((rc = listen_tcp(opts->http_listen, &fd, &n->http_port)) < 0)
 			goto fail;
-		if ((rc = serve(&n->tcp_d, fd, handle_tcp, n,
+		if ((rc = token_load(n)) < 0 ||
+		    (rc = serve(&n->tcp_d, fd, handle_tcp, n,
 				opts->http_listen)) < 0) {
 			close(fd);
 			goto fail;

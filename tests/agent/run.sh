@@ -27,5 +27,15 @@ run stress-asan "$d/stress-asan" 400
 run stress-tsan "$d/stress-tsan" 250
 run bench_call "$d/bench_call" 20000000
 run host-guide-example sh tests/agent/example.sh "$d"
+# node_stress: the node logs every apply on stderr; keep it in a log and
+# show its tail when the test fails (sanitizer reports land there too).
+quiet() {
+	log=$1; shift
+	"$@" 2> "$log" && return 0
+	rc=$?; tail -40 "$log" >&2; return $rc
+}
+run node_stress quiet "$d/node_stress.log" "$d/node_stress" 1000
+run node_stress-asan quiet "$d/node_stress-asan.log" "$d/node_stress-asan" 200
+run node_stress-tsan quiet "$d/node_stress-tsan.log" "$d/node_stress-tsan" 100
 echo "agent: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

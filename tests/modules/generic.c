@@ -9,8 +9,22 @@
  *   -DMOD_PURGE=LM_SOFT_PURGE               the module's purge mode
  *   -DMOD_ANSWER=2                          what answer() returns
  *   -DMOD_SIG_LONG                          answer() takes a long (ABI break)
+ *   -DMOD_INIT_FAIL                         init() fails (returns -1)
+ *   -DMOD_CC_FAIL                           code_change fails (implies
+ *                                           MOD_CODE_CHANGE)
+ *   -DMOD_CC_SLEEP_MS=500                   code_change sleeps that long
+ *                                           first (implies MOD_CODE_CHANGE)
  */
+#if defined(MOD_CC_SLEEP_MS)
+#define _POSIX_C_SOURCE 200809L
+#include <time.h>
+#endif
 #include <livemod/module.h>
+
+#if (defined(MOD_CC_FAIL) || defined(MOD_CC_SLEEP_MS)) && \
+	!defined(MOD_CODE_CHANGE)
+#define MOD_CODE_CHANGE
+#endif
 
 #ifndef MOD_DEPS
 #define MOD_DEPS ""
@@ -27,7 +41,11 @@ static int state_value = MOD_ANSWER;
 static int init(void **state)
 {
 	*state = &state_value;
+#ifdef MOD_INIT_FAIL
+	return -1;
+#else
 	return 0;
+#endif
 }
 
 #ifdef MOD_CODE_CHANGE
@@ -38,8 +56,21 @@ static int code_change(lm_change_mode mode, const char *vsn, void *old_state,
 	(void)vsn;
 	(void)old_state;
 	(void)extra;
+#ifdef MOD_CC_SLEEP_MS
+	{
+		struct timespec ts = { (MOD_CC_SLEEP_MS) / 1000,
+				       ((MOD_CC_SLEEP_MS) % 1000) * 1000000L };
+
+		while (nanosleep(&ts, &ts) != 0)
+			;
+	}
+#endif
 	*new_state = &state_value;
+#ifdef MOD_CC_FAIL
+	return -1;
+#else
 	return 0;
+#endif
 }
 #define CC_FIELD .code_change = code_change,
 #else

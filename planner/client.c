@@ -1,0 +1,188 @@
+/*
+ * client.c - one request to the running node's control API over
+ * <state>/agent.sock, with libcurl (DESIGN.md: the CLI's client).
+ *
+ * The command is one-shot and single-threaded, so libcurl's global init
+ * happens here on first use. "No running node" is told apart from other
+ * failures because it has its own exit status (3).
+ */
+#include "client.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+#include <curl/curl.h>
+
+#include "error.h"
+
+/* An apply loads objects, checks, swaps and purges (a brutal purge waits
+ * for in-flight calls to drain): seconds, not minutes. */
+#define REQUEST_TIMEOUT_S 60L
+#define CONNECT_TIMEOUT_S 5L
+/* An answer is a plan or a module list; anything past this is wrong. */
+#define ANSWER_MAX (64u << 20)
+
+static size_t on_data(char *data, size_t size, size_t n, void *cls)
+{
+	lm_client_response *r = cls;
+	size_t len = size * n;
+	char *p;
+
+	if (len > ANSWER_MAX - r->len)
+		return 0; /* curl fails the transfer: CURLE_WRITE_ERROR */
+	if (!(p = realloc(r->body, r->len + len + 1)))
+		return 0;
+	memcpy(p + r->len, data, len);
+	r->body = p;
+	r->len += len;
+	p[r->len] = '\0';
+	return len;
+}
+
+/* Why curl could not talk to the node, as an lm_error. */
+static int transport_error(CURL *h, CURLcode cc, const char *sock,
+			   const char *errbuf)
+{
+	long oserr = 0;
+
+	curl_easy_getinfo(h, CURLINFO_OS_ERRNO, &oserr);
+	if (cc == CURLE_COULDNT_CONNECT &&
+	    (oserr == ECONNREFUSED || oserr == ENOENT || oserr == 0))
+		return lm_error_set(LM_ENONODE, "no running node: nothing "
+				    "listens on %s", sock);
+	if (cc == CURLE_COULDNT_CONNECT && oserr == EACCES)
+		return lm_error_set(LM_ERROR, "%s: permission denied (the "
+				    "socket is mode 0600: run as the node's "
+				    "user)", sock);
+	if (cc == CURLE_OPERATION_TIMEDOUT)
+		return lm_error_set(LM_ERROR, "%s: no answer from the node "
+				    "within %ld s", sock, REQUEST_TIMEOUT_S);
+	return lm_error_set(LM_ERROR, "%s: %s", sock,
+			    errbuf[0] ? errbuf : curl_easy_strerror(cc));
+}
+
+int lm_client_request(lm_client_response *out, const char *state_dir,
+		      const char *method, const char *path, const char *body,
+		      size_t body_len)
+{
+	static int curl_ready;
+	char errbuf[CURL_ERROR_SIZE] = "", *sock = NULL, *url = NULL;
+	struct curl_slist *hdrs = NULL;
+	struct stat st;
+	CURLcode cc;
+	CURL *h = NULL;
+	int rc = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (asprintf(&sock, "%s/agent.sock", state_dir) < 0 ||
+	    asprintf(&url, "http://localhost%s", path) < 0) {
+		rc = lm_error_set(LM_ERROR, "out of memory");
+		goto out;
+	}
+	if (stat(sock, &st) < 0) {
+		rc = errno == ENOENT || errno == ENOTDIR
+			     ? lm_error_set(LM_ENONODE, "no running node: %s "
+					    "does not exist", sock)
+			     : lm_error_set(LM_ERROR, "%s: %s", sock,
+					    strerror(errno));
+		goto out;
+	}
+	if (!curl_ready) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+			rc = lm_error_set(LM_ERROR, "libcurl failed to start");
+			goto out;
+		}
+		curl_ready = 1;
+	}
+	if (!(h = curl_easy_init())) {
+		rc = lm_error_set(LM_ERROR, "libcurl: out of memory");
+		goto out;
+	}
+	/* "Expect:" off: no 100-continue round trip before a plan body */
+	hdrs = curl_slist_append(hdrs, "Expect:");
+	if (body)
+		hdrs = curl_slist_append(hdrs,
+					 "Content-Type: application/json");
+	curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, sock);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT, REQUEST_TIMEOUT_S);
+	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
+	if (body) {
+		curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
+		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+				 (curl_off_t)body_len);
+	}
+	if ((cc = curl_easy_perform(h)) != CURLE_OK) {
+		rc = transport_error(h, cc, sock, errbuf);
+		goto out;
+	}
+	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);
+	if (!out->body && !(out->body = strdup("")))
+		rc = lm_error_set(LM_ERROR, "out of memory");
+out:
+	if (rc < 0)
+		lm_client_response_clear(out);
+	curl_slist_free_all(hdrs);
+	if (h)
+		curl_easy_cleanup(h);
+	free(url);
+	free(sock);
+	return rc;
+}
+
+void lm_client_response_clear(lm_client_response *r)
+{
+	free(r->body);
+	memset(r, 0, sizeof(*r));
+}
+
+/* The agent's error codes (agent/node/http.c) back to LM_E* codes, so the
+ * exit status follows lm_error_exit_status. */
+static const struct {
+	const char *code;
+	int rc;
+} codes[] = {
+	{ "bad_input", LM_EINVAL },
+	{ "not_elf", LM_ENOTELF },
+	{ "no_descriptor", LM_ENODESC },
+	{ "not_found", LM_ENOTFOUND },
+	{ "busy", LM_EBUSY },
+	{ "stale", LM_ESTALE },
+	{ "check_failed", LM_ECHECK },
+	{ "eval_failed", LM_EEVAL },
+	/* the CLI sent something the API refuses: a usage error */
+	{ "method_not_allowed", LM_EINVAL },
+	{ "too_large", LM_EINVAL },
+	{ "unauthorized", LM_EINVAL },
+};
+
+int lm_client_error(const lm_client_response *r)
+{
+	cJSON *root = cJSON_ParseWithLength(r->body, r->len);
+	const cJSON *err = cJSON_GetObjectItemCaseSensitive(root, "error");
+	const cJSON *code = cJSON_GetObjectItemCaseSensitive(err, "code");
+	const cJSON *msg = cJSON_GetObjectItemCaseSensitive(err, "message");
+	int rc = LM_ERROR;
+	size_t i;
+
+	for (i = 0; cJSON_IsString(code) && i < sizeof(codes) / sizeof(codes[0]);
+	     i++)
+		if (strcmp(codes[i].code, code->valuestring) == 0)
+			rc = codes[i].rc;
+	if (cJSON_IsString(msg))
+		lm_error_set(rc, "%s", msg->valuestring);
+	else
+		lm_error_set(rc, "the node answered HTTP %ld without an error "
+			     "message", r->status);
+	cJSON_Delete(root);
+	return rc;
+}

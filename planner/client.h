@@ -1,0 +1,37 @@
+/*
+ * client.h - the `livemod` command's side of the control API: one HTTP
+ * request to the running node over <state>/agent.sock (libcurl), as
+ * docs/control-api.md describes.
+ */
+#ifndef LM_CLIENT_H
+#define LM_CLIENT_H
+
+#include <stddef.h>
+
+typedef struct lm_client_response {
+	long status;  /* HTTP status */
+	char *body;   /* NUL-terminated, "" when none */
+	size_t len;
+} lm_client_response;
+
+/*
+ * Sends `method` `path` (e.g. "GET", "/modules") to the node of
+ * `state_dir`, with `body` as JSON when not NULL. Returns 0 once any
+ * answer arrived (look at ->status), LM_ENONODE when no node runs there
+ * (no socket, or nothing listens on it), LM_ERROR otherwise (timeout,
+ * permission); the message names the socket.
+ */
+int lm_client_request(lm_client_response *out, const char *state_dir,
+		      const char *method, const char *path, const char *body,
+		      size_t body_len);
+
+void lm_client_response_clear(lm_client_response *r);
+
+/*
+ * An error answer's {"error": {"code", "message"}} as lm_error: sets the
+ * message and returns the LM_E* code its "code" names (LM_ERROR for one
+ * unknown or missing).
+ */
+int lm_client_error(const lm_client_response *r);
+
+#endif

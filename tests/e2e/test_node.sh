@@ -1,0 +1,480 @@
+#!/bin/sh
+# test_node.sh - the node end to end: a real host process (build/tests/lmhost)
+# runs a node on a real state dir, calls its modules in tight loops and pins
+# them, while the test drives updates and applies over the control API
+# (state/agent.sock, with curl) and through the `livemod` CLI.
+#
+# Covers DESIGN.md "Applying": an update changes the version serving; every
+# check failure (export signature changed under a held ref, descriptor not
+# the planned one, bytes not matching the oid, soft pre-purge with a pin on
+# the old-old version) leaves the old version serving and the run
+# 'check_failed' naming the module; eval failures (init of an added module,
+# code_change) leave the old version serving and the node's release
+# unchanged, run 'eval_failed'; a brutal purge ends exactly the pinning
+# task; one apply at a time (409 busy); a stale plan is refused (409) and
+# changes nothing. Every host ends with "calls N bad 0".
+. "$(dirname "$0")/lib.sh"
+
+LMHOST=${LMHOST:-$TOP/build/tests/lmhost}
+HOST=""
+
+# ---- the host ------------------------------------------------------------
+
+host_kill() {
+	if [ -n "$HOST" ]; then
+		kill -KILL "$HOST" 2>/dev/null
+		wait "$HOST" 2>/dev/null
+		HOST=""
+	fi
+}
+
+# host ARGS...: starts lmhost on $STATE with ARGS, waits for "ready".
+host() {
+	"$LMHOST" --state "$STATE" "$@" > "$T/host.out" 2> "$T/host.err" &
+	HOST=$!
+	trap host_kill EXIT
+	n=0
+	until grep -q '^ready' "$T/host.out" 2>/dev/null; do
+		n=$((n + 1))
+		if [ $n -gt 200 ] || ! kill -0 "$HOST" 2>/dev/null; then
+			fail "lmhost did not start: $(cat "$T/host.err")"
+			host_kill
+			exit 1
+		fi
+		sleep 0.05
+	done
+}
+
+# host_stop: SIGTERM; the host must exit 0 having answered every call well.
+host_stop() {
+	kill -TERM "$HOST"
+	wait "$HOST"
+	rc=$?
+	HOST=""
+	[ $rc -eq 0 ] || fail "lmhost exited $rc: $(tail -5 "$T/host.err")"
+	line=$(grep '^calls ' "$T/host.out")
+	case "$line" in
+	"calls 0 "*) fail "the host made no calls: $line" ;;
+	"calls "*" bad 0") ;;
+	*) fail "host: '$line' (want calls N bad 0)" ;;
+	esac
+}
+
+# ---- the control API -------------------------------------------------------
+
+# api METHOD PATH [BODYFILE]: one request on state/agent.sock; sets CODE and
+# BODY (also in $T/.body).
+api() {
+	if [ $# -ge 3 ]; then
+		CODE=$(curl -s -m 20 -o "$T/.body" -w '%{http_code}' \
+			--unix-socket "$STATE/agent.sock" -X "$1" \
+			-H 'Content-Type: application/json' \
+			--data-binary "@$3" "http://localhost$2")
+	else
+		CODE=$(curl -s -m 20 -o "$T/.body" -w '%{http_code}' \
+			--unix-socket "$STATE/agent.sock" -X "$1" \
+			"http://localhost$2")
+	fi
+	BODY=$(cat "$T/.body" 2>/dev/null)
+}
+
+# jq-less JSON: SQLite's json functions on a file.
+# jf FILE PATH: the value at PATH ('$.error.code').
+jf() {
+	sqlite3 :memory: "SELECT json_extract(readfile('$1'), '$2')"
+}
+
+# want_code CODE [ERRCODE]: the last api call answered CODE (and, for an
+# error, {"error": {"code": ERRCODE}}).
+want_code() {
+	[ "$CODE" = "$1" ] || fail "HTTP $CODE, want $1: $BODY"
+	if [ $# -ge 2 ]; then
+		got=$(jf "$T/.body" '$.error.code')
+		[ "$got" = "$2" ] || fail "error code '$got', want '$2': $BODY"
+	fi
+}
+
+errmsg() {
+	jf "$T/.body" '$.error.message'
+}
+
+# loaded: what the node serves, one line a module:
+#   release R
+#   NAME VSN [old: VSN/PINS ...] [suspended]
+loaded() {
+	curl -s -m 10 -o "$T/.mods" --unix-socket "$STATE/agent.sock" \
+		http://localhost/modules || { echo "no answer"; return; }
+	sqlite3 :memory: "
+	  SELECT 'release ' || json_extract(readfile('$T/.mods'), '\$.release');
+	  SELECT json_extract(m.value, '\$.name') || ' ' ||
+	         ifnull(json_extract(m.value, '\$.vsn'), '-') ||
+	         ifnull((SELECT ' old: ' || group_concat(
+	                   json_extract(o.value, '\$.vsn') || '/' ||
+	                   json_extract(o.value, '\$.pins'), ' ')
+	                 FROM json_each(m.value, '\$.old') o), '') ||
+	         CASE json_extract(m.value, '\$.suspended')
+	              WHEN 1 THEN ' suspended' ELSE '' END
+	  FROM json_each(readfile('$T/.mods'), '\$.modules') m
+	  ORDER BY 1;"
+}
+
+# served MOD: the version of MOD the node serves ("" when not loaded).
+served() {
+	loaded | awk -v m="$1" '$1 == m { print $2 }'
+}
+
+# want_loaded TEXT: loaded, as one line ("; " between lines).
+want_loaded() {
+	got=$(loaded | paste -sd ';' | sed 's/;/; /g')
+	[ "$got" = "$1" ] || fail "node serves '$got', want '$1'"
+}
+
+release() {
+	sql 'SELECT current_release FROM nodes'
+}
+
+# runs: every apply run as "status/phase", oldest first.
+runs() {
+	sql "SELECT status || '/' || phase FROM apply_runs ORDER BY id" |
+		paste -sd ' '
+}
+
+plans() {
+	sql "SELECT id || ':' || status FROM plans ORDER BY id" | paste -sd ' '
+}
+
+last_run() {
+	sql "SELECT $1 FROM apply_runs ORDER BY id DESC LIMIT 1"
+}
+
+one() {
+	mod mod_x.so mod_x 1.0.0 "$@"
+	lm init --libdir "$LIB" --app lmh > /dev/null || exit 99
+}
+
+two() {
+	mod mod_util.so mod_util 1.0.0
+	mod mod_x.so mod_x 1.0.0 -DMOD_DEPS='"mod_util"' "$@"
+	lm init --libdir "$LIB" --app lmh > /dev/null || exit 99
+}
+
+# ---- the tests ---------------------------------------------------------------
+
+t_update_changes_version() {
+	two
+	host --call mod_x --call mod_util
+	want_loaded "release 1; mod_util 1.0.0; mod_x 1.0.0"
+	mod mod_x.so mod_x 1.1.0 -DMOD_DEPS='"mod_util"' -DMOD_ANSWER=2
+	api GET /update-modules/all
+	want_code 200
+	hasj '"check": "{ok,[]}"' "$BODY"
+	hasj '"eval": "{ok,[]}"' "$BODY"
+	want_loaded "release 2; mod_util 1.0.0; mod_x 1.1.0"
+	[ "$(release)" = 2 ] || fail "ledger: node on release $(release), want 2"
+	[ "$(runs)" = "ok/done" ] || fail "runs: $(runs)"
+	[ "$(plans)" = "1:applied" ] || fail "plans: $(plans)"
+	# the CLI: update and status
+	mod mod_util.so mod_util 1.1.0 -DMOD_ANSWER=3
+	expect 0 lm update
+	has "eval: {ok,[]}" "$OUT"
+	expect 0 lm status
+	echo "$OUT" | grep -Eq '^mod_util +1\.1\.0 ' || fail "status: $OUT"
+	echo "$OUT" | grep -Eq '^mod_x +1\.1\.0 ' || fail "status: $OUT"
+	has "release 3" "$OUT"
+	want_loaded "release 3; mod_util 1.1.0; mod_x 1.1.0"
+	# nothing left to update
+	api GET /update-modules/all
+	want_code 200
+	hasj '"plan": null' "$BODY"
+	[ "$(runs)" = "ok/done ok/done" ] || fail "runs: $(runs)"
+	host_stop
+}
+
+# KNOWN BUGS these tests catch (reported to the lead; not fixed here):
+#   - agent/node/apply.c:231 and :257 call lm_error_set(LM_ECHECK, "%s",
+#     lm_error_last()): vsnprintf from the error buffer into itself, so a
+#     check failure whose cause was not already LM_ECHECK (soft pre-purge
+#     with pins, store read, extract, dlopen) reaches the caller and the
+#     ledger as {error,""}: t_check_bytes_not_oid, t_check_soft_prepurge_pinned.
+#   - lib/store.c lm_store_read: libgit2 refuses an altered loose object
+#     (hash mismatch) and the store reports it "missing": t_check_bytes_not_oid.
+
+# A check failure: the node serves what it served, the run is
+# 'check_failed' with the module named in the ledger, the plan 'failed'.
+check_failed_run() {
+	[ "$(last_run status)" = check_failed ] ||
+		fail "last run: $(last_run status), want check_failed"
+	has "$1" "$(last_run check_json)"
+	[ -z "$(last_run eval_json)" ] || fail "eval recorded: $(last_run eval_json)"
+}
+
+t_check_signature_changed() {
+	one
+	host --call mod_x
+	mod mod_x.so mod_x 1.1.0 -DMOD_SIG_LONG -DMOD_ANSWER=2
+	api GET /update-modules/all
+	want_code 422 check_failed
+	has mod_x "$(errmsg)"
+	has answer "$(errmsg)"
+	want_loaded "release 1; mod_x 1.0.0"
+	[ "$(release)" = 1 ] || fail "node moved to release $(release)"
+	check_failed_run mod_x
+	[ "$(plans)" = "1:failed" ] || fail "plans: $(plans)"
+	# nothing was left staged: a good version goes through
+	mod mod_x.so mod_x 1.2.0 -DMOD_ANSWER=2
+	api GET /update-modules/all
+	want_code 200
+	want_loaded "release 3; mod_x 1.2.0"
+	host_stop
+}
+
+t_check_descriptor_not_planned() {
+	one
+	host --call mod_x
+	mod mod_x.so mod_x 1.1.0 -DMOD_ANSWER=2
+	expect 0 lm plan
+	has "plan 1: release 1 -> 2" "$OUT"
+	# the ledger's plan now names a version the object is not
+	sql "UPDATE plans SET json = json_set(json,
+	       '\$.modules[0].new.vsn', '9.9.9',
+	       '\$.modules[0].new.descriptor.vsn', '9.9.9') WHERE id = 1"
+	has 9.9.9 "$(sql 'SELECT json FROM plans WHERE id = 1')"
+	api POST /plans/1/apply
+	want_code 422 check_failed
+	has mod_x "$(errmsg)"
+	has 9.9.9 "$(errmsg)"
+	want_loaded "release 1; mod_x 1.0.0"
+	[ "$(release)" = 1 ] || fail "node moved to release $(release)"
+	check_failed_run mod_x
+	host_stop
+}
+
+t_check_bytes_not_oid() {
+	two
+	host --call mod_x
+	mod mod_x.so mod_x 1.1.0 -DMOD_DEPS='"mod_util"' -DMOD_ANSWER=2
+	expect 0 lm plan
+	new=$(git hash-object "$LIB/mod_x.so")
+	other=$(gitstore rev-parse release-1:mod_util.so)
+	nf=$STATE/store.git/objects/$(echo "$new" | cut -c1-2)/$(echo "$new" | cut -c3-)
+	of=$STATE/store.git/objects/$(echo "$other" | cut -c1-2)/$(echo "$other" | cut -c3-)
+	[ -f "$nf" ] && [ -f "$of" ] || { fail "no loose objects $nf $of"; host_stop; return; }
+	rm -f "$STATE/objects/$new.so"
+	chmod u+w "$nf" 2>/dev/null
+	cp -f "$of" "$nf"
+	api POST /plans/1/apply
+	want_code 422 check_failed
+	has mod_x "$(errmsg)"
+	has "$new" "$(errmsg)"
+	# the reason is the bytes, not a missing object (the loose file is
+	# there; libgit2 refuses it for its hash, lib/store.c re-hashes)
+	case "$(errmsg)" in
+	*altered* | *mismatch* | *"do not match"* | *"does not match"*) ;;
+	*) fail "reason does not say the bytes are altered: $(errmsg)" ;;
+	esac
+	want_loaded "release 1; mod_util 1.0.0; mod_x 1.0.0"
+	[ "$(release)" = 1 ] || fail "node moved to release $(release)"
+	check_failed_run mod_x
+	# no object with the wrong bytes was left under the oid's name
+	for f in "$STATE"/objects/"$new"*.so; do
+		[ -e "$f" ] || continue
+		[ "$(git hash-object "$f")" = "$new" ] ||
+			fail "$f holds $(git hash-object "$f"), not $new"
+	done
+	host_stop
+}
+
+t_check_soft_prepurge_pinned() {
+	one -DMOD_PURGE=LM_SOFT_PURGE
+	host --call mod_x --pin mod_x
+	mod mod_x.so mod_x 1.1.0 -DMOD_PURGE=LM_SOFT_PURGE -DMOD_ANSWER=2
+	api GET /update-modules/all
+	want_code 200
+	# the pinned task keeps 1.0.0: retired only when its pin drops
+	want_loaded "release 2; mod_x 1.1.0 old: 1.0.0/1"
+	mod mod_x.so mod_x 1.2.0 -DMOD_PURGE=LM_SOFT_PURGE -DMOD_ANSWER=2
+	api GET /update-modules/all
+	want_code 422 check_failed
+	has mod_x "$(errmsg)"
+	want_loaded "release 2; mod_x 1.1.0 old: 1.0.0/1"
+	[ "$(release)" = 2 ] || fail "node moved to release $(release)"
+	check_failed_run mod_x
+	[ "$(plans)" = "1:applied 2:failed" ] || fail "plans: $(plans)"
+	hasnt "ending" "$(cat "$T/host.out")"
+	# the task moves on (SIGUSR1: refresh), 1.0.0 retires, the update passes
+	kill -USR1 "$HOST"
+	n=0
+	while [ "$(served mod_x; loaded | grep -c old:)" != "1.1.0
+0" ] && [ $n -lt 100 ]; do
+		sleep 0.05
+		n=$((n + 1))
+	done
+	want_loaded "release 2; mod_x 1.1.0"
+	mod mod_x.so mod_x 1.3.0 -DMOD_PURGE=LM_SOFT_PURGE -DMOD_ANSWER=2
+	api GET /update-modules/all
+	want_code 200
+	want_loaded "release 4; mod_x 1.3.0 old: 1.1.0/1"
+	host_stop
+}
+
+t_eval_init_fails() {
+	one
+	host --call mod_x
+	mod mod_x.so mod_x 1.1.0 -DMOD_ANSWER=2
+	mod mod_new.so mod_new 1.0.0 -DMOD_INIT_FAIL
+	api GET /update-modules/all
+	want_code 500 eval_failed
+	has mod_new "$(errmsg)"
+	[ "$(jf "$T/.body" '$.check')" = "{ok,[]}" ] || fail "check: $BODY"
+	has '{error,' "$(jf "$T/.body" '$.eval')"
+	has mod_new "$(jf "$T/.body" '$.eval')"
+	want_loaded "release 1; mod_x 1.0.0"
+	[ "$(release)" = 1 ] || fail "node moved to release $(release)"
+	[ "$(runs)" = "eval_failed/point_of_no_return" ] || fail "runs: $(runs)"
+	has mod_new "$(last_run eval_json)"
+	[ "$(plans)" = "1:failed" ] || fail "plans: $(plans)"
+	host_stop
+}
+
+t_eval_code_change_fails() {
+	one -DMOD_CODE_CHANGE
+	host --call mod_x
+	mod mod_x.so mod_x 1.1.0 -DMOD_CC_FAIL -DMOD_ANSWER=2
+	expect 1 lm update
+	has "eval: {error," "$OUT$ERR"
+	has mod_x "$OUT$ERR"
+	want_loaded "release 1; mod_x 1.0.0"
+	[ "$(release)" = 1 ] || fail "node moved to release $(release)"
+	[ "$(runs)" = "eval_failed/point_of_no_return" ] || fail "runs: $(runs)"
+	has mod_x "$(last_run eval_json)"
+	# the same over HTTP, on a fresh plan (another object: replanning the
+	# same libdir is t_replan_after_failure's)
+	mod mod_x.so mod_x 1.1.1 -DMOD_CC_FAIL -DMOD_ANSWER=2
+	api GET /update-modules/all
+	want_code 500 eval_failed
+	has mod_x "$(errmsg)"
+	want_loaded "release 1; mod_x 1.0.0"
+	host_stop
+}
+
+t_brutal_purge_ends_pinned_task() {
+	two
+	host --call mod_x --pin mod_x --pin mod_util
+	mod mod_x.so mod_x 1.1.0 -DMOD_DEPS='"mod_util"' -DMOD_ANSWER=2
+	expect 0 lm update
+	has "eval: {ok,[]}" "$OUT"
+	ending=$(grep '^ending ' "$T/host.out")
+	[ "$ending" = "ending mod_x 1.0.0" ] ||
+		fail "brutal purge ended: '$ending', want exactly 'ending mod_x 1.0.0'"
+	grep -q '^ended mod_x 1.0.0$' "$T/host.out" || fail "task did not end: $(cat "$T/host.out")"
+	want_loaded "release 2; mod_util 1.0.0; mod_x 1.1.0"
+	expect 0 lm status
+	echo "$OUT" | grep -Eq '^mod_x +1\.1\.0 ' || fail "status: $OUT"
+	hasnt "1.0.0" "$(echo "$OUT" | grep mod_x)"
+	host_stop
+}
+
+t_one_apply_at_a_time() {
+	one -DMOD_CODE_CHANGE
+	host --call mod_x
+	mod mod_x.so mod_x 1.1.0 -DMOD_CC_SLEEP_MS=1500 -DMOD_ANSWER=2
+	curl -s -m 20 -o "$T/first.body" -w '%{http_code}' \
+		--unix-socket "$STATE/agent.sock" \
+		http://localhost/update-modules/all > "$T/first.code" &
+	first=$!
+	# the first apply has begun (it logs its plan, then stages, checks
+	# and sits 1.5 s in code_change); the runtime's status is no witness:
+	# GET /modules waits for the runtime lock code_change holds
+	n=0
+	until grep -q 'low level script' "$T/host.err"; do
+		n=$((n + 1))
+		[ $n -lt 200 ] || { fail "the first apply never began"; break; }
+		sleep 0.02
+	done
+	sleep 0.3
+	api GET /update-modules/all
+	want_code 409 busy
+	api POST /plans/1/apply
+	want_code 409 busy
+	expect 1 lm update
+	has "another apply is running" "$OUT$ERR"
+	wait $first
+	[ "$(cat "$T/first.code")" = 200 ] || fail "first apply: $(cat "$T/first.code") $(cat "$T/first.body")"
+	want_loaded "release 2; mod_x 1.1.0"
+	[ "$(runs)" = "ok/done" ] || fail "runs: $(runs)"
+	host_stop
+}
+
+t_stale_plan_refused() {
+	one
+	host --call mod_x
+	# plan 1 (release 1 -> 2) fails its check and stays 'failed'
+	mod mod_x.so mod_x 1.1.0 -DMOD_SIG_LONG
+	api GET /update-modules/all
+	want_code 422
+	# plan 2 (release 1 -> 3) moves the node on
+	mod mod_x.so mod_x 1.2.0 -DMOD_ANSWER=2
+	api GET /update-modules/all
+	want_code 200
+	want_loaded "release 3; mod_x 1.2.0"
+	# plan 4 supersedes plan 3
+	mod mod_x.so mod_x 1.3.0
+	lm plan > /dev/null
+	mod mod_x.so mod_x 1.4.0
+	lm plan > /dev/null
+	[ "$(plans)" = "1:failed 2:applied 3:superseded 4:planned" ] || fail "plans: $(plans)"
+	snapshot before
+	api POST /plans/1/apply
+	want_code 409 stale
+	has "release 1" "$(errmsg)"
+	has "release 3" "$(errmsg)"
+	api POST /plans/2/apply
+	want_code 409 stale
+	api POST /plans/3/apply
+	want_code 409 stale
+	api POST /plans/99/apply
+	want_code 404 not_found
+	expect 2 lm apply 1
+	unchanged
+	want_loaded "release 3; mod_x 1.2.0"
+	# the live plan still applies
+	api POST /plans/4/apply
+	want_code 200
+	want_loaded "release 5; mod_x 1.4.0"
+	host_stop
+}
+
+# A failed update leaves the libdir as it was; updating again must plan it
+# again (the same tree from the same release) and fail the same way, not
+# trip over the release the failed plan recorded. Three tries in quick
+# succession: at least two fall in the same second. (Before 198a9de the
+# same commit made twice in a second hit "UNIQUE constraint failed:
+# releases.commit_oid", and a second later made a second release of the
+# same tree.)
+t_replan_after_failure() {
+	one -DMOD_CODE_CHANGE
+	host --call mod_x
+	mod mod_x.so mod_x 1.1.0 -DMOD_CC_FAIL -DMOD_ANSWER=2
+	for i in 1 2 3; do
+		api GET /update-modules/all
+		want_code 500 eval_failed
+		has mod_x "$(errmsg)"
+	done
+	want_loaded "release 1; mod_x 1.0.0"
+	[ "$(sql 'SELECT count(*) FROM releases')" = 2 ] ||
+		fail "one tree, one release: $(sql 'SELECT id, commit_oid FROM releases' | paste -sd ' ')"
+	host_stop
+}
+
+run_test t_update_changes_version
+run_test t_check_signature_changed
+run_test t_check_descriptor_not_planned
+run_test t_check_bytes_not_oid
+run_test t_check_soft_prepurge_pinned
+run_test t_eval_init_fails
+run_test t_eval_code_change_fails
+run_test t_brutal_purge_ends_pinned_task
+run_test t_one_apply_at_a_time
+run_test t_stale_plan_refused
+run_test t_replan_after_failure
+finish
