@@ -82,3 +82,39 @@ int lm_error_exit_status(int code)
 		return 1;
 	}
 }
+
+static const struct {
+	int code;
+	const char *name;
+} names[] = {
+	{ LM_EINVAL, "bad_input" },
+	{ LM_ENOTFOUND, "not_found" },
+	{ LM_EBUSY, "busy" },
+	{ LM_ESTALE, "stale" },
+	{ LM_ECHECK, "check_failed" },
+	{ LM_EEVAL, "eval_failed" },
+	{ LM_ENOTELF, "not_elf" },
+	{ LM_ENODESC, "no_descriptor" },
+	{ LM_ENONODE, "no_node" },
+	{ LM_ERROR, "internal" },
+};
+
+const char *lm_error_name(int code)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].code == code)
+			return names[i].name;
+	return "internal";
+}
+
+int lm_error_from_name(const char *name)
+{
+	size_t i;
+
+	for (i = 0; name && i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(names[i].name, name) == 0)
+			return names[i].code;
+	return LM_ERROR;
+}

@@ -26,6 +26,12 @@ int lm_error_recode(int code);
 
 void lm_error_clear(void);
 
+/* The stable name of a code, used as error.code in JSON answers and CLI
+ * output ("bad_input", "busy", "stale", ...; "internal" for others), and
+ * back; lm_error_from_name gives LM_ERROR for an unknown name. */
+const char *lm_error_name(int code);
+int lm_error_from_name(const char *name);
+
 /* The livemod exit status for an error code (DESIGN.md: 1 check or eval
  * failed or busy, 2 usage or bad input, 3 no running node). */
 int lm_error_exit_status(int code);

@@ -12,28 +12,12 @@
 
 #include "error.h"
 
-static const char *code_name(int rc)
-{
-	switch (rc) {
-	case LM_EINVAL: return "bad_input";
-	case LM_ENOTFOUND: return "not_found";
-	case LM_EBUSY: return "busy";
-	case LM_ESTALE: return "stale";
-	case LM_ECHECK: return "check_failed";
-	case LM_EEVAL: return "eval_failed";
-	case LM_ENOTELF: return "not_elf";
-	case LM_ENODESC: return "no_descriptor";
-	case LM_ENONODE: return "no_node";
-	default: return "internal";
-	}
-}
-
 static void print_error_json(int rc, const char *msg)
 {
 	cJSON *root = cJSON_CreateObject();
 	cJSON *err = cJSON_AddObjectToObject(root, "error");
 
-	cJSON_AddStringToObject(err, "code", code_name(rc));
+	cJSON_AddStringToObject(err, "code", lm_error_name(rc));
 	cJSON_AddStringToObject(err, "message", msg);
 	cli_print_json_text(cJSON_Print(root));
 	cJSON_Delete(root);
@@ -82,12 +66,14 @@ static void print_side(const lm_plan_side *s)
 		printf("-");
 }
 
-static void print_script(const char *label, const lm_script *s,
-			 const lm_plan *p)
+void cli_print_script(const char *label, const lm_script *s,
+		      const lm_plan *p)
 {
-	char *text = lm_script_format(s, p, (int)strlen(label) + 2);
+	/* continuation lines line up under the first instruction */
+	char *text = p && s ? lm_script_format(s, p, (int)strlen(label) + 2)
+			    : NULL;
 
-	printf("%s: %s\n", label, text ? text : "?");
+	printf("%s: %s\n", label, text ? text : "[]");
 	free(text);
 }
 
@@ -112,11 +98,11 @@ void cli_print_plan(const lm_plan *p, int with_downgrade)
 		print_side(m->new_side);
 		printf("  %s\n", lm_purge_name(m->post_purge));
 	}
-	print_script("script", &p->script, p);
-	print_script("low level script", &p->low_level, p);
+	cli_print_script("script", &p->script, p);
+	cli_print_script("low level script", &p->low_level, p);
 	if (with_downgrade) {
-		print_script("downgrade script", &p->down_script, p);
-		print_script("downgrade low level script", &p->down_low_level,
+		cli_print_script("downgrade script", &p->down_script, p);
+		cli_print_script("downgrade low level script", &p->down_low_level,
 			     p);
 	}
 }

@@ -35,6 +35,11 @@ int cli_usage(const cli *c, const char *fmt, ...)
  * is given (returns NULL and prints). */
 const char *cli_state_dir(const cli *c);
 
+/* Prints "label: [...]" in OTP terms, continuation lines aligned; "[]"
+ * when there is no plan. */
+void cli_print_script(const char *label, const lm_script *s,
+		      const lm_plan *p);
+
 /* Prints a plan for a person: header, modules, scripts (OTP terms). */
 void cli_print_plan(const lm_plan *p, int with_downgrade);
 

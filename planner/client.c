@@ -145,25 +145,11 @@ void lm_client_response_clear(lm_client_response *r)
 	memset(r, 0, sizeof(*r));
 }
 
-/* The agent's error codes (agent/node/http.c) back to LM_E* codes, so the
+/* The HTTP layer's own refusals: the CLI sent something the API refuses,
+ * a usage error. Every other code is an LM_E* name (lm_error_name), so the
  * exit status follows lm_error_exit_status. */
-static const struct {
-	const char *code;
-	int rc;
-} codes[] = {
-	{ "bad_input", LM_EINVAL },
-	{ "not_elf", LM_ENOTELF },
-	{ "no_descriptor", LM_ENODESC },
-	{ "not_found", LM_ENOTFOUND },
-	{ "busy", LM_EBUSY },
-	{ "stale", LM_ESTALE },
-	{ "check_failed", LM_ECHECK },
-	{ "eval_failed", LM_EEVAL },
-	/* the CLI sent something the API refuses: a usage error */
-	{ "method_not_allowed", LM_EINVAL },
-	{ "too_large", LM_EINVAL },
-	{ "unauthorized", LM_EINVAL },
-};
+static const char *const usage_codes[] = { "method_not_allowed", "too_large",
+					   "unauthorized" };
 
 int lm_client_error(const lm_client_response *r)
 {
@@ -174,10 +160,12 @@ int lm_client_error(const lm_client_response *r)
 	int rc = LM_ERROR;
 	size_t i;
 
-	for (i = 0; cJSON_IsString(code) && i < sizeof(codes) / sizeof(codes[0]);
-	     i++)
-		if (strcmp(codes[i].code, code->valuestring) == 0)
-			rc = codes[i].rc;
+	if (cJSON_IsString(code))
+		rc = lm_error_from_name(code->valuestring);
+	for (i = 0; cJSON_IsString(code) &&
+		    i < sizeof(usage_codes) / sizeof(usage_codes[0]); i++)
+		if (strcmp(usage_codes[i], code->valuestring) == 0)
+			rc = LM_EINVAL;
 	if (cJSON_IsString(msg))
 		lm_error_set(rc, "%s", msg->valuestring);
 	else

@@ -89,16 +89,6 @@ static void print_term(const char *label, const cJSON *v, const char *absent)
 	free(text);
 }
 
-static void print_script_line(const char *label, const lm_script *s,
-			      const lm_plan *p)
-{
-	/* continuation lines line up under the first instruction */
-	char *text = lm_script_format(s, p, (int)strlen(label) + 2);
-
-	printf("%s: %s\n", label, text ? text : "?");
-	free(text);
-}
-
 /* The objects the plan loads, as the node extracts them from the store
  * (and logs them): "objects: objects/<oid>.so ...". */
 static void print_objects(const lm_plan *p)
@@ -166,8 +156,8 @@ static void print_result(const cli *c, const cJSON *root)
 		printf("plan %lld: release %lld -> %lld\n", (long long)p->id,
 		       (long long)p->from_release, (long long)p->to_release);
 		print_objects(p);
-		print_script_line("script", &p->script, p);
-		print_script_line("low level script", &p->low_level, p);
+		cli_print_script("script", &p->script, p);
+		cli_print_script("low level script", &p->low_level, p);
 		lm_plan_free(p);
 	}
 	print_term("check", check, "-");

@@ -163,15 +163,6 @@ static void info_json(const planned *pl)
 	free(pj);
 }
 
-static void print_script_line(const char *label, const lm_script *s,
-			      const lm_plan *p)
-{
-	char *text = p ? lm_script_format(s, p, (int)strlen(label) + 2) : NULL;
-
-	printf("%s: %s\n", label, text ? text : "[]");
-	free(text);
-}
-
 /* DESIGN.md's update_info, in OTP's words:
  *   libdir: ...  modules: ...  script: [...]  low level script: [...]
  *   check: {ok,[Warnings]} | {error,Reason} */
@@ -194,8 +185,8 @@ int cmd_update_info(cli *c)
 	for (i = 0; pl.plan && i < pl.plan->nmodules; i++)
 		printf(" %s", pl.plan->modules[i].name);
 	printf("\n");
-	print_script_line("script", pl.plan ? &pl.plan->script : NULL, pl.plan);
-	print_script_line("low level script",
+	cli_print_script("script", pl.plan ? &pl.plan->script : NULL, pl.plan);
+	cli_print_script("low level script",
 			  pl.plan ? &pl.plan->low_level : NULL, pl.plan);
 	printf("check: {ok,[");
 	for (i = 0; i < pl.scan.nwarnings; i++)

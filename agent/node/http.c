@@ -53,18 +53,18 @@ enum {
 static const struct http_error {
 	int rc;
 	unsigned status;
-	const char *code; /* the body's error.code; planner/cli.c's names */
+	const char *code; /* the body's error.code: lm_error_name's, and ours */
 } http_errors[] = {
-	{ LM_EINVAL, MHD_HTTP_BAD_REQUEST, "bad_input" },
+	{ LM_EINVAL, MHD_HTTP_BAD_REQUEST, NULL },
 	/* a broken libdir met while planning an update: bad input, as the
 	 * planner's exit status 2 says */
-	{ LM_ENOTELF, MHD_HTTP_BAD_REQUEST, "not_elf" },
-	{ LM_ENODESC, MHD_HTTP_BAD_REQUEST, "no_descriptor" },
-	{ LM_ENOTFOUND, MHD_HTTP_NOT_FOUND, "not_found" },
-	{ LM_EBUSY, MHD_HTTP_CONFLICT, "busy" },
-	{ LM_ESTALE, MHD_HTTP_CONFLICT, "stale" },
-	{ LM_ECHECK, MHD_HTTP_UNPROCESSABLE_CONTENT, "check_failed" },
-	{ LM_EEVAL, MHD_HTTP_INTERNAL_SERVER_ERROR, "eval_failed" },
+	{ LM_ENOTELF, MHD_HTTP_BAD_REQUEST, NULL },
+	{ LM_ENODESC, MHD_HTTP_BAD_REQUEST, NULL },
+	{ LM_ENOTFOUND, MHD_HTTP_NOT_FOUND, NULL },
+	{ LM_EBUSY, MHD_HTTP_CONFLICT, NULL },
+	{ LM_ESTALE, MHD_HTTP_CONFLICT, NULL },
+	{ LM_ECHECK, MHD_HTTP_UNPROCESSABLE_CONTENT, NULL },
+	{ LM_EEVAL, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL },
 	{ HE_UNAUTHORIZED, MHD_HTTP_UNAUTHORIZED, "unauthorized" },
 	{ HE_METHOD, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed" },
 	{ HE_TOO_LARGE, MHD_HTTP_CONTENT_TOO_LARGE, "too_large" },
@@ -72,7 +72,7 @@ static const struct http_error {
 };
 
 static const struct http_error internal_error = {
-	LM_ERROR, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal"
+	LM_ERROR, MHD_HTTP_INTERNAL_SERVER_ERROR, NULL
 };
 
 static const struct http_error *http_error_of(int rc)
@@ -109,6 +109,7 @@ static int reply_fail(reply *out, int rc, const char *message,
 		      const char *result)
 {
 	const struct http_error *e = http_error_of(rc);
+	const char *code = e->code ? e->code : lm_error_name(e->rc);
 	cJSON *root = result ? cJSON_Parse(result) : NULL, *err;
 
 	if (root && !cJSON_IsObject(root)) {
@@ -119,9 +120,9 @@ static int reply_fail(reply *out, int rc, const char *message,
 		root = cJSON_CreateObject();
 	cJSON_DeleteItemFromObjectCaseSensitive(root, "error");
 	err = cJSON_AddObjectToObject(root, "error");
-	cJSON_AddStringToObject(err, "code", e->code);
+	cJSON_AddStringToObject(err, "code", code);
 	cJSON_AddStringToObject(err, "message",
-				message && *message ? message : e->code);
+				message && *message ? message : code);
 	reply_json(out, e->status, cJSON_Print(root));
 	cJSON_Delete(root);
 	return rc;

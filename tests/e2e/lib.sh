@@ -128,3 +128,42 @@ sql() {
 gitstore() {
 	git --git-dir="$STATE/store.git" "$@"
 }
+
+# ---- a host process (build/tests/lmhost) on $STATE -----------------------
+
+LMHOST=${LMHOST:-$TOP/build/tests/lmhost}
+HOST=""
+
+host_kill() {
+	if [ -n "$HOST" ]; then
+		kill -KILL "$HOST" 2>/dev/null
+		wait "$HOST" 2>/dev/null
+		HOST=""
+	fi
+}
+
+# host_try ARGS...: starts lmhost on $STATE with ARGS; 0 once it printed
+# "ready" (PORT is the TCP port it printed with --http), else 1 with the
+# failure recorded.
+host_try() {
+	: > "$T/host.out"
+	"$LMHOST" --state "$STATE" "$@" > "$T/host.out" 2>> "$T/host.err" &
+	HOST=$!
+	trap host_kill EXIT
+	n=0
+	until grep -q '^ready' "$T/host.out" 2>/dev/null; do
+		n=$((n + 1))
+		if [ $n -gt 500 ] || ! kill -0 "$HOST" 2>/dev/null; then
+			fail "lmhost did not start: $(tail -5 "$T/host.err")"
+			host_kill
+			return 1
+		fi
+		sleep 0.02
+	done
+	PORT=$(sed -n 's/^port //p' "$T/host.out")
+}
+
+# host ARGS...: as host_try; a host that does not start ends the test.
+host() {
+	host_try "$@" || exit 1
+}

@@ -6,37 +6,9 @@
 # against a real node in build/tests/lmhost.
 . "$(dirname "$0")/lib.sh"
 
-LMHOST=${LMHOST:-$TOP/build/tests/lmhost}
-HOST=""
 
 # ---- the host ------------------------------------------------------------
 
-host_kill() {
-	if [ -n "$HOST" ]; then
-		kill -KILL "$HOST" 2>/dev/null
-		wait "$HOST" 2>/dev/null
-		HOST=""
-	fi
-}
-
-# host ARGS...: starts lmhost on $STATE, waits for "ready"; PORT is the TCP
-# port it printed (with --http).
-host() {
-	"$LMHOST" --state "$STATE" "$@" > "$T/host.out" 2> "$T/host.err" &
-	HOST=$!
-	trap host_kill EXIT
-	n=0
-	until grep -q '^ready' "$T/host.out" 2>/dev/null; do
-		n=$((n + 1))
-		if [ $n -gt 200 ] || ! kill -0 "$HOST" 2>/dev/null; then
-			fail "lmhost did not start: $(cat "$T/host.err")"
-			host_kill
-			exit 1
-		fi
-		sleep 0.05
-	done
-	PORT=$(sed -n 's/^port //p' "$T/host.out")
-}
 
 host_stop() {
 	kill -TERM "$HOST"

@@ -15,35 +15,9 @@
 # changes nothing. Every host ends with "calls N bad 0".
 . "$(dirname "$0")/lib.sh"
 
-LMHOST=${LMHOST:-$TOP/build/tests/lmhost}
-HOST=""
 
 # ---- the host ------------------------------------------------------------
 
-host_kill() {
-	if [ -n "$HOST" ]; then
-		kill -KILL "$HOST" 2>/dev/null
-		wait "$HOST" 2>/dev/null
-		HOST=""
-	fi
-}
-
-# host ARGS...: starts lmhost on $STATE with ARGS, waits for "ready".
-host() {
-	"$LMHOST" --state "$STATE" "$@" > "$T/host.out" 2> "$T/host.err" &
-	HOST=$!
-	trap host_kill EXIT
-	n=0
-	until grep -q '^ready' "$T/host.out" 2>/dev/null; do
-		n=$((n + 1))
-		if [ $n -gt 200 ] || ! kill -0 "$HOST" 2>/dev/null; then
-			fail "lmhost did not start: $(cat "$T/host.err")"
-			host_kill
-			exit 1
-		fi
-		sleep 0.05
-	done
-}
 
 # host_stop: SIGTERM; the host must exit 0 having answered every call well.
 host_stop() {
@@ -189,15 +163,6 @@ t_update_changes_version() {
 	[ "$(runs)" = "ok/done ok/done" ] || fail "runs: $(runs)"
 	host_stop
 }
-
-# KNOWN BUGS these tests catch (reported to the lead; not fixed here):
-#   - agent/node/apply.c:231 and :257 call lm_error_set(LM_ECHECK, "%s",
-#     lm_error_last()): vsnprintf from the error buffer into itself, so a
-#     check failure whose cause was not already LM_ECHECK (soft pre-purge
-#     with pins, store read, extract, dlopen) reaches the caller and the
-#     ledger as {error,""}: t_check_bytes_not_oid, t_check_soft_prepurge_pinned.
-#   - lib/store.c lm_store_read: libgit2 refuses an altered loose object
-#     (hash mismatch) and the store reports it "missing": t_check_bytes_not_oid.
 
 # A check failure: the node serves what it served, the run is
 # 'check_failed' with the module named in the ledger, the plan 'failed'.
