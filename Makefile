@@ -76,13 +76,16 @@ demo: deps
 	@echo "make demo: the chatd demo arrives with the agent (issue: agent, examples/chatd)."
 
 bench: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all agent $(B)/tests/lmhost \
+		$(B)/bench/bench_apply $(B)/bench/bench_call_ir $(B)/tests/agent/bench_call
 	@sh bench/run.sh
 
-install: $(B)/livemod
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(INCDIR)/livemod
+install: $(B)/livemod $(B)/liblivemod-agent.a $(B)/liblivemod-agent.so
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(INCDIR)/livemod $(DESTDIR)$(LIBDIR)
 	install -m 0755 $(B)/livemod $(DESTDIR)$(BINDIR)/livemod
 	install -m 0644 include/livemod/*.h $(DESTDIR)$(INCDIR)/livemod/
+	install -m 0644 $(B)/liblivemod-agent.a $(DESTDIR)$(LIBDIR)/
+	install -m 0755 $(B)/liblivemod-agent.so $(DESTDIR)$(LIBDIR)/
 
 clean:
 	rm -rf $(B)
@@ -208,3 +211,7 @@ $(AT)/node_stress-tsan: tests/agent/node_stress.c $(AGENT_TEST_HDR) $(AGENT_SAN_
 
 test-agent: $(NODE_STRESS_TESTS)
 # ==== end of the node stress block ====================================
+
+$(B)/bench/bench_call_ir: bench/bench_call_ir.c $(B)/liblivemod-agent.a
+	@mkdir -p $(dir $@)
+	$(CC) $(AGENT_CFLAGS) -o $@ $< $(B)/liblivemod-agent.a $(AGENT_LDLIBS)

@@ -149,6 +149,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 		apply[i] = apply_us(res) / 1000.0;
+		if (getenv("LM_BENCH_VERBOSE") && i == rounds - 1)
+			fprintf(stderr, "%s\n", res->json);
 		pause[i] = (double)atomic_load(&round_max_ns) / 1000.0;
 		lm_apply_result_free(res);
 	}

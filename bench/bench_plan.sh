@@ -22,20 +22,7 @@ cc -std=c11 -shared -fPIC -fno-gnu-unique -s -Wl,-z,noseparate-code \
 "$W/gen" "$W/tpl.so" "$W/lib" "$N"
 sleep 1.2 # files older than the cache's racy window, as after an install
 
-now_ns() { date +%s%N; }
-
-# median of the numbers on stdin
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-
-# time_ms CMD...: wall time of one run in ms (3 decimals)
-time_ms() {
-	t0=$(now_ns)
-	"$@" > /dev/null 2>&1
-	t1=$(now_ns)
-	echo "$t0 $t1" | awk '{printf "%.3f\n", ($2-$1)/1e6}'
-}
-
-ratio() { echo "$1 $2" | awk '{printf "%.2f", $1/$2}'; }
+. "$TOP/bench/lib.sh"
 
 # --- cold ---------------------------------------------------------------
 : > "$W/cold.lm"
