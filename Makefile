@@ -73,7 +73,7 @@ test: deps
 	@$(MAKE) --no-print-directory test-agent
 
 demo: deps
-	@echo "make demo: the chatd demo arrives with the agent (issue: agent, examples/chatd)."
+	@bash scripts/demo.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory all agent $(B)/tests/lmhost \
@@ -215,3 +215,20 @@ test-agent: $(NODE_STRESS_TESTS)
 $(B)/bench/bench_call_ir: bench/bench_call_ir.c $(B)/liblivemod-agent.a
 	@mkdir -p $(dir $@)
 	$(CC) $(AGENT_CFLAGS) -o $@ $< $(B)/liblivemod-agent.a $(AGENT_LDLIBS)
+
+# ==== examples/chatd (issue 4) ========================================
+# The example host, its modules (v1 and v2) and its load generator, built
+# by examples/chatd/Makefile into $(B)/chatd/ against the agent library.
+#   make chatd      $(B)/chatd/chatd, $(B)/chatd/loadgen,
+#                   $(B)/chatd/v1/*.so, $(B)/chatd/v2/*.so
+#   make e2e-chatd  tests/e2e/test_chatd.sh
+# `make demo` (above) runs scripts/demo.sh, which builds these itself.
+.PHONY: chatd e2e-chatd
+chatd: $(B)/liblivemod-agent.a $(B)/livemod
+	@$(MAKE) --no-print-directory -C examples/chatd TOP=$(CURDIR) \
+		B=$(CURDIR)/$(B)/chatd AGENT_LIB=$(CURDIR)/$(B)/liblivemod-agent.a \
+		AGENT_LDLIBS="$(AGENT_LDLIBS)" CC="$(CC)" CFLAGS="$(CFLAGS)"
+
+e2e-chatd: chatd
+	@sh tests/e2e/test_chatd.sh
+# ==== end of the examples/chatd block =================================

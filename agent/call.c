@@ -7,17 +7,49 @@
  */
 #include "internal.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* See LM__TSAN_RELEASE in agent.h; defined in every build so that a TSan
  * host links against a normal agent library. */
 char lm__tsan_grace;
 
-/* How long a call spins on a suspended module before it sleeps: a swap
- * takes microseconds, a futex round trip about as long. */
-#define SPIN_TRIES 200
+/* How long a call spins on a suspended module before it sleeps. A swap
+ * is a grace period and a pointer store; on a VM the grace period's IPIs
+ * make it ~100 us, and waking a sleeping thread costs another IPI and an
+ * idle exit, as much again. Spinning through a typical swap halves the
+ * pause; sched_yield lets an applier sharing the CPU run. */
+#define SPIN_NS 300000L
+#define SPIN_YIELD_EVERY 64
+
+static long mono_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+/* Waits for `hot` to have a table again, spinning up to SPIN_NS; true
+ * when it has one. */
+static bool spin_for_resume(struct lm__hot *hot)
+{
+	long until = mono_ns() + SPIN_NS;
+	int i;
+
+	do {
+		for (i = 0; i < SPIN_YIELD_EVERY; i++) {
+			if (__atomic_load_n(&hot->vtab, __ATOMIC_ACQUIRE))
+				return true;
+			caa_cpu_relax();
+		}
+		sched_yield();
+	} while (mono_ns() < until);
+	return false;
+}
 
 void lm_thread_register(void)
 {
@@ -29,21 +61,40 @@ void lm_thread_unregister(void)
 	urcu_memb_unregister_thread();
 }
 
+/*
+ * A call made while the caller is already inside a module call (a module
+ * calling another through the host) holds an outer read-side section that
+ * the suspension's grace period waits for: were it to wait for resume, the
+ * grace period and the call would wait for each other for ever. It runs
+ * the published version instead, which stays mapped and keeps its state
+ * until a grace period after it is replaced (docs/host-guide.md, "Nested
+ * calls").
+ */
+static lm__fn *published_table(struct lm_module *mod)
+{
+	lm__fn *vt;
+
+	pthread_mutex_lock(&mod->mu);
+	vt = mod->published ? mod->published->vtab : NULL;
+	pthread_mutex_unlock(&mod->mu);
+	return vt;
+}
+
 lm__fn *lm__call_wait(struct lm__hot *hot)
 {
 	struct lm_module *mod = hot->mod;
 	lm__fn *vt;
-	int i;
 
 	for (;;) {
 		/* Waiting inside the section would stall the grace period
 		 * the swap itself may be waiting for. */
 		urcu_memb_read_unlock();
-		for (i = 0; i < SPIN_TRIES; i++) {
-			if (__atomic_load_n(&hot->vtab, __ATOMIC_ACQUIRE))
-				goto again;
-			caa_cpu_relax();
+		if (urcu_memb_read_ongoing() && (vt = published_table(mod))) {
+			urcu_memb_read_lock();
+			return vt;
 		}
+		if (spin_for_resume(hot))
+			goto again;
 		pthread_mutex_lock(&mod->mu);
 		while (mod->suspended)
 			pthread_cond_wait(&mod->resumed, &mod->mu);

@@ -7,12 +7,13 @@
  */
 #include "internal.h"
 
-#include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+
+#include "fsutil.h"
 
 static unsigned scan_sections(Elf *e)
 {
@@ -54,16 +55,21 @@ static unsigned scan_sections(Elf *e)
 unsigned lm__elf_flags(const char *path)
 {
 	unsigned flags = 0;
-	size_t i, nph;
-	int fd;
+	size_t i, nph, len = 0;
+	void *buf = NULL;
 	Elf *e;
 
 	if (elf_version(EV_CURRENT) == EV_NONE)
 		return 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	/* One read of the whole (small) object, parsed in memory: libelf's
+	 * ELF_C_READ reads it piece by piece, a pread per header and
+	 * section, and ELF_C_READ_MMAP's munmap would cost a TLB shootdown
+	 * on every CPU running the host. */
+	if (lm_file_read(&buf, &len, path) < 0) {
+		lm_error_clear();
 		return 0;
-	e = elf_begin(fd, ELF_C_READ, NULL);
+	}
+	e = elf_memory(buf, len);
 	if (e && elf_kind(e) == ELF_K_ELF) {
 		if (elf_getphdrnum(e, &nph) == 0)
 			for (i = 0; i < nph; i++) {
@@ -77,7 +83,7 @@ unsigned lm__elf_flags(const char *path)
 	}
 	if (e)
 		elf_end(e);
-	close(fd);
+	free(buf);
 	return flags;
 }
 

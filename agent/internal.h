@@ -168,12 +168,31 @@ unsigned lm__elf_flags(const char *path);
 const char *lm__elf_reasons(unsigned flags, char *buf, size_t cap);
 
 /* purge.c */
+/* Versions taken off their module's lists, to be unloaded together. */
+struct lm__taken {
+	struct lm_version **v;
+	size_t n, cap;
+};
+/* The pin-handling half of a purge: fails (soft, pinned) or asks the host
+ * and waits (brutal) as the purge mode says, marks pinned versions
+ * retiring, and moves the ones to unload now to `t`. Caller holds
+ * rt->mu. */
+int lm__purge_take(lm_runtime *rt, struct lm_module *mod, lm_purge_mode mode,
+		   unsigned flags, struct lm__taken *t);
+/* lm__unload of everything in `t`, which is emptied. */
+void lm__taken_unload(lm_runtime *rt, struct lm__taken *t);
+/* lm__purge_take, then lm__taken_unload. */
 int lm__purge_locked(lm_runtime *rt, struct lm_module *mod,
 		     lm_purge_mode mode, unsigned flags);
 int lm__reaper_start(lm_runtime *rt);
 void lm__reaper_stop(lm_runtime *rt);
 void lm__reaper_kick(lm_runtime *rt);
 
+/* swap.c */
+/* lm_runtime_remove's checks and unpublishing, then lm__purge_take.
+ * Caller holds rt->mu. */
+int lm__remove_take(lm_runtime *rt, const char *module, lm_purge_mode mode,
+		    unsigned flags, struct lm__taken *t);
 /* pin.c */
 /* Pins on `v` now (takes mod->mu). */
 size_t lm__version_pins(struct lm_version *v);

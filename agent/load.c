@@ -129,6 +129,40 @@ fail:
 	return rc;
 }
 
+/* True when `v` was opened from `path` (as spelt) or from the file `st`. */
+static bool opened_from(const struct lm_version *v, const char *path,
+			const struct stat *st)
+{
+	return strcmp(v->path, path) == 0 ||
+	       (st && v->dev == st->st_dev && v->ino == st->st_ino);
+}
+
+int lm_runtime_file_loaded(lm_runtime *rt, const char *path)
+{
+	struct stat st;
+	const struct stat *stp;
+	size_t i;
+	int used = 0;
+
+	if (!path)
+		return 0;
+	/* By name too: glibc hands back a loaded object whose name matches
+	 * even when the file at that path was replaced since. */
+	stp = stat(path, &st) == 0 ? &st : NULL;
+	pthread_mutex_lock(&rt->mu);
+	for (i = 0; i < rt->nmods && !used; i++) {
+		struct lm_module *mod = rt->mods[i];
+		struct lm_version *v;
+
+		used = (mod->published && opened_from(mod->published, path, stp)) ||
+		       (mod->staged && opened_from(mod->staged, path, stp));
+		for (v = mod->old; v && !used; v = v->next)
+			used = opened_from(v, path, stp);
+	}
+	pthread_mutex_unlock(&rt->mu);
+	return used;
+}
+
 void lm__version_discard(struct lm_version *v)
 {
 	if (v->dl)

@@ -12,6 +12,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -34,27 +35,31 @@ static struct lm_version *first_pinned(const struct lm_module *mod)
 	return NULL;
 }
 
-/* Moves the old versions that have no pins (all of them when `all`) to a
- * new array; marks the pinned ones retiring. Caller holds rt->mu and
- * mod->mu. */
-static int take_old(struct lm_module *mod, bool all,
-		    struct lm_version ***out, size_t *n)
+/* Moves the old versions that have no pins (all of them when `all`) to
+ * `t`; marks the pinned ones retiring. Caller holds rt->mu and mod->mu.
+ * Room is made first, so a failure changes nothing. */
+static int take_old(struct lm_module *mod, bool all, struct lm__taken *t)
 {
-	struct lm_version **link = &mod->old, *v, **arr;
-	size_t cap = 0;
+	struct lm_version **link = &mod->old, *v;
+	size_t count = 0;
 
 	for (v = mod->old; v; v = v->next)
-		cap++;
-	*n = 0;
-	*out = arr = calloc(cap ? cap : 1, sizeof(*arr));
-	if (!arr)
-		return lm_error_set(LM_ERROR, "out of memory");
+		count++;
+	if (t->n + count > t->cap) {
+		size_t cap = t->n + count + 8;
+		struct lm_version **arr = realloc(t->v, cap * sizeof(*arr));
+
+		if (!arr)
+			return lm_error_set(LM_ERROR, "out of memory");
+		t->v = arr;
+		t->cap = cap;
+	}
 	while ((v = *link) != NULL) {
 		if (all || v->npins == 0) {
 			assert(v->npins == 0);
 			*link = v->next;
 			v->next = NULL;
-			arr[(*n)++] = v;
+			t->v[t->n++] = v;
 		} else {
 			v->retiring = true;
 			link = &v->next;
@@ -63,18 +68,10 @@ static int take_old(struct lm_module *mod, bool all,
 	return 0;
 }
 
-static int unload_taken(lm_runtime *rt, struct lm_version **arr, size_t n,
-			int rc)
+static int soft_purge(struct lm_module *mod, unsigned flags,
+		      struct lm__taken *t)
 {
-	lm__unload(rt, arr, n);
-	free(arr);
-	return rc;
-}
-
-static int soft_purge(lm_runtime *rt, struct lm_module *mod, unsigned flags)
-{
-	struct lm_version *v, **arr;
-	size_t n;
+	struct lm_version *v;
 	int rc;
 
 	pthread_mutex_lock(&mod->mu);
@@ -86,9 +83,9 @@ static int soft_purge(lm_runtime *rt, struct lm_module *mod, unsigned flags)
 		pthread_mutex_unlock(&mod->mu);
 		return rc;
 	}
-	rc = take_old(mod, false, &arr, &n);
+	rc = take_old(mod, false, t);
 	pthread_mutex_unlock(&mod->mu);
-	return rc < 0 ? rc : unload_taken(rt, arr, n, 0);
+	return rc;
 }
 
 static void deadline_in(struct timespec *ts, unsigned ms)
@@ -120,11 +117,11 @@ static void ask_host(lm_runtime *rt, struct lm_module *mod)
 	}
 }
 
-static int brutal_purge(lm_runtime *rt, struct lm_module *mod)
+static int brutal_purge(lm_runtime *rt, struct lm_module *mod,
+			struct lm__taken *t)
 {
-	struct lm_version *v, **arr;
+	struct lm_version *v;
 	struct timespec deadline;
-	size_t n;
 	int rc = 0;
 
 	pthread_mutex_lock(&mod->mu);
@@ -155,19 +152,37 @@ static int brutal_purge(lm_runtime *rt, struct lm_module *mod)
 			return rc;
 		}
 	}
-	rc = take_old(mod, true, &arr, &n);
+	rc = take_old(mod, true, t);
 	pthread_mutex_unlock(&mod->mu);
-	return rc < 0 ? rc : unload_taken(rt, arr, n, 0);
+	return rc;
+}
+
+int lm__purge_take(lm_runtime *rt, struct lm_module *mod, lm_purge_mode mode,
+		   unsigned flags, struct lm__taken *t)
+{
+	if (!mod->old)
+		return 0;
+	if (effective_mode(mod, mode) == LM_SOFT_PURGE)
+		return soft_purge(mod, flags, t);
+	return brutal_purge(rt, mod, t);
+}
+
+void lm__taken_unload(lm_runtime *rt, struct lm__taken *t)
+{
+	lm__unload(rt, t->v, t->n);
+	free(t->v);
+	t->v = NULL;
+	t->n = t->cap = 0;
 }
 
 int lm__purge_locked(lm_runtime *rt, struct lm_module *mod,
 		     lm_purge_mode mode, unsigned flags)
 {
-	if (!mod->old)
-		return 0;
-	if (effective_mode(mod, mode) == LM_SOFT_PURGE)
-		return soft_purge(rt, mod, flags);
-	return brutal_purge(rt, mod);
+	struct lm__taken t = { 0 };
+	int rc = lm__purge_take(rt, mod, mode, flags, &t);
+
+	lm__taken_unload(rt, &t);
+	return rc;
 }
 
 int lm_runtime_purge(lm_runtime *rt, const char *module, lm_purge_mode mode,
@@ -183,6 +198,46 @@ int lm_runtime_purge(lm_runtime *rt, const char *module, lm_purge_mode mode,
 		rc = lm__purge_locked(rt, mod, mode, flags);
 	pthread_mutex_unlock(&rt->mu);
 	return rc;
+}
+
+int lm_runtime_purge_batch(lm_runtime *rt, lm_purge_op *ops, size_t n)
+{
+	struct lm__taken t = { 0 };
+	struct lm_module *mod;
+	size_t i;
+	int first = 0;
+
+	lm__assert_outside_call(__func__);
+	pthread_mutex_lock(&rt->mu);
+	for (i = 0; i < n; i++) {
+		lm_purge_op *op = &ops[i];
+
+		op->rc = op->remove
+			? lm__remove_take(rt, op->module, op->mode, op->flags, &t)
+			: lm__module_need(&mod, rt, op->module);
+		if (!op->remove && op->rc == 0)
+			op->rc = lm__purge_take(rt, mod, op->mode, op->flags,
+						&t);
+		op->error[0] = '\0';
+		if (op->rc < 0) {
+			snprintf(op->error, sizeof(op->error), "%s",
+				 lm_error_last());
+			if (!first)
+				first = op->rc;
+		}
+	}
+	/* Versions taken by an op that failed later (a brutal purge that
+	 * timed out keeps its pinned versions, not these) are unreachable
+	 * all the same: unload everything taken. */
+	lm__taken_unload(rt, &t);
+	pthread_mutex_unlock(&rt->mu);
+	if (first)
+		for (i = 0; i < n; i++)
+			if (ops[i].rc == first) {
+				lm_error_set(first, "%s", ops[i].error);
+				break;
+			}
+	return first;
 }
 
 int lm_runtime_check_purge(lm_runtime *rt, const char *module,
@@ -214,32 +269,54 @@ int lm_runtime_check_purge(lm_runtime *rt, const char *module,
 
 /* ---- the reaper ------------------------------------------------------ */
 
+/* Moves the retiring versions of `mod` whose last pin is gone to `t`.
+ * Caller holds rt->mu. */
+static int take_retired(struct lm_module *mod, struct lm__taken *t)
+{
+	struct lm_version **link, *v;
+	size_t count = 0;
+	int rc = 0;
+
+	pthread_mutex_lock(&mod->mu);
+	for (v = mod->old; v; v = v->next)
+		count += v->retiring && v->npins == 0;
+	if (count && t->n + count > t->cap) {
+		size_t cap = t->n + count + 8;
+		struct lm_version **arr = realloc(t->v, cap * sizeof(*arr));
+
+		if (arr) {
+			t->v = arr;
+			t->cap = cap;
+		} else {
+			/* They stay retiring: the next kick retries. */
+			rc = lm_error_set(LM_ERROR, "out of memory");
+			count = 0;
+		}
+	}
+	for (link = &mod->old; count && (v = *link) != NULL;) {
+		if (v->retiring && v->npins == 0) {
+			*link = v->next;
+			v->next = NULL;
+			t->v[t->n++] = v;
+			count--;
+		} else {
+			link = &v->next;
+		}
+	}
+	pthread_mutex_unlock(&mod->mu);
+	return rc;
+}
+
+/* Every retired version of every module, unloaded together. */
 static void reap(lm_runtime *rt)
 {
-	size_t i, n;
+	struct lm__taken t = { 0 };
+	size_t i;
 
 	pthread_mutex_lock(&rt->mu);
-	for (i = 0; i < rt->nmods; i++) {
-		struct lm_module *mod = rt->mods[i];
-		struct lm_version **link = &mod->old, *v;
-		struct lm_version *batch[16];
-
-		n = 0;
-		pthread_mutex_lock(&mod->mu);
-		while ((v = *link) != NULL && n < 16) {
-			if (v->retiring && v->npins == 0) {
-				*link = v->next;
-				v->next = NULL;
-				batch[n++] = v;
-			} else {
-				link = &v->next;
-			}
-		}
-		pthread_mutex_unlock(&mod->mu);
-		lm__unload(rt, batch, n);
-		if (n == 16)
-			i--; /* more of this module may be waiting */
-	}
+	for (i = 0; i < rt->nmods; i++)
+		(void)take_retired(rt->mods[i], &t);
+	lm__taken_unload(rt, &t);
 	pthread_mutex_unlock(&rt->mu);
 }
 

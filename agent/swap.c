@@ -103,7 +103,9 @@ int lm_runtime_unstage(lm_runtime *rt, const char *module)
 	return rc;
 }
 
-static int suspend_locked(lm_runtime *rt, const char *module)
+/* Marks `module` suspended: new calls see no table and wait. The caller
+ * waits out the in-flight ones (a grace period) before touching state. */
+static int suspend_mark(lm_runtime *rt, const char *module)
 {
 	struct lm_module *mod;
 	int rc = lm__module_need(&mod, rt, module);
@@ -123,16 +125,49 @@ static int suspend_locked(lm_runtime *rt, const char *module)
 		__atomic_store_n(&mod->hot->vtab, NULL, __ATOMIC_RELEASE);
 	}
 	pthread_mutex_unlock(&mod->mu);
-	if (rc == 0)
-		lm__synchronize(); /* the in-flight calls drain */
 	return rc;
+}
+
+static int resume_locked(lm_runtime *rt, const char *module);
+
+static int suspend_many_locked(lm_runtime *rt, const char *const *modules,
+			       size_t n)
+{
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < n && rc == 0; i++)
+		rc = suspend_mark(rt, modules[i]);
+	if (rc < 0) {
+		char *msg = strdup(lm_error_last());
+		size_t marked = i - 1; /* modules[i - 1] failed */
+
+		/* Nothing waited yet: the ones marked are simply let go. */
+		while (marked-- > 0)
+			resume_locked(rt, modules[marked]);
+		lm_error_set(rc, "%s", msg ? msg : "out of memory");
+		free(msg);
+		return rc;
+	}
+	if (n)
+		lm__synchronize(); /* the in-flight calls of all drain */
+	return 0;
 }
 
 int lm_runtime_suspend(lm_runtime *rt, const char *module)
 {
 	int rc;
 
-	WITH_RT(rt, rc = suspend_locked(rt, module));
+	WITH_RT(rt, rc = suspend_many_locked(rt, &module, 1));
+	return rc;
+}
+
+int lm_runtime_suspend_many(lm_runtime *rt, const char *const *modules,
+			    size_t n)
+{
+	int rc;
+
+	WITH_RT(rt, rc = suspend_many_locked(rt, modules, n));
 	return rc;
 }
 
@@ -363,8 +398,8 @@ int lm_runtime_load(lm_runtime *rt, const char *path, const char *oid)
 	return rc;
 }
 
-static int remove_locked(lm_runtime *rt, const char *module,
-			 lm_purge_mode mode, unsigned flags)
+int lm__remove_take(lm_runtime *rt, const char *module, lm_purge_mode mode,
+		    unsigned flags, struct lm__taken *t)
 {
 	struct lm_version *cur, **tail, *v;
 	struct lm_module *mod;
@@ -408,7 +443,17 @@ static int remove_locked(lm_runtime *rt, const char *module,
 		;
 	cur->next = NULL;
 	*tail = cur;
-	return lm__purge_locked(rt, mod, mode, flags);
+	return lm__purge_take(rt, mod, mode, flags, t);
+}
+
+static int remove_locked(lm_runtime *rt, const char *module,
+			 lm_purge_mode mode, unsigned flags)
+{
+	struct lm__taken t = { 0 };
+	int rc = lm__remove_take(rt, module, mode, flags, &t);
+
+	lm__taken_unload(rt, &t);
+	return rc;
 }
 
 int lm_runtime_remove(lm_runtime *rt, const char *module, lm_purge_mode mode,

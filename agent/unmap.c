@@ -5,8 +5,10 @@
  * the version was unpublished is still running its code; (2) terminate
  * the states no live version shares; (3) rcu_barrier, so no call_rcu
  * callback queued by the module (or by its terminate) can still jump into
- * it; (4) dlclose; (5) verify with dlopen(RTLD_NOLOAD) and /proc/self/maps
- * that the object is gone. dlclose may keep an object mapped without
+ * it; (4) dlclose; (5) verify with /proc/self/maps (and, to name the
+ * reason when one stayed, dlopen(RTLD_NOLOAD)) that the object is gone.
+ * Each step is done once for a whole batch of versions: a grace period
+ * and a maps read cost the same for one version as for twenty. dlclose may keep an object mapped without
  * saying so; that is reported as a warning with the likely reason.
  */
 #include "internal.h"
@@ -50,49 +52,108 @@ static bool state_shared(const struct lm_version *v,
 	return false;
 }
 
-/* True when /proc/self/maps still maps the file (dev, ino). */
-static bool in_maps(dev_t dev, ino_t ino)
+/* Parses a hex or decimal number at *p, advancing it; false when none. */
+static bool parse_num(const char **p, int base, unsigned long *out)
+{
+	char *end;
+
+	*out = strtoul(*p, &end, base);
+	if (end == *p)
+		return false;
+	*p = end;
+	return true;
+}
+
+/* The device and inode of one /proc/self/maps line
+ * ("start-end perms offset maj:min inode path"); false when the line has
+ * none. Hand-parsed: sscanf of every line of a big process was most of
+ * an unload's CPU time. */
+static bool maps_line_file(const char *l, unsigned long *maj,
+			   unsigned long *min, unsigned long *ino)
+{
+	int field;
+
+	for (field = 0; field < 3; field++) { /* range, perms, offset */
+		l = strchr(l, ' ');
+		if (!l)
+			return false;
+		l++;
+	}
+	return parse_num(&l, 16, maj) && *l++ == ':' &&
+	       parse_num(&l, 16, min) && *l++ == ' ' &&
+	       parse_num(&l, 10, ino);
+}
+
+/* Marks mapped[i] for each v[i] whose file (dev, ino) /proc/self/maps
+ * still maps; false when the maps cannot be read. One read serves a whole
+ * batch of unloads. */
+static bool scan_maps(struct lm_version *const *v, size_t n, bool *mapped)
 {
 	FILE *f = fopen("/proc/self/maps", "re");
 	char line[4096];
-	bool found = false;
+	bool line_start = true;
+	size_t i;
 
 	if (!f)
 		return false;
-	while (!found && fgets(line, sizeof(line), f)) {
-		unsigned maj, min;
-		unsigned long ino_l;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long maj, min, ino;
+		bool starts = line_start;
 
-		if (sscanf(line, "%*x-%*x %*s %*x %x:%x %lu", &maj, &min,
-			   &ino_l) == 3 &&
-		    ino_l != 0 && (ino_t)ino_l == ino &&
-		    maj == major(dev) && min == minor(dev))
-			found = true;
+		/* A line longer than the buffer arrives in pieces: only the
+		 * first piece holds the fields. */
+		line_start = strchr(line, '\n') != NULL;
+		if (!starts || !maps_line_file(line, &maj, &min, &ino) ||
+		    ino == 0)
+			continue;
+		for (i = 0; i < n; i++)
+			if ((ino_t)ino == v[i]->ino &&
+			    maj == major(v[i]->dev) && min == minor(v[i]->dev))
+				mapped[i] = true;
 	}
 	fclose(f);
-	return found;
+	return true;
 }
 
-static void verify_unmapped(lm_runtime *rt, const struct lm_version *v)
+static bool noload_finds(const struct lm_version *v)
 {
-	const char *how = NULL;
-	char why[512];
-	void *h;
+	void *h = dlopen(v->path, RTLD_NOW | RTLD_NOLOAD);
 
-	h = dlopen(v->path, RTLD_NOW | RTLD_NOLOAD);
-	if (h) {
+	if (h)
 		dlclose(h);
-		how = "dlopen(RTLD_NOLOAD) still finds it";
-	} else if (in_maps(v->dev, v->ino)) {
-		how = "/proc/self/maps still maps it";
+	return h != NULL;
+}
+
+/* After dlclose: every object of the batch must be gone from memory. The
+ * maps read is the proof (nothing maps the file); dlopen(RTLD_NOLOAD) is
+ * asked only to name the reason for one still there, or for every one
+ * when the maps cannot be read. */
+static void verify_unmapped(lm_runtime *rt, struct lm_version *const *v,
+			    size_t n)
+{
+	bool *mapped = calloc(n, sizeof(*mapped));
+	bool have_maps = mapped && scan_maps(v, n, mapped);
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const char *how = NULL;
+		char why[512];
+
+		if (have_maps && !mapped[i])
+			continue;
+		if (noload_finds(v[i]))
+			how = "dlopen(RTLD_NOLOAD) still finds it";
+		else if (have_maps)
+			how = "/proc/self/maps still maps it";
+		if (!how)
+			continue;
+		lm__elf_reasons(v[i]->elf, why, sizeof(why));
+		lm__warn(rt, "module %s %s (%s) is still mapped after dlclose: "
+			 "%s; %s", v[i]->mod->name, v[i]->desc->vsn, v[i]->path,
+			 how, *why ? why : "another object depends on it or "
+					   "someone else dlopen'ed it");
 	}
-	if (!how)
-		return;
-	lm__elf_reasons(v->elf, why, sizeof(why));
-	lm__warn(rt, "module %s %s (%s) is still mapped after dlclose: %s; "
-		 "%s", v->mod->name, v->desc->vsn, v->path, how,
-		 *why ? why : "another object depends on it or someone else "
-			      "dlopen'ed it");
+	free(mapped);
 }
 
 static void end_state(struct lm_version *v, struct lm_version *const *batch,
@@ -121,9 +182,10 @@ void lm__unload(lm_runtime *rt, struct lm_version **v, size_t n)
 	for (i = 0; i < n; i++) {
 		dlclose(v[i]->dl);
 		v[i]->dl = NULL;
-		verify_unmapped(rt, v[i]);
-		lm__version_free(v[i]);
 	}
+	verify_unmapped(rt, v, n);
+	for (i = 0; i < n; i++)
+		lm__version_free(v[i]);
 }
 
 void lm__close_unpublished(lm_runtime *rt, struct lm_version *v)

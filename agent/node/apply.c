@@ -12,18 +12,20 @@
  *
  *   after: every pre-purge first (old-old versions: before anything is
  *   suspended, so a task pinned there is never stuck behind a suspended
- *   module while the purge waits for it); then the script's suspend,
- *   code_change and load steps make each new version's state — an init
- *   for an added module — without publishing anything; only when all of
- *   them succeeded are the new versions published (each one atomic
- *   pointer store), the modules resumed, removed modules removed and old
- *   versions purged. A code_change or init that fails leaves every old
+ *   module while the purge waits for it); then the script's suspends (all
+ *   at once, one grace period), code_change and load steps make each new
+ *   version's state — an init for an added module — without publishing
+ *   anything; only when all of them succeeded are the new versions
+ *   published (each one atomic pointer store, its module resumed right
+ *   after), removed modules removed and old versions purged (one batch:
+ *   one grace period and one unmap check for all). A code_change or init that fails leaves every old
  *   version published and serving: the staged versions are unloaded, the
  *   suspended modules resumed, and eval reports the error.
  *
  * The ledger records the run's phases as they pass, so a node killed at
  * any moment boots on the release whose eval last succeeded (node.c).
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,11 +76,12 @@ static void mark(run *r, const char *name)
 	clock_gettime(CLOCK_MONOTONIC, &r->step);
 }
 
-static void warn(run *r, const char *fmt, const char *detail)
+/* Adds the warning "what: detail". */
+static void warn(run *r, const char *what, const char *detail)
 {
 	char buf[1024];
 
-	snprintf(buf, sizeof(buf), fmt, detail);
+	snprintf(buf, sizeof(buf), "%s: %s", what, detail);
 	cJSON_AddItemToArray(r->warnings, cJSON_CreateString(buf));
 }
 
@@ -139,7 +142,23 @@ static int ledger_locked(lm_node *n, int (*fn)(lm_node *, void *), void *arg)
 
 /* ---- before point_of_no_return -------------------------------------- */
 
-static int stage_module(run *r, lm_store *store, const char *name)
+/* The object's path, from a verified copy already in objects/ or else
+ * extracted from the store, opened on first need (*store): most applies
+ * reuse every object and never open it. */
+static int object_path(char **path, run *r, lm_store **store,
+		       const char *oid)
+{
+	int rc = lm_objects_reuse(path, r->n->state_dir, r->n->rt, oid);
+
+	if (rc != 0)
+		return rc < 0 ? rc : 0;
+	if (!*store && (rc = lm_store_open(store, r->n->store_path, 0)) < 0)
+		return rc;
+	return lm_objects_extract(path, r->n->state_dir, *store, r->n->rt,
+				  oid);
+}
+
+static int stage_module(run *r, lm_store **store, const char *name)
 {
 	const lm_plan_module *pm = plan_module(r->plan, name);
 	char *path = NULL;
@@ -149,8 +168,7 @@ static int stage_module(run *r, lm_store *store, const char *name)
 		return lm_error_set(LM_EINVAL, "plan %lld: load_object_code "
 				    "names %s, which has no new version",
 				    (long long)r->plan->id, name);
-	if ((rc = lm_objects_extract(&path, r->n->state_dir, store, r->n->rt,
-				     pm->new_side->oid)) < 0)
+	if ((rc = object_path(&path, r, store, pm->new_side->oid)) < 0)
 		return lm_error_wrap("%s", name);
 	rc = lm_runtime_stage(r->n->rt, path, pm->new_side->oid,
 			      pm->new_side->desc);
@@ -162,13 +180,12 @@ static int stage_module(run *r, lm_store *store, const char *name)
 
 static int load_object_code(run *r, const lm_instr *in)
 {
-	char *store_path = r->n->store_path;
 	lm_store *store = NULL;
 	size_t i;
-	int rc = lm_store_open(&store, store_path, 0);
+	int rc = 0;
 
 	for (i = 0; i < in->nmodules && rc == 0; i++)
-		rc = stage_module(r, store, in->modules[i]);
+		rc = stage_module(r, &store, in->modules[i]);
 	lm_store_free(store);
 	return rc;
 }
@@ -275,27 +292,47 @@ static int prepare_load(run *r, const lm_instr *in, char **changed,
 	return 0; /* load_module: takes the current state at publish */
 }
 
+/* Every module the script suspends, in script order, with one grace
+ * period for all (lm_runtime_suspend_many): the script's per-module
+ * suspends only differ in when each module starts waiting, and nothing is
+ * published before the commit anyway. */
+static int suspend_all(run *r, size_t from)
+{
+	const lm_script *s = &r->plan->low_level;
+	char **names = NULL;
+	size_t n = 0, i, k;
+	int rc = 0;
+
+	for (i = from; i < s->n && rc == 0; i++)
+		if (s->v[i].op == LM_OP_SUSPEND)
+			for (k = 0; k < s->v[i].nmodules && rc == 0; k++)
+				rc = push_name(&names, &n, s->v[i].modules[k]);
+	if (rc == 0)
+		rc = lm_runtime_suspend_many(r->n->rt,
+					     (const char *const *)names, n);
+	if (rc == 0) {
+		assert(!r->suspended);
+		r->suspended = names;
+		r->nsuspended = n;
+	} else {
+		free_names(names, n);
+	}
+	mark(r, "suspend");
+	return rc;
+}
+
 /* Makes every new state; publishes nothing. */
 static int phase_prepare(run *r, size_t from)
 {
 	const lm_script *s = &r->plan->low_level;
 	char **changed = NULL;
 	size_t nchanged = 0, i, k;
-	int rc = 0;
+	int rc = suspend_all(r, from);
 
 	for (i = from; i < s->n && rc == 0; i++) {
 		const lm_instr *in = &s->v[i];
 
 		switch (in->op) {
-		case LM_OP_SUSPEND:
-			for (k = 0; k < in->nmodules && rc == 0; k++)
-				if ((rc = lm_runtime_suspend(r->n->rt,
-							     in->modules[k])) == 0)
-					rc = push_name(&r->suspended,
-						       &r->nsuspended,
-						       in->modules[k]);
-			mark(r, "suspend");
-			break;
 		case LM_OP_CODE_CHANGE:
 			for (k = 0; k < in->nmodules && rc == 0; k++)
 				if ((rc = lm_runtime_code_change(
@@ -344,52 +381,103 @@ static unsigned purge_flags(lm_purge_mode mode)
 	return mode == LM_SOFT_PURGE ? LM_PURGE_DEFER : 0;
 }
 
-static void pre_purges(run *r, size_t from)
+/* Runs a batch of purges (one grace period and one unmap check for all,
+ * see lm_runtime_purge_batch); each failure is a warning "what: why"
+ * ("remove: why" for a removal). */
+static void purge_batch(run *r, lm_purge_op *ops, size_t n, const char *what)
 {
-	const lm_script *s = &r->plan->low_level;
 	size_t i;
 
-	for (i = from; i < s->n; i++)
-		if (s->v[i].op == LM_OP_LOAD &&
-		    plan_module(r->plan, s->v[i].modules[0])->old_side &&
-		    lm_runtime_purge(r->n->rt, s->v[i].modules[0],
-				     s->v[i].pre_purge, 0) < 0)
-			warn(r, "pre-purge: %s", lm_error_last());
+	if (!n)
+		return;
+	lm_runtime_purge_batch(r->n->rt, ops, n);
+	for (i = 0; i < n; i++)
+		if (ops[i].rc < 0)
+			warn(r, ops[i].remove ? "remove" : what, ops[i].error);
+}
+
+/* The purge ops the script asks for after `from`: pre-purges (`pre`) of
+ * every module loaded over an old version, or the post-purges and
+ * removals. Caller frees. */
+static lm_purge_op *purge_ops(run *r, size_t from, int pre, size_t *n)
+{
+	const lm_script *s = &r->plan->low_level;
+	lm_purge_op *ops = calloc(s->n ? s->n : 1, sizeof(*ops));
+	size_t i;
+
+	*n = 0;
+	if (!ops) {
+		warn(r, "purge", "out of memory");
+		return NULL;
+	}
+	for (i = from; i < s->n; i++) {
+		const lm_instr *in = &s->v[i];
+		lm_purge_op *op = &ops[*n];
+
+		if (pre ? in->op != LM_OP_LOAD ||
+			  !plan_module(r->plan, in->modules[0])->old_side
+			: in->op != LM_OP_LOAD && in->op != LM_OP_REMOVE)
+			continue;
+		op->module = in->modules[0];
+		op->mode = pre ? in->pre_purge : in->post_purge;
+		op->flags = pre ? 0 : purge_flags(in->post_purge);
+		op->remove = in->op == LM_OP_REMOVE;
+		(*n)++;
+	}
+	return ops;
+}
+
+static void pre_purges(run *r, size_t from)
+{
+	size_t n;
+	lm_purge_op *ops = purge_ops(r, from, 1, &n);
+
+	purge_batch(r, ops, n, "pre-purge");
+	free(ops);
 	mark(r, "pre_purge");
 }
 
+/* Resumes `module` if this run suspended it. */
+static void resume_one(run *r, const char *module)
+{
+	size_t i;
+
+	for (i = 0; i < r->nsuspended; i++)
+		if (strcmp(r->suspended[i], module) == 0) {
+			lm_runtime_resume(r->n->rt, module);
+			drop_name(r->suspended, &r->nsuspended, module);
+			return;
+		}
+}
+
 /* Publishes, resumes, removes, purges: the half that cannot fail but for
- * an adopting init (load_module), reported as the eval error. */
+ * an adopting init (load_module), reported as the eval error. Each module
+ * resumes as soon as its new version is published: its callers wait for
+ * its own swap, not for the rest of the plan's publications. */
 static int phase_commit(run *r, size_t from)
 {
 	const lm_script *s = &r->plan->low_level;
-	size_t i;
+	lm_purge_op *ops;
+	size_t i, n;
 	int rc = 0;
 
 	for (i = from; i < s->n && rc == 0; i++)
 		if (s->v[i].op == LM_OP_LOAD) {
 			rc = lm_runtime_publish(r->n->rt, s->v[i].modules[0]);
-			if (rc == 0) /* published: no longer ours to unstage */
+			if (rc == 0) { /* published: no longer ours to unstage */
 				drop_name(r->staged, &r->nstaged,
 					  s->v[i].modules[0]);
+				resume_one(r, s->v[i].modules[0]);
+			}
 		}
 	mark(r, "load");
 	resume_all(r);
 	mark(r, "resume");
 	if (rc < 0)
 		return rc;
-	for (i = from; i < s->n; i++) {
-		const lm_instr *in = &s->v[i];
-
-		if (in->op == LM_OP_REMOVE &&
-		    lm_runtime_remove(r->n->rt, in->modules[0], in->post_purge,
-				      purge_flags(in->post_purge)) < 0)
-			warn(r, "remove: %s", lm_error_last());
-		if (in->op == LM_OP_LOAD &&
-		    lm_runtime_purge(r->n->rt, in->modules[0], in->post_purge,
-				     purge_flags(in->post_purge)) < 0)
-			warn(r, "post-purge: %s", lm_error_last());
-	}
+	ops = purge_ops(r, from, 0, &n);
+	purge_batch(r, ops, n, "post-purge");
+	free(ops);
 	mark(r, "purge");
 	return 0;
 }
@@ -670,6 +758,7 @@ static int apply_locked(lm_node *n, int64_t plan_id, const char *expected,
 	r.warnings = cJSON_CreateArray();
 	pa.run_id = r.run_id;
 	log_plan(r.plan);
+	mark(&r, "begin"); /* vetting the plan, recording the run */
 	if ((rc = before_ponr(&r, &ponr)) < 0) {
 		char *msg = strdup(lm_error_last());
 
@@ -679,8 +768,8 @@ static int apply_locked(lm_node *n, int64_t plan_id, const char *expected,
 		rc = conclude(&r, LM_ECHECK, 0, res);
 		goto out;
 	}
-	pa.phase = "checked";
-	ledger_locked(n, record_phase, &pa);
+	/* The run passes 'checked' and 'point_of_no_return' at once: one
+	 * ledger write, not two, between the check and the first change. */
 	pa.phase = "point_of_no_return";
 	ledger_locked(n, record_phase, &pa);
 	pre_purges(&r, ponr + 1);

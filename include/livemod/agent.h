@@ -126,10 +126,21 @@ int lm_runtime_stage(lm_runtime *rt, const char *path, const char *oid,
 int lm_runtime_unstage(lm_runtime *rt, const char *module);
 
 /* New calls (short and pinned) to any version of `module` wait until
- * lm_runtime_resume; returns once the in-flight ones have drained.
- * Suspend callers before the modules they call. */
+ * lm_runtime_resume; returns once the in-flight ones have drained. A call
+ * made from inside another module call (nested) does not wait — the
+ * grace period the suspension waits for would wait for it — and runs the
+ * published version (docs/host-guide.md, "Nested calls"). */
 int lm_runtime_suspend(lm_runtime *rt, const char *module);
 int lm_runtime_resume(lm_runtime *rt, const char *module);
+
+/* lm_runtime_suspend of each module, in order, sharing one grace period:
+ * every module's new calls wait from the moment it is marked, and the
+ * call returns once the in-flight calls to all of them have drained (a
+ * grace period costs an IPI to every CPU running the process: one for
+ * the plan, not one per module). All or nothing: when one of them cannot
+ * be suspended, the ones before it are resumed and the error names it. */
+int lm_runtime_suspend_many(lm_runtime *rt, const char *const *modules,
+			    size_t n);
 
 /*
  * LM_UP: calls the staged version's code_change with the current
@@ -184,6 +195,31 @@ int lm_runtime_check_purge(lm_runtime *rt, const char *module,
  * export refs into it, or while staged or suspended. */
 int lm_runtime_remove(lm_runtime *rt, const char *module, lm_purge_mode mode,
 		      unsigned flags);
+
+/* One purge (or removal) of lm_runtime_purge_batch. */
+typedef struct lm_purge_op {
+	const char *module;
+	lm_purge_mode mode;
+	unsigned flags;     /* LM_PURGE_* */
+	int remove;         /* non-zero: lm_runtime_remove, not _purge */
+	int rc;             /* out: 0 or a negative LM_E* code */
+	char error[512];    /* out: the message when rc < 0 */
+} lm_purge_op;
+
+/*
+ * Each op as lm_runtime_purge (or lm_runtime_remove) would do it, in
+ * order, with the same checks, pin handling and results, except that the
+ * versions they retire now are unloaded together once the last op is
+ * done: one grace period, one rcu_barrier, one /proc/self/maps read to
+ * verify the unmaps, instead of one of each per module. Returns 0, or the
+ * first failing op's code (every op has its own rc and error).
+ */
+int lm_runtime_purge_batch(lm_runtime *rt, lm_purge_op *ops, size_t n);
+
+/* 1 when some version (current, staged or old) of any module was loaded
+ * from the file at `path` (same device and inode), else 0: the file can
+ * not be dlopen'ed as a new version while it is. */
+int lm_runtime_file_loaded(lm_runtime *rt, const char *path);
 
 /* ---- introspection --------------------------------------------------- */
 

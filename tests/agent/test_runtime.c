@@ -646,6 +646,56 @@ static void test_suspend(void **st)
 	lm_export_ref_free(w.ref);
 }
 
+/* A thread already inside a module call (here: an explicit read-side
+ * section, as a module calling another through the host holds one) that
+ * calls into a module being suspended must not wait for resume: the
+ * suspension's grace period waits for it. It runs the published version;
+ * the suspension then completes. Before the fix this deadlocked. */
+struct nested {
+	lm_export_ref *ref;
+	atomic_int inside, go;
+	atomic_long answer;
+};
+
+static void *nested_caller(void *arg)
+{
+	struct nested *n = arg;
+	long a;
+
+	lm_thread_register();
+	urcu_memb_read_lock();
+	atomic_store(&n->inside, 1);
+	while (!atomic_load(&n->go))
+		usleep(1000);
+	usleep(20000); /* the suspension has cleared the table by now */
+	LM_CALL(n->ref, at_answer_fn, a);
+	atomic_store(&n->answer, a);
+	urcu_memb_read_unlock();
+	lm_thread_unregister();
+	return NULL;
+}
+
+static void test_nested_call_during_suspend(void **st)
+{
+	lm_runtime *rt = *st;
+	struct nested n = { 0 };
+	pthread_t t;
+
+	AT_CHECK(lm_runtime_load(rt, v1, NULL));
+	n.ref = answer_ref(rt);
+	pthread_create(&t, NULL, nested_caller, &n);
+	while (!atomic_load(&n.inside))
+		usleep(1000);
+	atomic_store(&n.go, 1);
+	alarm(20); /* a regression hangs here: fail instead */
+	AT_CHECK(lm_runtime_suspend(rt, "mod_a"));
+	alarm(0);
+	pthread_join(t, NULL);
+	assert_int_equal(atomic_load(&n.answer) / 1000000, 1);
+	AT_CHECK(lm_runtime_resume(rt, "mod_a"));
+	lm_export_ref_free(n.ref);
+}
+
 /* ---- removal, pins, unmap warnings ------------------------------------ */
 
 static void test_remove(void **st)
@@ -742,6 +792,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_brutal_purge, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_brutal_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_suspend, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nested_call_during_suspend,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pin_refresh, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unmap_warning, setup, teardown),

@@ -1,0 +1,294 @@
+#!/bin/bash
+# bench_chatd.sh - examples/chatd under load (issue 4's benchmark): the same
+# loadgen load in three situations, side by side.
+#
+#   steady    loadgen alone for CHATD_BENCH_SECS seconds
+#   upgrades  the same load while mod_messager goes v1 -> v2 -> v1 ...
+#             CHATD_BENCH_UPDATES times back to back (swap the installed
+#             object, `livemod update all`, wait until the old version is
+#             retired); loadgen runs exactly for the burst
+#   restart   the same load, then a full restart of chatd: SIGTERM, wait
+#             for it to exit, start it again on the same port (it boots the
+#             current release); connections dropped, time from SIGTERM
+#             until a new connection is answered (its motd), messages lost
+#
+# Load: CHATD_BENCH_CONNS (32) connections in CHATD_BENCH_ROOMS (8) rooms,
+# each sending CHATD_BENCH_RATE (100) messages a second (0: as fast as it
+# can, 4 in flight each). Every message goes to every member of its room:
+# "delivered/s" counts those receptions, "sent/s" the messages. Latency:
+# a sender's own message, from send to its return (loadgen's p50/p99/max).
+#
+# Loopback only, free ports (chatd's port 0), a scratch dir, everything it
+# starts killed on exit; fails (exit 1) when a step fails: an update not
+# ok, anything lost or an error or a disconnect outside the restart, a
+# restart that does not drop every connection or does not serve again.
+# About 30-40 s with the defaults.
+set -u
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+. "$TOP/bench/lib.sh"
+
+CONNS=${CHATD_BENCH_CONNS:-32}
+ROOMS=${CHATD_BENCH_ROOMS:-8}
+RATE=${CHATD_BENCH_RATE:-100}
+SECS=${CHATD_BENCH_SECS:-5}
+ROUNDS=${CHATD_BENCH_ROUNDS:-3}
+UPDATES=${CHATD_BENCH_UPDATES:-20}
+CB=$TOP/build/chatd
+LIVEMOD=$TOP/build/livemod
+
+W=$(mktemp -d "${TMPDIR:-/tmp}/lmbenchchatd.XXXXXX")
+LIB=$W/lib
+STATE=$W/state
+CHATD_PID=""
+LG_PID=""
+
+die() {
+	echo "bench_chatd: $*" >&2
+	for f in chatd.err lg.err; do
+		[ -s "$W/$f" ] && { echo "--- $f (tail)" >&2; tail -5 "$W/$f" >&2; }
+	done
+	exit 1
+}
+
+cleanup() {
+	rc=$?
+	exec 3>&- 3<&- 2>/dev/null
+	[ -n "$LG_PID" ] && { kill -KILL "$LG_PID" 2>/dev/null; wait "$LG_PID" 2>/dev/null; }
+	[ -n "$CHATD_PID" ] && { kill -KILL "$CHATD_PID" 2>/dev/null; wait "$CHATD_PID" 2>/dev/null; }
+	if [ -n "${KEEP:-}" ]; then
+		echo "bench_chatd: kept $W" >&2
+	else
+		rm -rf "$W"
+	fi
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+lm() { "$LIVEMOD" --state "$STATE" "$@"; }
+
+# now_us: microseconds, without a fork (bash 5's EPOCHREALTIME).
+now_us() { local t=${EPOCHREALTIME/[.,]/}; echo "$t"; }
+
+# ---- build and set up ------------------------------------------------------
+make --no-print-directory -s -C "$TOP" chatd > "$W/build.log" 2>&1 ||
+	{ tail -20 "$W/build.log" >&2; die "make chatd failed"; }
+[ -n "${EPOCHREALTIME:-}" ] || die "needs bash 5 (EPOCHREALTIME)"
+mkdir -p "$LIB"
+cp "$CB"/v1/*.so "$LIB"/ || die "cannot install the v1 modules"
+lm init --libdir "$LIB" --app chatd > /dev/null 2> "$W/init.err" ||
+	die "livemod init failed: $(cat "$W/init.err")"
+
+# chatd_start [PORT]: starts chatd (port 0: a free one) and waits for
+# "chatd: ready"; PORT is the port it listens on.
+chatd_start() {
+	: > "$W/chatd.err"
+	"$CB/chatd" --listen "127.0.0.1:${1:-0}" --state "$STATE" \
+		--http 127.0.0.1:0 2>> "$W/chatd.err" &
+	CHATD_PID=$!
+	local n=0
+	until grep -q '^chatd: ready' "$W/chatd.err" 2>/dev/null; do
+		n=$((n + 1))
+		if [ $n -gt 2000 ] || ! kill -0 "$CHATD_PID" 2>/dev/null; then
+			die "chatd did not start"
+		fi
+		sleep 0.005
+	done
+	PORT=$(sed -n 's/^chatd: listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$W/chatd.err")
+	[ -n "$PORT" ] || die "no port in chatd's log"
+}
+
+# lg_start PREFIX: loadgen in the background (until lg_stop or the end of
+# its 60 s), once every connection has joined.
+lg_start() {
+	"$CB/loadgen" --connect "127.0.0.1:$PORT" --conns "$CONNS" \
+		--rooms "$ROOMS" --rate "$RATE" --duration 60 --drain 10 \
+		--prefix "$1" > "$W/lg.out" 2> "$W/lg.err" &
+	LG_PID=$!
+	local n=0
+	until grep -q '^ready' "$W/lg.out" 2>/dev/null; do
+		n=$((n + 1))
+		if [ $n -gt 6000 ] || ! kill -0 "$LG_PID" 2>/dev/null; then
+			die "loadgen did not start"
+		fi
+		sleep 0.005
+	done
+}
+
+# lg_wait [SIGNAL]: (signals loadgen to stop sending and) waits for its
+# drain; LG is its summary line, LG_RC its exit status.
+lg_wait() {
+	[ -n "${1:-}" ] && kill "-$1" "$LG_PID"
+	wait "$LG_PID"
+	LG_RC=$?
+	LG_PID=""
+	LG=$(grep '^loadgen:' "$W/lg.out") || die "loadgen printed no summary"
+}
+
+# field NAME: the number after NAME in $LG.
+field() {
+	echo "$LG" | awk -v k="$1" '{ for (i = 1; i < NF; i++) if ($i == k) { v = $(i + 1); sub("/s", "", v); print v; exit } }'
+}
+
+# clean_run NAME: the run lost nothing, had no error, no disconnect.
+clean_run() {
+	case "$LG" in
+	*" sent 0 "*) die "$1: loadgen sent nothing: $LG" ;;
+	*" lost 0 errors 0 disconnects 0 "*) [ "$LG_RC" -eq 0 ] || die "$1: loadgen exited $LG_RC" ;;
+	*) die "$1: $LG; $(head -3 "$W/lg.err")" ;;
+	esac
+}
+
+# record NAME: appends a run's figures to $W/runs: name, seconds, sent,
+# sent/s, received, latency (us) p50 p99 max, lost, errors, disconnects.
+record() {
+	echo "$1 $(field elapsed_s) $(field sent) $(field rate) $(field received)" \
+		"$(field p50) $(field p99) $(field max) $(field lost)" \
+		"$(field errors) $(field disconnects)" >> "$W/runs"
+}
+
+# served MOD: the version of MOD chatd serves.
+served() { lm status | awk -v m="$1" '$1 == m { print $2 }'; }
+
+# ---- 1 and 2, alternating: steady state, a burst of upgrades, a control --
+# ROUNDS rounds, each a steady window, a burst of upgrades and a control
+# burst, so that whatever else the machine does weighs on all alike; the
+# ratios are taken per round, then their median.
+#
+# burst upgrades: UPDATES updates of mod_messager back to back, alternately
+# v2 (code_change up) and v1 (installed again over v2: code_change in
+# 1.0.0): install the object (a new file renamed into place), `livemod
+# update all` (must say eval ok), then `livemod status` until the old
+# version is retired (soft_purge: once every connection has moved on at its
+# next line) and the new one served.
+# burst control: the same CLI calls with nothing to update (`update all`
+# answers "nothing to update", one `status`): what running the CLI costs
+# the server's latency on this machine, without any swap.
+burst() {
+	local kind=$1 i n v vsn out st t0 t1 u0 u1
+	lg_start "${kind:0:1}$round"
+	t0=$(now_us)
+	for i in $(seq "$UPDATES"); do
+		if [ $((i % 2)) = 1 ]; then v=v2 vsn=2.0.0; else v=v1 vsn=1.0.0; fi
+		if [ "$kind" = control ]; then
+			vsn=$(served mod_messager)
+		else
+			cp "$CB/$v/mod_messager.so" "$LIB/.mod_messager.tmp" &&
+				mv "$LIB/.mod_messager.tmp" "$LIB/mod_messager.so" ||
+				die "install $v"
+		fi
+		u0=$(now_us)
+		out=$(lm update all 2>&1) ||
+			die "round $round, $kind $i ($vsn) failed: $out"
+		u1=$(now_us)
+		case "$kind:$out" in
+		upgrades:*"eval: {ok,[]}"*)
+			echo $(((u1 - u0) / 1000)) >> "$W/upd.ms" ;;
+		control:"nothing to update"*) ;;
+		*) die "round $round, $kind $i ($vsn): $out" ;;
+		esac
+		n=0
+		while st=$(lm status) && case "$st" in *"  old "*) true ;; *) false ;; esac; do
+			n=$((n + 1))
+			[ $n -lt 1000 ] || die "round $round, update $i: the old version never retired: $st"
+			sleep 0.01
+		done
+		case "$st" in
+		*"mod_messager  $vsn "*) ;;
+		*) die "round $round, $kind $i: mod_messager is not $vsn: $st" ;;
+		esac
+	done
+	t1=$(now_us)
+	lg_wait USR1
+	clean_run "$kind, round $round"
+	record "$kind"
+	echo "$kind $(((t1 - t0) / 1000))" >> "$W/bursts"
+}
+
+: > "$W/runs"
+: > "$W/upd.ms"
+: > "$W/bursts"
+chatd_start 0
+for round in $(seq "$ROUNDS"); do
+	lg_start "s$round"
+	sleep "$SECS"
+	lg_wait USR1
+	clean_run "steady, round $round"
+	record steady
+	burst upgrades
+	burst control
+done
+ok_runs=$(sqlite3 "$STATE/ledger.db" "SELECT count(*) FROM apply_runs WHERE status = 'ok'" 2>/dev/null) || ok_runs="?"
+[ "$ok_runs" = "?" ] || [ "$ok_runs" -eq $((ROUNDS * UPDATES)) ] ||
+	die "$ok_runs ok apply runs in the ledger, want $((ROUNDS * UPDATES))"
+
+# ---- 3. a full restart under the same load --------------------------------
+# probe: one new connection; true when its first line is the motd.
+probe() {
+	exec 3<>"/dev/tcp/127.0.0.1/$PORT" 2>/dev/null || return 1
+	local line=""
+	IFS= read -r -t 2 line <&3
+	exec 3>&- 3<&-
+	case "$line" in motd*) return 0 ;; *) return 1 ;; esac
+}
+lg_start restart
+sleep 2
+open_before=$CONNS
+r0=$(now_us)
+kill -TERM "$CHATD_PID"
+wait "$CHATD_PID"
+rc=$?
+CHATD_PID=""
+r1=$(now_us)
+[ $rc -eq 0 ] || die "chatd exited $rc on SIGTERM"
+chatd_start "$PORT"
+r2=$(now_us)
+n=0
+until probe; do
+	n=$((n + 1))
+	[ $n -lt 1000 ] || die "chatd does not serve again after the restart"
+	sleep 0.001
+done
+r3=$(now_us)
+# loadgen ends by itself once every connection is gone
+lg_wait
+record restart
+[ "$(field disconnects)" = "$open_before" ] ||
+	die "restart: $open_before connections open, $(field disconnects) dropped: $LG"
+[ "$(field errors)" = 0 ] || die "restart: loadgen errors: $LG"
+closing=$(grep -c 'closing: server shutting down' "$W/lg.err")
+STOP_MS=$(((r1 - r0) / 1000))
+BOOT_MS=$(((r2 - r1) / 1000))
+DOWN_MS=$(((r3 - r0) / 1000))
+
+# ---- the table -------------------------------------------------------------
+# Per kind of run: seconds, sent, lost, errors, disconnects summed; sent/s
+# and delivered/s over the summed seconds; p50 and p99 the median of the
+# rounds' (loadgen reports percentiles per run), max the max.
+echo "chatd under load: $CONNS connections in $ROOMS rooms, $([ "$RATE" = 0 ] && echo "full rate (4 in flight each)" || echo "$RATE msg/s each"), loopback; $ROUNDS rounds of ${SECS} s steady + $UPDATES updates"
+printf '%-9s %5s %7s %7s %11s %7s %7s %7s %5s %6s %5s\n' \
+	run secs sent sent/s delivered/s p50_us p99_us max_us lost errors disc
+for k in steady upgrades restart; do
+	awk -v k="$k" '
+	function med(a, n,   i, j, t) {
+		for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+		return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+	}
+	$1 == k { n++; s += $2; sent += $3; rcv += $5; p50[n] = $6; p99[n] = $7
+		if ($8 > mx) mx = $8; lost += $9; err += $10; disc += $11 }
+	END { printf "%-9s %5.1f %7d %7.0f %11.0f %7.0f %7.0f %7d %5d %6d %5d\n",
+		k, s, sent, sent / s, rcv / s, med(p50, n), med(p99, n), mx, lost, err, disc }' "$W/runs"
+done
+awk '$1 == "steady" { s[++n] = $7 } $1 == "upgrades" { u[++m] = $7 }
+	END { for (i = 1; i <= n; i++) { r[i] = u[i] / s[i]; printf "%sround %d p99 %d -> %d us (x%.2f)", (i > 1 ? "; " : ""), i, s[i], u[i], r[i] }
+		printf "\n" }' "$W/runs" > "$W/rounds"
+RATIO=$(awk '$1 == "steady" { s[++n] = $7 } $1 == "upgrades" { u[++m] = $7 }
+	END { for (i = 1; i <= n; i++) r[i] = u[i] / s[i]
+		for (i = 2; i <= n; i++) for (j = i; j > 1 && r[j - 1] > r[j]; j--) { t = r[j]; r[j] = r[j - 1]; r[j - 1] = t }
+		printf "%.2f", n % 2 ? r[(n + 1) / 2] : (r[n / 2] + r[n / 2 + 1]) / 2 }' "$W/runs")
+DLV=$(awk '$1 == "steady" { s += $2; a += $5 } $1 == "upgrades" { t += $2; b += $5 }
+	END { printf "%.2f", (b / t) / (a / s) }' "$W/runs")
+echo "upgrades: $((ROUNDS * UPDATES)) updates of mod_messager (v1 <-> v2, code_change each way), all ok; a burst of $UPDATES takes $(median < "$W/bursts") ms; livemod update all p50 $(pct 50 < "$W/upd.ms") ms, max $(sort -n "$W/upd.ms" | tail -1) ms"
+echo "  $(cat "$W/rounds")"
+echo "restart: $open_before/$CONNS connections dropped ($closing told 'closing: server shutting down'), $(field lost) messages in flight lost; serves again $DOWN_MS ms after SIGTERM (stop $STOP_MS ms, start to ready $BOOT_MS ms, first reply +$((DOWN_MS - STOP_MS - BOOT_MS)) ms)"
+echo "ratios: p99 upgrades/steady $RATIO (median of rounds; target <= 1.5); delivered/s upgrades/steady $DLV; lost across $((ROUNDS * UPDATES)) live updates $(awk '$1 == "upgrades" { l += $9 + $11 } END { print l + 0 }' "$W/runs") (target 0) vs $open_before connections dropped by one restart"
