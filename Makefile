@@ -52,9 +52,10 @@ $(B)/liblmcommon.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-CLI_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null)
+# libcurl is dlopen'ed by planner/client.c when a command talks to the
+# node; only its header is needed at build time.
 $(B)/livemod: $(PLANNER_OBJ) $(B)/liblmcommon.a
-	$(CC) $(ALL_CFLAGS) -o $@ $(PLANNER_OBJ) $(B)/liblmcommon.a $(LDLIBS) $(CLI_LIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $(PLANNER_OBJ) $(B)/liblmcommon.a $(LDLIBS)
 
 $(B)/tests/%: tests/unit/%.c tests/unit/testutil.h $(B)/liblmcommon.a
 	@mkdir -p $(dir $@)

@@ -221,7 +221,10 @@ t_tcp_token() {
 		fail "WWW-Authenticate: $(header WWW-Authenticate)"
 	tcp GET /nope
 	want 401 unauthorized
-	tcp GET /health -H "Authorization: Bearer ${tok%?}0"
+	# the token with its last digit changed (to 1 when it was 0)
+	last=${tok#"${tok%?}"}
+	[ "$last" = 0 ] && other=1 || other=0
+	tcp GET /health -H "Authorization: Bearer ${tok%?}$other"
 	want 401 unauthorized
 	tcp GET /health -H "Authorization: Bearer ${tok}0"
 	want 401 unauthorized
