@@ -1,16 +1,23 @@
 #!/bin/bash
 # bench_chatd.sh - examples/chatd under load (issue 4's benchmark): the same
-# loadgen load in three situations, side by side.
+# loadgen load in each situation, side by side.
 #
-#   steady    loadgen alone for CHATD_BENCH_SECS seconds
+#   steady    loadgen alone for CHATD_BENCH_SECS (5) seconds
 #   upgrades  the same load while mod_messager goes v1 -> v2 -> v1 ...
-#             CHATD_BENCH_UPDATES times back to back (swap the installed
-#             object, `livemod update all`, wait until the old version is
-#             retired); loadgen runs exactly for the burst
+#             CHATD_BENCH_UPDATES (20) times back to back (install the
+#             object, `livemod update all`, `livemod status` until the old
+#             version is retired); loadgen runs exactly for the burst
+#   control   the same load and the same CLI calls with nothing to update:
+#             what the livemod processes alone cost the server's latency on
+#             this machine (2 cores: they compete with chatd for the CPU)
 #   restart   the same load, then a full restart of chatd: SIGTERM, wait
 #             for it to exit, start it again on the same port (it boots the
 #             current release); connections dropped, time from SIGTERM
 #             until a new connection is answered (its motd), messages lost
+#
+# steady, upgrades and control alternate CHATD_BENCH_ROUNDS (3) times on
+# one chatd, so that whatever else the machine does weighs on them alike;
+# the p99 ratios are taken per round and the median reported.
 #
 # Load: CHATD_BENCH_CONNS (32) connections in CHATD_BENCH_ROOMS (8) rooms,
 # each sending CHATD_BENCH_RATE (100) messages a second (0: as fast as it
@@ -18,11 +25,11 @@
 # "delivered/s" counts those receptions, "sent/s" the messages. Latency:
 # a sender's own message, from send to its return (loadgen's p50/p99/max).
 #
-# Loopback only, free ports (chatd's port 0), a scratch dir, everything it
-# starts killed on exit; fails (exit 1) when a step fails: an update not
-# ok, anything lost or an error or a disconnect outside the restart, a
-# restart that does not drop every connection or does not serve again.
-# About 30-40 s with the defaults.
+# Loopback only, free ports (chatd's port 0), a scratch dir (KEEP=1 keeps
+# it), everything it starts killed on exit; fails (exit 1) when a step
+# fails: an update not ok, anything lost or an error or a disconnect outside
+# the restart, a restart that does not drop every connection or does not
+# serve again. About 45 s with the defaults.
 set -u
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 . "$TOP/bench/lib.sh"
@@ -52,7 +59,7 @@ die() {
 
 cleanup() {
 	rc=$?
-	exec 3>&- 3<&- 2>/dev/null
+	exec 3>&- 3<&-
 	[ -n "$LG_PID" ] && { kill -KILL "$LG_PID" 2>/dev/null; wait "$LG_PID" 2>/dev/null; }
 	[ -n "$CHATD_PID" ] && { kill -KILL "$CHATD_PID" 2>/dev/null; wait "$CHATD_PID" 2>/dev/null; }
 	if [ -n "${KEEP:-}" ]; then
@@ -65,7 +72,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-lm() { "$LIVEMOD" --state "$STATE" "$@"; }
+lm() { timeout 30 "$LIVEMOD" --state "$STATE" "$@"; }
 
 # now_us: microseconds, without a fork (bash 5's EPOCHREALTIME).
 now_us() { local t=${EPOCHREALTIME/[.,]/}; echo "$t"; }
@@ -147,9 +154,6 @@ record() {
 		"$(field errors) $(field disconnects)" >> "$W/runs"
 }
 
-# served MOD: the version of MOD chatd serves.
-served() { lm status | awk -v m="$1" '$1 == m { print $2 }'; }
-
 # ---- 1 and 2, alternating: steady state, a burst of upgrades, a control --
 # ROUNDS rounds, each a steady window, a burst of upgrades and a control
 # burst, so that whatever else the machine does weighs on all alike; the
@@ -171,7 +175,7 @@ burst() {
 	for i in $(seq "$UPDATES"); do
 		if [ $((i % 2)) = 1 ]; then v=v2 vsn=2.0.0; else v=v1 vsn=1.0.0; fi
 		if [ "$kind" = control ]; then
-			vsn=$(served mod_messager)
+			vsn=$CUR_VSN
 		else
 			cp "$CB/$v/mod_messager.so" "$LIB/.mod_messager.tmp" &&
 				mv "$LIB/.mod_messager.tmp" "$LIB/mod_messager.so" ||
@@ -183,7 +187,8 @@ burst() {
 		u1=$(now_us)
 		case "$kind:$out" in
 		upgrades:*"eval: {ok,[]}"*)
-			echo $(((u1 - u0) / 1000)) >> "$W/upd.ms" ;;
+			echo $(((u1 - u0) / 1000)) >> "$W/upd.ms"
+			CUR_VSN=$vsn ;;
 		control:"nothing to update"*) ;;
 		*) die "round $round, $kind $i ($vsn): $out" ;;
 		esac
@@ -208,10 +213,11 @@ burst() {
 : > "$W/runs"
 : > "$W/upd.ms"
 : > "$W/bursts"
+CUR_VSN=1.0.0
 chatd_start 0
 for round in $(seq "$ROUNDS"); do
 	lg_start "s$round"
-	sleep "$SECS"
+	sleep "$SECS" & wait $! # (a signal's trap runs at once)
 	lg_wait USR1
 	clean_run "steady, round $round"
 	record steady
@@ -225,22 +231,26 @@ ok_runs=$(sqlite3 "$STATE/ledger.db" "SELECT count(*) FROM apply_runs WHERE stat
 # ---- 3. a full restart under the same load --------------------------------
 # probe: one new connection; true when its first line is the motd.
 probe() {
-	exec 3<>"/dev/tcp/127.0.0.1/$PORT" 2>/dev/null || return 1
+	{ exec 3<>"/dev/tcp/127.0.0.1/$PORT"; } 2>/dev/null || return 1
 	local line=""
 	IFS= read -r -t 2 line <&3
 	exec 3>&- 3<&-
 	case "$line" in motd*) return 0 ;; *) return 1 ;; esac
 }
 lg_start restart
-sleep 2
+sleep 2 & wait $!
 open_before=$CONNS
 r0=$(now_us)
 kill -TERM "$CHATD_PID"
+( sleep 10; kill -KILL "$CHATD_PID" 2>/dev/null ) & # a bound on the stop
+DOG=$!
 wait "$CHATD_PID"
 rc=$?
+kill "$DOG" 2>/dev/null
+wait "$DOG" 2>/dev/null
 CHATD_PID=""
 r1=$(now_us)
-[ $rc -eq 0 ] || die "chatd exited $rc on SIGTERM"
+[ $rc -eq 0 ] || die "chatd exited $rc on SIGTERM (137: did not stop within 10 s)"
 chatd_start "$PORT"
 r2=$(now_us)
 n=0
@@ -265,10 +275,10 @@ DOWN_MS=$(((r3 - r0) / 1000))
 # Per kind of run: seconds, sent, lost, errors, disconnects summed; sent/s
 # and delivered/s over the summed seconds; p50 and p99 the median of the
 # rounds' (loadgen reports percentiles per run), max the max.
-echo "chatd under load: $CONNS connections in $ROOMS rooms, $([ "$RATE" = 0 ] && echo "full rate (4 in flight each)" || echo "$RATE msg/s each"), loopback; $ROUNDS rounds of ${SECS} s steady + $UPDATES updates"
+echo "chatd under load: $CONNS connections in $ROOMS rooms, $([ "$RATE" = 0 ] && echo "full rate (4 in flight each)" || echo "$RATE msg/s each"), loopback; $ROUNDS rounds of: ${SECS} s steady, $UPDATES updates, $UPDATES control CLI calls"
 printf '%-9s %5s %7s %7s %11s %7s %7s %7s %5s %6s %5s\n' \
 	run secs sent sent/s delivered/s p50_us p99_us max_us lost errors disc
-for k in steady upgrades restart; do
+for k in steady upgrades control restart; do
 	awk -v k="$k" '
 	function med(a, n,   i, j, t) {
 		for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
@@ -279,16 +289,18 @@ for k in steady upgrades restart; do
 	END { printf "%-9s %5.1f %7d %7.0f %11.0f %7.0f %7.0f %7d %5d %6d %5d\n",
 		k, s, sent, sent / s, rcv / s, med(p50, n), med(p99, n), mx, lost, err, disc }' "$W/runs"
 done
-awk '$1 == "steady" { s[++n] = $7 } $1 == "upgrades" { u[++m] = $7 }
-	END { for (i = 1; i <= n; i++) { r[i] = u[i] / s[i]; printf "%sround %d p99 %d -> %d us (x%.2f)", (i > 1 ? "; " : ""), i, s[i], u[i], r[i] }
-		printf "\n" }' "$W/runs" > "$W/rounds"
-RATIO=$(awk '$1 == "steady" { s[++n] = $7 } $1 == "upgrades" { u[++m] = $7 }
-	END { for (i = 1; i <= n; i++) r[i] = u[i] / s[i]
+# p99s A B: each round's p99 of A and B, and the median of the ratios.
+p99s() {
+	awk -v a="$1" -v b="$2" '$1 == a { x[++n] = $7 } $1 == b { y[++m] = $7 }
+	END { for (i = 1; i <= n; i++) { r[i] = x[i] / y[i]; l = l sprintf("%s%d/%d", (i > 1 ? " " : ""), x[i], y[i]) }
 		for (i = 2; i <= n; i++) for (j = i; j > 1 && r[j - 1] > r[j]; j--) { t = r[j]; r[j] = r[j - 1]; r[j - 1] = t }
-		printf "%.2f", n % 2 ? r[(n + 1) / 2] : (r[n / 2] + r[n / 2 + 1]) / 2 }' "$W/runs")
+		printf "%.2f (rounds: %s us)", (n % 2 ? r[(n + 1) / 2] : (r[n / 2] + r[n / 2 + 1]) / 2), l }' "$W/runs"
+}
 DLV=$(awk '$1 == "steady" { s += $2; a += $5 } $1 == "upgrades" { t += $2; b += $5 }
 	END { printf "%.2f", (b / t) / (a / s) }' "$W/runs")
-echo "upgrades: $((ROUNDS * UPDATES)) updates of mod_messager (v1 <-> v2, code_change each way), all ok; a burst of $UPDATES takes $(median < "$W/bursts") ms; livemod update all p50 $(pct 50 < "$W/upd.ms") ms, max $(sort -n "$W/upd.ms" | tail -1) ms"
-echo "  $(cat "$W/rounds")"
+echo "upgrades: $((ROUNDS * UPDATES)) updates of mod_messager (v1 <-> v2, code_change each way), all ok; a burst of $UPDATES takes $(awk '$1 == "upgrades" { print $2 }' "$W/bursts" | median) ms; livemod update all p50 $(pct 50 < "$W/upd.ms") ms, max $(sort -n "$W/upd.ms" | tail -1) ms"
 echo "restart: $open_before/$CONNS connections dropped ($closing told 'closing: server shutting down'), $(field lost) messages in flight lost; serves again $DOWN_MS ms after SIGTERM (stop $STOP_MS ms, start to ready $BOOT_MS ms, first reply +$((DOWN_MS - STOP_MS - BOOT_MS)) ms)"
-echo "ratios: p99 upgrades/steady $RATIO (median of rounds; target <= 1.5); delivered/s upgrades/steady $DLV; lost across $((ROUNDS * UPDATES)) live updates $(awk '$1 == "upgrades" { l += $9 + $11 } END { print l + 0 }' "$W/runs") (target 0) vs $open_before connections dropped by one restart"
+echo "ratio p99 upgrades/steady $(p99s upgrades steady); target <= 1.5"
+echo "ratio p99 control/steady  $(p99s control steady): the CLI alone, no swap"
+echo "ratio p99 upgrades/control $(p99s upgrades control): the swaps themselves"
+echo "delivered/s upgrades/steady $DLV; lost across $((ROUNDS * UPDATES)) live updates: $(awk '$1 == "upgrades" { l += $9; d += $11 } END { printf "%d messages, %d connections", l, d }' "$W/runs") (target 0); one restart: $open_before connections"

@@ -29,3 +29,6 @@ callgrind_annotate --inclusive=yes "$mod/cg" 2>/dev/null |
 	     /bench_call_ir.c:loop_lmcall \[/ { gsub(",", "", $1); c = $1 / 1e6 }
 	     END { printf "callgrind, instructions per call: plain %.1f, LM_CALL %.1f (+%.1f)\n", p, c, c - p }'
 rm -rf "$mod"
+echo
+echo "== chatd under load (issue: chatd) =="
+bash bench/bench_chatd.sh

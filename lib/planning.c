@@ -474,3 +474,68 @@ out:
 	free(store_path);
 	return rc;
 }
+
+static int put_all(lm_store *store, const lm_scan *scan, const char *libdir)
+{
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < scan->mods.n && rc == 0; i++) {
+		char *path = lm_path_join(libdir, scan->mods.v[i].file);
+
+		rc = path ? lm_store_put_file(store, path, scan->mods.v[i].oid)
+			  : lm_error_set(LM_ERROR, "out of memory");
+		free(path);
+	}
+	return rc;
+}
+
+int lm_state_create(const char *dir, const char *libdir, const char *app,
+		    const lm_scan *scan, int64_t *release,
+		    char commit_out[LM_OID_HEXSZ + 1])
+{
+	char commit[LM_OID_HEXSZ + 1], host[256] = "node";
+	char *ledger_path = lm_path_join(dir, "ledger.db");
+	char *store_path = lm_path_join(dir, "store.git");
+	char *objects = lm_path_join(dir, "objects");
+	char *plans = lm_path_join(dir, "plans");
+	lm_ledger *ledger = NULL;
+	lm_store *store = NULL;
+	int64_t node = 0;
+	int rc;
+
+	gethostname(host, sizeof(host) - 1);
+	if (!ledger_path || !store_path || !objects || !plans) {
+		rc = lm_error_set(LM_ERROR, "out of memory");
+		goto out;
+	}
+	if ((rc = lm_mkdir(objects, 0700)) < 0 ||
+	    (rc = lm_mkdir(plans, 0755)) < 0 ||
+	    (rc = lm_store_open(&store, store_path, 1)) < 0 ||
+	    (rc = put_all(store, scan, libdir)) < 0 ||
+	    (rc = lm_store_commit(store, commit, &scan->mods, NULL,
+				  "livemod release 1: installed at init\n")) < 0 ||
+	    (rc = lm_ledger_open(&ledger, ledger_path, LM_LEDGER_CREATE)) < 0 ||
+	    (rc = lm_ledger_begin(ledger)) < 0)
+		goto out;
+	if ((rc = lm_ledger_node_create(ledger, &node, host, app, libdir)) < 0 ||
+	    (rc = lm_ledger_release_add(ledger, release, 0, commit, &scan->mods,
+					"init")) < 0 ||
+	    (rc = lm_ledger_node_set_current(ledger, node, *release)) < 0 ||
+	    (rc = lm_ledger_node_set_permanent(ledger, node, *release)) < 0 ||
+	    (rc = lm_ledger_stat_store(ledger, scan->stats, scan->nstats)) < 0 ||
+	    (rc = lm_store_tag(store, *release, commit)) < 0 ||
+	    (rc = lm_ledger_commit(ledger)) < 0)
+		lm_ledger_rollback(ledger);
+	if (rc == 0 && commit_out)
+		memcpy(commit_out, commit, sizeof(commit));
+out:
+	lm_ledger_free(ledger);
+	lm_store_free(store);
+	free(ledger_path);
+	free(store_path);
+	free(objects);
+	free(plans);
+	return rc;
+}
+

@@ -36,6 +36,15 @@ typedef struct lm_state {
 	lm_node_info node;
 } lm_state;
 
+/* Creates the state in `dir` (which exists): objects/, plans/, the store
+ * with every module of `scan` and release 1's commit, the ledger with the
+ * node (named after the host), release 1 as its current and permanent
+ * release, and the stat cache. The commit id goes to `commit_out` when not
+ * NULL. What `livemod init` does once it has checked its input. */
+int lm_state_create(const char *dir, const char *libdir, const char *app,
+		    const lm_scan *scan, int64_t *release,
+		    char commit_out[LM_OID_HEXSZ + 1]);
+
 /* Opens `dir`'s ledger (read-only when `readonly`) and reads its node.
  * LM_EINVAL when `dir` holds no initialised state ("run livemod init"). */
 int lm_state_open(lm_state *st, const char *dir, int readonly);
