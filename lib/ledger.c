@@ -264,6 +264,36 @@ static void *grow(void *v, size_t *cap, size_t n, size_t elsz, int *rc)
 	return nv;
 }
 
+/* Reads every row of `st` into a new array of `elsz`-byte elements with
+ * `from_row`, clearing what was read with `clear` on failure; finalizes
+ * `st`. The one loop behind every lm_ledger_*_list. */
+static int q_list(lm_ledger *l, sqlite3_stmt *st, const char *what,
+		  size_t elsz, int (*from_row)(sqlite3_stmt *, void *),
+		  void (*clear)(void *), void **out, size_t *n)
+{
+	char *v = NULL;
+	size_t cnt = 0, cap = 0, i;
+	int rc = 0;
+
+	while ((rc = q_step(l, st, what)) == 1) {
+		rc = 0;
+		v = grow(v, &cap, cnt, elsz, &rc);
+		if (rc != 0 || (rc = from_row(st, v + cnt * elsz)) != 0)
+			break;
+		cnt++;
+	}
+	sqlite3_finalize(st);
+	if (rc != 0) {
+		for (i = 0; i < cnt; i++)
+			clear(v + i * elsz);
+		free(v);
+		return rc;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
 /*
  * Savepoints make a multi-statement write atomic whether or not the
  * caller holds a transaction. sp_end() releases on success and rolls back
@@ -857,31 +887,26 @@ int lm_ledger_release_find(lm_ledger *l, const char *commit, int64_t *id)
 	return rc;
 }
 
+static int release_row(sqlite3_stmt *st, void *e)
+{
+	return release_from_row(st, e);
+}
+
+static void release_clear(void *e)
+{
+	lm_release_info_clear(e);
+}
+
 int lm_ledger_release_list(lm_ledger *l, lm_release_info **out, size_t *n)
 {
-	lm_release_info *v = NULL;
-	size_t cnt = 0, cap = 0, i;
 	sqlite3_stmt *st;
 	int rc;
 
 	assert(l && out && n);
-	rc = q_prep(l, &st, RELEASE_SELECT "ORDER BY id DESC", "");
-	while (rc == 0 && (rc = q_step(l, st, "list releases")) == 1) {
-		rc = 0;
-		v = grow(v, &cap, cnt, sizeof(*v), &rc);
-		if (rc == 0 && (rc = release_from_row(st, &v[cnt])) == 0)
-			cnt++;
-	}
-	sqlite3_finalize(st);
-	if (rc != 0) {
-		for (i = 0; i < cnt; i++)
-			lm_release_info_clear(&v[i]);
-		free(v);
+	if ((rc = q_prep(l, &st, RELEASE_SELECT "ORDER BY id DESC", "")) != 0)
 		return rc;
-	}
-	*out = v;
-	*n = cnt;
-	return 0;
+	return q_list(l, st, "list releases", sizeof(**out), release_row,
+		      release_clear, (void **)out, n);
 }
 
 void lm_release_info_clear(lm_release_info *r)
@@ -1257,10 +1282,18 @@ static int run_from_row(sqlite3_stmt *st, lm_run_info *r)
 	return rc;
 }
 
+static int run_row(sqlite3_stmt *st, void *e)
+{
+	return run_from_row(st, e);
+}
+
+static void run_clear(void *e)
+{
+	lm_run_info_clear(e);
+}
+
 int lm_ledger_run_list(lm_ledger *l, lm_run_info **out, size_t *n)
 {
-	lm_run_info *v = NULL;
-	size_t cnt = 0, cap = 0, i;
 	sqlite3_stmt *st;
 	int rc;
 
@@ -1270,22 +1303,10 @@ int lm_ledger_run_list(lm_ledger *l, lm_run_info **out, size_t *n)
 		    "status, check_json, eval_json, timings_json, started_at, "
 		    "finished_at FROM apply_runs ORDER BY id DESC",
 		    "");
-	while (rc == 0 && (rc = q_step(l, st, "list apply runs")) == 1) {
-		rc = 0;
-		v = grow(v, &cap, cnt, sizeof(*v), &rc);
-		if (rc == 0 && (rc = run_from_row(st, &v[cnt])) == 0)
-			cnt++;
-	}
-	sqlite3_finalize(st);
-	if (rc != 0) {
-		for (i = 0; i < cnt; i++)
-			lm_run_info_clear(&v[i]);
-		free(v);
+	if (rc != 0)
 		return rc;
-	}
-	*out = v;
-	*n = cnt;
-	return 0;
+	return q_list(l, st, "list apply runs", sizeof(**out), run_row,
+		      run_clear, (void **)out, n);
 }
 
 void lm_run_info_clear(lm_run_info *r)
