@@ -867,26 +867,6 @@ int lm_ledger_release_get(lm_ledger *l, int64_t id, lm_release_info *out)
 	return rc;
 }
 
-int lm_ledger_release_find(lm_ledger *l, const char *commit, int64_t *id)
-{
-	sqlite3_stmt *st;
-	int rc;
-
-	assert(l && commit && id);
-	*id = 0;
-	rc = q_prep(l, &st, "SELECT id FROM releases WHERE commit_oid = ?", "s",
-		    commit);
-	if (rc == 0 && (rc = q_step(l, st, "find release")) == 0)
-		rc = lm_error_set(LM_ENOTFOUND, "%s: no release with commit %s",
-				  l->path, commit);
-	if (rc == 1) {
-		*id = sqlite3_column_int64(st, 0);
-		rc = 0;
-	}
-	sqlite3_finalize(st);
-	return rc;
-}
-
 static int release_row(sqlite3_stmt *st, void *e)
 {
 	return release_from_row(st, e);

@@ -80,8 +80,6 @@ int lm_ledger_release_add(lm_ledger *l, int64_t *out_id, int64_t parent,
 			  const char *commit, const lm_modset *mods,
 			  const char *note);
 int lm_ledger_release_get(lm_ledger *l, int64_t id, lm_release_info *out);
-/* The release recorded with store commit `commit`; LM_ENOTFOUND. */
-int lm_ledger_release_find(lm_ledger *l, const char *commit, int64_t *id);
 /* Every module of a release, with descriptors, sorted by name. */
 int lm_ledger_release_modules(lm_ledger *l, int64_t id, lm_modset *out);
 /* The same with partial descriptors (no exports): what planning needs of

@@ -396,6 +396,33 @@ static int write_plan_file(lm_state *st, lm_plan *p, char **relpath)
 	return rc;
 }
 
+/* The release already planned from `parent` with exactly `set` (a plan
+ * made again, after a failed apply or a dry look), in *rid and `commit`;
+ * *rid is 0 when there is none. One tree from one parent is one release. */
+static int find_release(lm_state *st, lm_store *store, int64_t parent,
+			const lm_modset *set, int64_t *rid,
+			char commit[LM_OID_HEXSZ + 1])
+{
+	lm_release_info *v = NULL;
+	size_t n = 0, i;
+	int rc = lm_ledger_release_list(st->ledger, &v, &n);
+
+	*rid = 0;
+	for (i = 0; rc == 0 && i < n && !*rid; i++) {
+		if (v[i].parent != parent)
+			continue;
+		if ((rc = lm_store_same_tree(store, v[i].commit, set)) == 1) {
+			*rid = v[i].id;
+			memcpy(commit, v[i].commit, LM_OID_HEXSZ + 1);
+		}
+		rc = rc < 0 ? rc : 0;
+	}
+	for (i = 0; i < n; i++)
+		lm_release_info_clear(&v[i]);
+	free(v);
+	return rc;
+}
+
 int lm_planning_record(lm_state *st, lm_plan *p, const lm_modset *new_set,
 		       const lm_scan *scan)
 {
@@ -430,17 +457,16 @@ int lm_planning_record(lm_state *st, lm_plan *p, const lm_modset *new_set,
 		rc = lm_error_set(LM_ERROR, "out of memory");
 		goto out;
 	}
-	if ((rc = lm_store_commit(store, commit, new_set, p->from_commit,
-				  msg)) < 0)
+	if ((rc = find_release(st, store, p->from_release, new_set, &rid,
+			       commit)) < 0)
 		goto out;
-	/* The same tree from the same parent within the same second is the
-	 * same commit: the release it already is (planned again unchanged). */
-	rc = lm_ledger_release_find(st->ledger, commit, &rid);
-	if (rc == LM_ENOTFOUND)
-		rc = lm_ledger_release_add(st->ledger, &rid, p->from_release,
-					   commit, new_set, NULL);
-	if (rc < 0 ||
-	    (rc = lm_ledger_plan_add(st->ledger, &p->id, p->from_release,
+	if (rid == 0 &&
+	    ((rc = lm_store_commit(store, commit, new_set, p->from_commit,
+				   msg)) < 0 ||
+	     (rc = lm_ledger_release_add(st->ledger, &rid, p->from_release,
+					 commit, new_set, NULL)) < 0))
+		goto out;
+	if ((rc = lm_ledger_plan_add(st->ledger, &p->id, p->from_release,
 				     rid)) < 0)
 		goto out;
 	p->to_release = rid;

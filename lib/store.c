@@ -232,6 +232,22 @@ static int build_tree(lm_store *s, git_oid *tree_oid, const lm_modset *mods)
 	return rc;
 }
 
+int lm_store_same_tree(lm_store *s, const char *commit, const lm_modset *mods)
+{
+	git_commit *c = NULL;
+	git_oid tree_oid, commit_oid;
+	int rc;
+
+	if ((rc = build_tree(s, &tree_oid, mods)) < 0)
+		return rc;
+	if (git_oid_fromstr(&commit_oid, commit) < 0 ||
+	    git_commit_lookup(&c, s->repo, &commit_oid) < 0)
+		return git_fail(LM_ERROR, "release commit missing", s->path);
+	rc = git_oid_equal(git_commit_tree_id(c), &tree_oid);
+	git_commit_free(c);
+	return rc;
+}
+
 int lm_store_commit(lm_store *s, char out[LM_OID_HEXSZ + 1],
 		    const lm_modset *mods, const char *parent,
 		    const char *message)

@@ -44,6 +44,10 @@ int lm_store_commit(lm_store *s, char out[LM_OID_HEXSZ + 1],
 		    const lm_modset *mods, const char *parent,
 		    const char *message);
 
+/* 1 when release commit `commit` holds exactly the tree of `mods`, 0 when
+ * not. */
+int lm_store_same_tree(lm_store *s, const char *commit, const lm_modset *mods);
+
 /* Points refs/tags/release-N at `commit` and refs/heads/main too. */
 int lm_store_tag(lm_store *s, int64_t release, const char *commit);
 
