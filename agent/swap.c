@@ -316,6 +316,27 @@ int lm_runtime_init_module(lm_runtime *rt, const char *module)
 	return rc;
 }
 
+static int adopt_locked(lm_runtime *rt, const char *module)
+{
+	struct lm_version *s, *cur;
+	int rc = need_staged(&s, rt, module);
+
+	if (rc < 0)
+		return rc;
+	cur = s->mod->published;
+	if (s->has_state || !cur || !cur->has_state)
+		return 0; /* code_change or init made its state, or none */
+	return adopt(s, cur, cur->state);
+}
+
+int lm_runtime_adopt(lm_runtime *rt, const char *module)
+{
+	int rc;
+
+	WITH_RT(rt, rc = adopt_locked(rt, module));
+	return rc;
+}
+
 static int publish_locked(lm_runtime *rt, const char *module)
 {
 	struct lm_version *s, *cur, **tail;

@@ -289,7 +289,9 @@ static int prepare_load(run *r, const lm_instr *in, char **changed,
 			return 0; /* code_change made its state */
 	if (pm && !pm->old_side) /* add_module: a fresh state */
 		return lm_runtime_init_module(r->n->rt, m);
-	return 0; /* load_module: takes the current state at publish */
+	/* load_module: takes the current state over now, so that no publish
+	 * of this plan can fail after another has happened */
+	return lm_runtime_adopt(r->n->rt, m);
 }
 
 /* Every module the script suspends, in script order, with one grace
@@ -450,8 +452,8 @@ static void resume_one(run *r, const char *module)
 		}
 }
 
-/* Publishes, resumes, removes, purges: the half that cannot fail but for
- * an adopting init (load_module), reported as the eval error. Each module
+/* Publishes, resumes, removes, purges: the half that cannot fail, every
+ * state (code_change, init, adopt) having been made before. Each module
  * resumes as soon as its new version is published: its callers wait for
  * its own swap, not for the rest of the plan's publications. */
 static int phase_commit(run *r, size_t from)

@@ -164,6 +164,14 @@ int lm_runtime_init_module(lm_runtime *rt, const char *module);
  * preset to adopt it; non-zero is LM_EEVAL and nothing is published. */
 int lm_runtime_publish(lm_runtime *rt, const char *module);
 
+/* Hands the current version's state to the staged version now, through
+ * its init with *state preset (the adopt call publish would otherwise
+ * make), so that the publish that follows cannot fail: the plan
+ * interpreter adopts every load_module before publishing any. A no-op
+ * when the staged version has a state already, or there is none to take.
+ * A refusing init is LM_EEVAL; nothing is published. */
+int lm_runtime_adopt(lm_runtime *rt, const char *module);
+
 /* Boot convenience: stage, init (when defined), publish a module that has
  * no published version yet. */
 int lm_runtime_load(lm_runtime *rt, const char *path, const char *oid);

@@ -301,6 +301,22 @@ t_eval_init_fails() {
 	host_stop
 }
 
+# A load_module whose init refuses to adopt the current state fails the
+# eval before anything of the plan is published: mod_util, loaded first in
+# the same plan, stays on its old version too.
+t_eval_adopt_fails() {
+	two
+	host --call mod_x --call mod_util
+	mod mod_util.so mod_util 1.1.0 -DMOD_ANSWER=2
+	mod mod_x.so mod_x 1.1.0 -DMOD_DEPS='"mod_util"' -DMOD_INIT_FAIL
+	api GET /update-modules/all
+	want_code 500 eval_failed
+	has mod_x "$(errmsg)"
+	want_loaded "release 1; mod_util 1.0.0; mod_x 1.0.0"
+	[ "$(release)" = 1 ] || fail "node moved to release $(release)"
+	host_stop
+}
+
 t_eval_code_change_fails() {
 	one -DMOD_CODE_CHANGE
 	host --call mod_x
@@ -437,6 +453,7 @@ run_test t_check_descriptor_not_planned
 run_test t_check_bytes_not_oid
 run_test t_check_soft_prepurge_pinned
 run_test t_eval_init_fails
+run_test t_eval_adopt_fails
 run_test t_eval_code_change_fails
 run_test t_brutal_purge_ends_pinned_task
 run_test t_one_apply_at_a_time
