@@ -5,8 +5,8 @@
 #
 #   t_session             a client session: motd, nick, join, a message both
 #                         members receive, /version, /stats, errors, /quit
-#   t_load_flips          loadgen at a steady rate while mod_messager goes
-#                         v1 -> v2 -> v1 ... 20 times (CHATD_FLIPS; loadgen
+#   t_load_flips          loadgen at full rate while mod_messager goes
+#                         v1 -> v2 -> v1 ... 100 times (CHATD_FLIPS; loadgen
 #                         rate CHATD_RATE, 0 = full) under soft_purge: every
 #                         update ok, nothing lost, no error, no disconnect,
 #                         and each room's count equals what was sent to it
@@ -239,15 +239,15 @@ t_session() {
 	chatd_stop
 }
 
-# CHATD_FLIPS (20) updates; CHATD_RATE (40) messages a second per loadgen
-# connection, 0 for as fast as they go (issue 4: 100 at full rate).
+# CHATD_FLIPS (100) updates; CHATD_RATE (0) messages a second per loadgen
+# connection, 0 for as fast as they go: issue 4's 100 at full rate.
 t_load_flips() {
 	setup
 	chatd_start
-	lg_start --conns 8 --rooms 2 --rate "${CHATD_RATE:-40}"
+	lg_start --conns 8 --rooms 2 --rate "${CHATD_RATE:-0}"
 	failed=0
 	i=1
-	while [ $i -le "${CHATD_FLIPS:-20}" ]; do
+	while [ $i -le "${CHATD_FLIPS:-100}" ]; do
 		if [ $((i % 2)) = 1 ]; then v=v2 vsn=2.0.0; else v=v1 vsn=1.0.0; fi
 		use $v mod_messager
 		expect 0 lm update
