@@ -655,6 +655,31 @@ static void log_plan(const lm_plan *p)
 	free(low);
 }
 
+/* [{"name","change","from","to"}]: what the plan moves, by version. */
+static cJSON *modules_json(const lm_plan *p)
+{
+	cJSON *arr = cJSON_CreateArray();
+	size_t i;
+
+	for (i = 0; i < p->nmodules; i++) {
+		const lm_plan_module *m = &p->modules[i];
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "name", m->name);
+		cJSON_AddStringToObject(o, "change", lm_change_name(m->change));
+		if (m->old_side)
+			cJSON_AddStringToObject(o, "from", m->old_side->desc->vsn);
+		else
+			cJSON_AddNullToObject(o, "from");
+		if (m->new_side)
+			cJSON_AddStringToObject(o, "to", m->new_side->desc->vsn);
+		else
+			cJSON_AddNullToObject(o, "to");
+		cJSON_AddItemToArray(arr, o);
+	}
+	return arr;
+}
+
 static int make_result(lm_apply_result **out, run *r, int status,
 		       const char *check_err, const char *eval_err,
 		       int reached_eval)
@@ -690,6 +715,7 @@ static int make_result(lm_apply_result **out, run *r, int status,
 	cJSON_AddItemToObject(o, "check_result", ck);
 	cJSON_AddItemToObject(o, "eval_result", ev);
 	cJSON_AddItemToObject(o, "timings", cJSON_Duplicate(r->timings, 1));
+	cJSON_AddItemToObject(o, "modules", modules_json(r->plan));
 	if (lm_plan_to_json(&plan_json, r->plan) == 0)
 		cJSON_AddItemToObject(o, "plan", cJSON_Parse(plan_json));
 	free(plan_json);

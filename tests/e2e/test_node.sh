@@ -143,6 +143,7 @@ t_update_changes_version() {
 	want_code 200
 	hasj '"check": "{ok,[]}"' "$BODY"
 	hasj '"eval": "{ok,[]}"' "$BODY"
+	hasj '"modules": [{"name": "mod_x", "change": "changed", "from": "1.0.0", "to": "1.1.0"}]' "$BODY"
 	want_loaded "release 2; mod_util 1.0.0; mod_x 1.1.0"
 	[ "$(release)" = 2 ] || fail "ledger: node on release $(release), want 2"
 	[ "$(runs)" = "ok/done" ] || fail "runs: $(runs)"
