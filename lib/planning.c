@@ -26,6 +26,31 @@ const char *lm_now_iso(void)
 	return buf;
 }
 
+cJSON *lm_update_info_json(const char *libdir, int64_t release,
+			   const lm_plan *p, const lm_scan *scan)
+{
+	cJSON *o = cJSON_CreateObject(), *mods, *check, *warn;
+	char *pj = NULL;
+	size_t i;
+
+	cJSON_AddStringToObject(o, "libdir", libdir);
+	cJSON_AddNumberToObject(o, "release", (double)release);
+	mods = cJSON_AddArrayToObject(o, "modules");
+	for (i = 0; p && i < p->nmodules; i++)
+		cJSON_AddItemToArray(mods,
+				     cJSON_CreateString(p->modules[i].name));
+	if (p && lm_plan_to_json(&pj, p) == 0)
+		cJSON_AddItemToObject(o, "plan", cJSON_Parse(pj));
+	else
+		cJSON_AddNullToObject(o, "plan");
+	check = cJSON_AddObjectToObject(o, "check");
+	warn = cJSON_AddArrayToObject(check, "ok");
+	for (i = 0; i < scan->nwarnings; i++)
+		cJSON_AddItemToArray(warn, cJSON_CreateString(scan->warnings[i]));
+	free(pj);
+	return o;
+}
+
 int lm_state_open(lm_state *st, const char *dir, int readonly)
 {
 	char *path;

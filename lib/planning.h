@@ -68,6 +68,12 @@ int lm_planning_compute(lm_plan **out, lm_modset *new_set, lm_state *st,
 int lm_planning_record(lm_state *st, lm_plan *p, const lm_modset *new_set,
 		       const lm_scan *scan);
 
+/* update_info as JSON, for the CLI and the control API alike:
+ * {"libdir","release","modules":[names],"plan":{...}|null,
+ *  "check":{"ok":[warnings]}}. `p` may be NULL (nothing changed). */
+cJSON *lm_update_info_json(const char *libdir, int64_t release,
+			   const lm_plan *p, const lm_scan *scan);
+
 /* ISO 8601 UTC time of now, e.g. "2026-11-25T12:00:00Z" (static buffer
  * of the calling thread). */
 const char *lm_now_iso(void);

@@ -135,34 +135,6 @@ out:
 	return rc < 0 ? cli_fail(c, rc) : 0;
 }
 
-/* update_info as JSON: {"libdir","release","modules":[...],"plan":{...},
- * "check":{"ok":[warnings]}}. */
-static void info_json(const planned *pl)
-{
-	cJSON *o = cJSON_CreateObject(), *mods, *check, *warn;
-	char *pj = NULL;
-	size_t i;
-
-	cJSON_AddStringToObject(o, "libdir", pl->st.node.libdir);
-	cJSON_AddNumberToObject(o, "release", (double)pl->st.node.current_release);
-	mods = cJSON_AddArrayToObject(o, "modules");
-	for (i = 0; pl->plan && i < pl->plan->nmodules; i++)
-		cJSON_AddItemToArray(mods, cJSON_CreateString(
-						   pl->plan->modules[i].name));
-	if (pl->plan && lm_plan_to_json(&pj, pl->plan) == 0)
-		cJSON_AddItemToObject(o, "plan", cJSON_Parse(pj));
-	else
-		cJSON_AddNullToObject(o, "plan");
-	check = cJSON_AddObjectToObject(o, "check");
-	warn = cJSON_AddArrayToObject(check, "ok");
-	for (i = 0; i < pl->scan.nwarnings; i++)
-		cJSON_AddItemToArray(warn,
-				     cJSON_CreateString(pl->scan.warnings[i]));
-	cli_print_json_text(cJSON_Print(o));
-	cJSON_Delete(o);
-	free(pj);
-}
-
 /* DESIGN.md's update_info, in OTP's words:
  *   libdir: ...  modules: ...  script: [...]  low level script: [...]
  *   check: {ok,[Warnings]} | {error,Reason} */
@@ -178,7 +150,12 @@ int cmd_update_info(cli *c)
 		goto out;
 	}
 	if (c->json) {
-		info_json(&pl);
+		cJSON *o = lm_update_info_json(pl.st.node.libdir,
+					       pl.st.node.current_release,
+					       pl.plan, &pl.scan);
+
+		cli_print_json_text(cJSON_Print(o));
+		cJSON_Delete(o);
 		goto out;
 	}
 	printf("libdir: %s\nmodules:", pl.st.node.libdir);

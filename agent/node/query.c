@@ -25,11 +25,8 @@ int lm_node_update_info_json(lm_node *n, char **out)
 	lm_state st = { n->state_dir, NULL, { 0 } };
 	lm_plan_opts o = { 0 };
 	lm_modset new_set = { 0 };
-	cJSON *root = NULL, *mods, *check, *warn;
-	lm_scan scan;
+	lm_scan scan = { 0 };
 	lm_plan *p = NULL;
-	char *pj = NULL;
-	size_t i;
 	int rc;
 
 	*out = NULL;
@@ -40,31 +37,14 @@ int lm_node_update_info_json(lm_node *n, char **out)
 	if (rc == 0)
 		rc = lm_planning_compute(&p, &new_set, &st, &scan, &o);
 	pthread_mutex_unlock(&n->ledger_mu);
-	if (rc < 0) {
-		if (rc == 0 || lm_error_code() == 0)
-			lm_error_set(LM_ERROR, "update_info failed");
-		return rc;
-	}
-	root = cJSON_CreateObject();
-	cJSON_AddStringToObject(root, "libdir", n->info.libdir);
-	cJSON_AddNumberToObject(root, "release", (double)lm_node_release(n));
-	mods = cJSON_AddArrayToObject(root, "modules");
-	for (i = 0; p && i < p->nmodules; i++)
-		cJSON_AddItemToArray(mods,
-				     cJSON_CreateString(p->modules[i].name));
-	if (p && lm_plan_to_json(&pj, p) == 0)
-		cJSON_AddItemToObject(root, "plan", cJSON_Parse(pj));
-	else
-		cJSON_AddNullToObject(root, "plan");
-	check = cJSON_AddObjectToObject(root, "check");
-	warn = cJSON_AddArrayToObject(check, "ok");
-	for (i = 0; i < scan.nwarnings; i++)
-		cJSON_AddItemToArray(warn, cJSON_CreateString(scan.warnings[i]));
-	free(pj);
+	if (rc == 0)
+		rc = emit(lm_update_info_json(n->info.libdir,
+					      lm_node_release(n), p, &scan),
+			  out);
 	lm_plan_free(p);
 	lm_modset_clear(&new_set);
 	lm_scan_clear(&scan);
-	return emit(root, out);
+	return rc;
 }
 
 static cJSON *version_json(const lm_version_info *v)
