@@ -425,9 +425,10 @@ static int write_plan_file(lm_state *st, lm_plan *p, char **relpath)
  * made again, after a failed apply or a dry look), in *rid and `commit`;
  * *rid is 0 when there is none. One tree from one parent is one release. */
 static int find_release(lm_state *st, lm_store *store, int64_t parent,
-			const lm_modset *set, int64_t *rid,
+			const char *tree, int64_t *rid,
 			char commit[LM_OID_HEXSZ + 1])
 {
+	char got[LM_OID_HEXSZ + 1];
 	lm_release_info *v = NULL;
 	size_t n = 0, i;
 	int rc = lm_ledger_release_list(st->ledger, &v, &n);
@@ -436,11 +437,11 @@ static int find_release(lm_state *st, lm_store *store, int64_t parent,
 	for (i = 0; rc == 0 && i < n && !*rid; i++) {
 		if (v[i].parent != parent)
 			continue;
-		if ((rc = lm_store_same_tree(store, v[i].commit, set)) == 1) {
+		if ((rc = lm_store_commit_tree(store, got, v[i].commit)) == 0 &&
+		    strcmp(got, tree) == 0) {
 			*rid = v[i].id;
 			memcpy(commit, v[i].commit, LM_OID_HEXSZ + 1);
 		}
-		rc = rc < 0 ? rc : 0;
 	}
 	for (i = 0; i < n; i++)
 		lm_release_info_clear(&v[i]);
@@ -451,7 +452,8 @@ static int find_release(lm_state *st, lm_store *store, int64_t parent,
 int lm_planning_record(lm_state *st, lm_plan *p, const lm_modset *new_set,
 		       const lm_scan *scan)
 {
-	char commit[LM_OID_HEXSZ + 1], *msg = NULL, *relpath = NULL;
+	char commit[LM_OID_HEXSZ + 1], tree[LM_OID_HEXSZ + 1];
+	char *msg = NULL, *relpath = NULL;
 	char *store_path = lm_path_join(st->dir, "store.git");
 	lm_node_info now = {0};
 	lm_store *store = NULL;
@@ -482,11 +484,12 @@ int lm_planning_record(lm_state *st, lm_plan *p, const lm_modset *new_set,
 		rc = lm_error_set(LM_ERROR, "out of memory");
 		goto out;
 	}
-	if ((rc = find_release(st, store, p->from_release, new_set, &rid,
+	if ((rc = lm_store_write_tree(store, tree, new_set)) < 0 ||
+	    (rc = find_release(st, store, p->from_release, tree, &rid,
 			       commit)) < 0)
 		goto out;
 	if (rid == 0 &&
-	    ((rc = lm_store_commit(store, commit, new_set, p->from_commit,
+	    ((rc = lm_store_commit(store, commit, tree, p->from_commit,
 				   msg)) < 0 ||
 	     (rc = lm_ledger_release_add(st->ledger, &rid, p->from_release,
 					 commit, new_set, NULL)) < 0))
@@ -545,7 +548,8 @@ int lm_state_create(const char *dir, const char *libdir, const char *app,
 		    const lm_scan *scan, int64_t *release,
 		    char commit_out[LM_OID_HEXSZ + 1])
 {
-	char commit[LM_OID_HEXSZ + 1], host[256] = "node";
+	char commit[LM_OID_HEXSZ + 1], tree[LM_OID_HEXSZ + 1];
+	char host[256] = "node";
 	char *ledger_path = lm_path_join(dir, "ledger.db");
 	char *store_path = lm_path_join(dir, "store.git");
 	char *objects = lm_path_join(dir, "objects");
@@ -564,7 +568,8 @@ int lm_state_create(const char *dir, const char *libdir, const char *app,
 	    (rc = lm_mkdir(plans, 0755)) < 0 ||
 	    (rc = lm_store_open(&store, store_path, 1)) < 0 ||
 	    (rc = put_all(store, scan, libdir)) < 0 ||
-	    (rc = lm_store_commit(store, commit, &scan->mods, NULL,
+	    (rc = lm_store_write_tree(store, tree, &scan->mods)) < 0 ||
+	    (rc = lm_store_commit(store, commit, tree, NULL,
 				  "livemod release 1: installed at init\n")) < 0 ||
 	    (rc = lm_ledger_open(&ledger, ledger_path, LM_LEDGER_CREATE)) < 0 ||
 	    (rc = lm_ledger_begin(ledger)) < 0)

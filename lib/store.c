@@ -232,35 +232,43 @@ static int build_tree(lm_store *s, git_oid *tree_oid, const lm_modset *mods)
 	return rc;
 }
 
-int lm_store_same_tree(lm_store *s, const char *commit, const lm_modset *mods)
+int lm_store_write_tree(lm_store *s, char out[LM_OID_HEXSZ + 1],
+			const lm_modset *mods)
 {
-	git_commit *c = NULL;
-	git_oid tree_oid, commit_oid;
-	int rc;
+	git_oid tree_oid;
+	int rc = build_tree(s, &tree_oid, mods);
 
-	if ((rc = build_tree(s, &tree_oid, mods)) < 0)
-		return rc;
-	if (git_oid_fromstr(&commit_oid, commit) < 0 ||
-	    git_commit_lookup(&c, s->repo, &commit_oid) < 0)
-		return git_fail(LM_ERROR, "release commit missing", s->path);
-	rc = git_oid_equal(git_commit_tree_id(c), &tree_oid);
-	git_commit_free(c);
+	if (rc == 0)
+		git_oid_tostr(out, LM_OID_HEXSZ + 1, &tree_oid);
 	return rc;
 }
 
+int lm_store_commit_tree(lm_store *s, char out[LM_OID_HEXSZ + 1],
+			 const char *commit)
+{
+	git_commit *c = NULL;
+	git_oid commit_oid;
+
+	if (git_oid_fromstr(&commit_oid, commit) < 0 ||
+	    git_commit_lookup(&c, s->repo, &commit_oid) < 0)
+		return git_fail(LM_ERROR, "release commit missing", s->path);
+	git_oid_tostr(out, LM_OID_HEXSZ + 1, git_commit_tree_id(c));
+	git_commit_free(c);
+	return 0;
+}
+
 int lm_store_commit(lm_store *s, char out[LM_OID_HEXSZ + 1],
-		    const lm_modset *mods, const char *parent,
+		    const char *tree_hex, const char *parent,
 		    const char *message)
 {
 	git_commit *pc = NULL;
 	git_signature *sig = NULL;
 	git_tree *tree = NULL;
 	git_oid tree_oid, commit_oid, parent_oid;
-	int rc;
+	int rc = 0;
 
-	if ((rc = build_tree(s, &tree_oid, mods)) < 0)
-		return rc;
-	if (git_tree_lookup(&tree, s->repo, &tree_oid) < 0 ||
+	if (git_oid_fromstr(&tree_oid, tree_hex) < 0 ||
+	    git_tree_lookup(&tree, s->repo, &tree_oid) < 0 ||
 	    git_signature_now(&sig, "livemod", "livemod@localhost") < 0) {
 		rc = git_fail(LM_ERROR, "cannot commit", s->path);
 		goto out;

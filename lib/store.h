@@ -38,15 +38,19 @@ int lm_store_has(lm_store *s, const char *oid);
  * to `oid` (an altered object is refused: LM_EINVAL). */
 int lm_store_read(lm_store *s, const char *oid, void **buf, size_t *len);
 
-/* Commits the release tree of `mods` (file -> blob, every blob already
- * stored) with parent `parent` ("" or NULL for none). */
-int lm_store_commit(lm_store *s, char out[LM_OID_HEXSZ + 1],
-		    const lm_modset *mods, const char *parent,
-		    const char *message);
+/* Writes the release tree of `mods` (file -> blob, every blob already
+ * stored); its id in `out`. */
+int lm_store_write_tree(lm_store *s, char out[LM_OID_HEXSZ + 1],
+			const lm_modset *mods);
 
-/* 1 when release commit `commit` holds exactly the tree of `mods`, 0 when
- * not. */
-int lm_store_same_tree(lm_store *s, const char *commit, const lm_modset *mods);
+/* The tree id of release commit `commit`. */
+int lm_store_commit_tree(lm_store *s, char out[LM_OID_HEXSZ + 1],
+			 const char *commit);
+
+/* Commits tree `tree` with parent `parent` ("" or NULL for none). */
+int lm_store_commit(lm_store *s, char out[LM_OID_HEXSZ + 1],
+		    const char *tree, const char *parent,
+		    const char *message);
 
 /* Points refs/tags/release-N at `commit` and refs/heads/main too. */
 int lm_store_tag(lm_store *s, int64_t release, const char *commit);
