@@ -848,25 +848,18 @@ typedef struct update_args {
 static int plan_update(lm_node *n, void *arg)
 {
 	update_args *a = arg;
-	lm_state st = { n->state_dir, n->ledger, n->info };
 	lm_plan_opts o = { 0 };
-	lm_modset new_set = { 0 };
-	lm_scan scan;
-	lm_plan *p = NULL;
+	lm_node_planned pl;
 	int rc;
 
 	o.only = a->modules;
 	o.nonly = a->n;
-	if ((rc = lm_scan_libdir(&scan, n->info.libdir, n->ledger)) < 0)
-		return rc;
-	rc = lm_planning_compute(&p, &new_set, &st, &scan, &o);
-	if (rc == 0 && p)
-		rc = lm_planning_record(&st, p, &new_set, &scan);
-	if (rc == 0 && p)
-		a->plan_id = p->id;
-	lm_plan_free(p);
-	lm_modset_clear(&new_set);
-	lm_scan_clear(&scan);
+	rc = lm_node_plan(n, &o, &pl);
+	if (rc == 0 && pl.plan)
+		rc = lm_planning_record(&pl.st, pl.plan, &pl.new_set, &pl.scan);
+	if (rc == 0 && pl.plan)
+		a->plan_id = pl.plan->id;
+	lm_node_planned_clear(&pl);
 	return rc;
 }
 

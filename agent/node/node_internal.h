@@ -17,6 +17,7 @@
 #include <livemod/node.h>
 
 #include "ledger.h"
+#include "planning.h"
 
 struct MHD_Daemon;
 
@@ -35,6 +36,21 @@ struct lm_node {
 	int http_port;
 	int sock_fd;
 };
+
+/* What planning the node's libdir gave: the scan, the to-release and the
+ * plan (NULL when nothing changed). Cleared in that order's reverse. */
+typedef struct lm_node_planned {
+	lm_state st;      /* a view of the node's ledger and info: not owned */
+	lm_scan scan;
+	lm_modset new_set;
+	lm_plan *plan;
+} lm_node_planned;
+
+/* Scans the node's libdir and plans from its current release; the caller
+ * holds ledger_mu and clears `out` with lm_node_planned_clear, which is
+ * safe after a failure too. */
+int lm_node_plan(lm_node *n, const lm_plan_opts *o, lm_node_planned *out);
+void lm_node_planned_clear(lm_node_planned *pl);
 
 /* ---- queries (query.c): each returns malloc'ed JSON text in *out ------- */
 

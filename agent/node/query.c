@@ -20,30 +20,45 @@ static int emit(cJSON *o, char **out)
 	return *out ? 0 : lm_error_set(LM_ERROR, "out of memory");
 }
 
+int lm_node_plan(lm_node *n, const lm_plan_opts *o, lm_node_planned *out)
+{
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->st.dir = n->state_dir;
+	out->st.ledger = n->ledger;
+	out->st.node = n->info;
+	if ((rc = lm_scan_libdir(&out->scan, n->info.libdir, n->ledger)) < 0)
+		return rc;
+	return lm_planning_compute(&out->plan, &out->new_set, &out->st,
+				   &out->scan, o);
+}
+
+void lm_node_planned_clear(lm_node_planned *pl)
+{
+	/* new_set shares the scan's descriptors: it goes first */
+	lm_plan_free(pl->plan);
+	lm_modset_clear(&pl->new_set);
+	lm_scan_clear(&pl->scan);
+	memset(pl, 0, sizeof(*pl));
+}
+
 int lm_node_update_info_json(lm_node *n, char **out)
 {
-	lm_state st = { n->state_dir, NULL, { 0 } };
 	lm_plan_opts o = { 0 };
-	lm_modset new_set = { 0 };
-	lm_scan scan = { 0 };
-	lm_plan *p = NULL;
+	lm_node_planned pl;
 	int rc;
 
 	*out = NULL;
 	pthread_mutex_lock(&n->ledger_mu);
-	st.ledger = n->ledger;
-	st.node = n->info;
-	rc = lm_scan_libdir(&scan, n->info.libdir, n->ledger);
-	if (rc == 0)
-		rc = lm_planning_compute(&p, &new_set, &st, &scan, &o);
+	rc = lm_node_plan(n, &o, &pl);
 	pthread_mutex_unlock(&n->ledger_mu);
 	if (rc == 0)
 		rc = emit(lm_update_info_json(n->info.libdir,
-					      lm_node_release(n), p, &scan),
+					      lm_node_release(n), pl.plan,
+					      &pl.scan),
 			  out);
-	lm_plan_free(p);
-	lm_modset_clear(&new_set);
-	lm_scan_clear(&scan);
+	lm_node_planned_clear(&pl);
 	return rc;
 }
 
