@@ -203,13 +203,10 @@ static int lookup_locked(lm_export_ref **out, lm_runtime *rt,
 	struct lm_module *mod;
 	struct lm_export_ref *ref;
 	unsigned slot = 0;
-	int rc = lm__module_need(&mod, rt, module);
+	int rc = lm__module_loaded(&mod, rt, module);
 
 	if (rc < 0)
 		return rc;
-	if (!mod->published)
-		return lm_error_set(LM_ENOTFOUND, "module %s is not loaded",
-				    module);
 	rc = slot_for(&slot, mod, name, sig);
 	if (rc == 0)
 		rc = fill_slot(mod, slot, name, sig);

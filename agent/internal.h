@@ -120,6 +120,8 @@ struct lm_module *lm__module_find(lm_runtime *rt, const char *name);
 int lm__module_get(struct lm_module **out, lm_runtime *rt, const char *name);
 int lm__module_need(struct lm_module **out, lm_runtime *rt,
 		    const char *name);
+int lm__module_loaded(struct lm_module **out, lm_runtime *rt,
+		      const char *name);
 void lm__warn(lm_runtime *rt, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* synchronize_rcu, and tell TSan what it means. */

@@ -178,6 +178,19 @@ int lm__module_need(struct lm_module **out, lm_runtime *rt, const char *name)
 	return 0;
 }
 
+/* The module named `name`, which must exist and have a published
+ * version; caller holds rt->mu. */
+int lm__module_loaded(struct lm_module **out, lm_runtime *rt,
+		      const char *name)
+{
+	int rc = lm__module_need(out, rt, name);
+
+	if (rc == 0 && !(*out)->published)
+		rc = lm_error_set(LM_ENOTFOUND, "module %s is not loaded",
+				  name);
+	return rc;
+}
+
 /* Finds or adds the module named `name`; caller holds rt->mu. */
 int lm__module_get(struct lm_module **out, lm_runtime *rt, const char *name)
 {

@@ -424,13 +424,10 @@ int lm__remove_take(lm_runtime *rt, const char *module, lm_purge_mode mode,
 {
 	struct lm_version *cur, **tail, *v;
 	struct lm_module *mod;
-	int rc = lm__module_need(&mod, rt, module);
+	int rc = lm__module_loaded(&mod, rt, module);
 
 	if (rc < 0)
 		return rc;
-	if (!mod->published)
-		return lm_error_set(LM_ENOTFOUND, "module %s is not loaded",
-				    module);
 	if (mod->nrefs)
 		return lm_error_set(LM_EBUSY, "module %s: the host holds %zu "
 				    "export refs into it; free them first",

@@ -367,6 +367,20 @@ static void conn_free(conn *c)
 	free(c);
 }
 
+/* Takes `c` out of the registry the brutal-purge callback and shutdown
+ * walk. */
+static void conn_unlink(conn *c)
+{
+	pthread_rwlock_wrlock(&reg_lock);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	pthread_rwlock_unlock(&reg_lock);
+}
+
 static void *conn_main(void *arg)
 {
 	conn *c = arg;
@@ -415,14 +429,7 @@ static void *conn_main(void *arg)
 				break;
 		}
 	}
-	pthread_rwlock_wrlock(&reg_lock);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	pthread_rwlock_unlock(&reg_lock);
+	conn_unlink(c);
 	/* No other thread can reach c now but the brutal-purge callback,
 	 * through the pins: release them before the memory goes. */
 	for (i = 0; i < NPINS; i++)
@@ -495,14 +502,7 @@ static void *accept_main(void *arg)
 		pthread_attr_setstacksize(&at, 256 * 1024);
 		if (pthread_create(&th, &at, conn_main, c) != 0) {
 			/* conn_main's cleanup, without a thread */
-			pthread_rwlock_wrlock(&reg_lock);
-			if (c->prev)
-				c->prev->next = c->next;
-			else
-				conns = c->next;
-			if (c->next)
-				c->next->prev = c->prev;
-			pthread_rwlock_unlock(&reg_lock);
+			conn_unlink(c);
 			close(fd);
 			conn_free(c);
 			pthread_mutex_lock(&count_mu);
