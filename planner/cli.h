@@ -19,6 +19,9 @@ typedef struct cli {
 	lm_purge_mode purge; /* --purge */
 	lm_extra *extras;    /* --extra MOD=TEXT, repeatable */
 	size_t nextras;
+	int try_only;        /* --try: leave the new release current only */
+	long long to;        /* --to RELEASE (rollback), 0 when not given */
+	long long keep;      /* --keep N (gc), 0 when not given */
 	char **args;         /* operands after the command */
 	size_t nargs;
 } cli;
@@ -55,5 +58,12 @@ int cmd_show(cli *c);
 int cmd_update(cli *c);
 int cmd_apply(cli *c);
 int cmd_status(cli *c);
+/* cmd_history.c: history and make_permanent, read from the ledger */
+int cmd_history(cli *c);
+int cmd_make_permanent(cli *c);
+/* cmd_rollback.c */
+int cmd_rollback(cli *c);
+/* cmd_gc.c */
+int cmd_gc(cli *c);
 
 #endif

@@ -12,7 +12,8 @@
 #include "cli.h"
 #include "error.h"
 
-enum { O_STATE = 256, O_JSON, O_DRY_RUN, O_LIBDIR, O_APP, O_PURGE, O_EXTRA };
+enum { O_STATE = 256, O_JSON, O_DRY_RUN, O_LIBDIR, O_APP, O_PURGE, O_EXTRA,
+       O_TRY, O_TO, O_KEEP, O_LAST = O_KEEP };
 
 /* Which options each command takes, as a string of O_* letters. */
 typedef struct command {
@@ -40,15 +41,27 @@ static const command commands[] = {
 	  "update_info [MODULE...]   libdir, modules, script, low-level "
 	  "script, check" },
 	{ "show", cmd_show, COMMON, 1, 1, "show PLAN   print a plan (id or file)" },
-	{ "update", cmd_update, COMMON, 0, -1,
-	  "update [all|MODULE...]   plan and apply on the running node; "
-	  "prints check and eval" },
-	{ "apply", cmd_apply, COMMON, 1, 1,
-	  "apply PLAN   apply a reviewed plan (id or file) on the running "
-	  "node" },
+	{ "update", cmd_update, COMMON | OPT(O_TRY), 0, -1,
+	  "update [--try] [all|MODULE...]   plan and apply on the running "
+	  "node; prints check and eval" },
+	{ "apply", cmd_apply, COMMON | OPT(O_TRY), 1, 1,
+	  "apply [--try] PLAN   apply a reviewed plan (id or file) on the "
+	  "running node" },
 	{ "status", cmd_status, COMMON, 0, 0,
 	  "status   the running node's modules: vsn, oid, pins, old versions "
 	  "awaiting purge" },
+	{ "history", cmd_history, COMMON, 0, 0,
+	  "history   releases and apply runs, newest first, with check, "
+	  "eval and timings" },
+	{ "rollback", cmd_rollback,
+	  COMMON | OPT(O_TO) | OPT(O_DRY_RUN) | OPT(O_TRY) | OPT(O_PURGE), 0, 0,
+	  "rollback [--to RELEASE] [--dry-run] [--try] [--purge MODE]   plan "
+	  "and apply the way back (default: the release before the current)" },
+	{ "make_permanent", cmd_make_permanent, COMMON, 0, 0,
+	  "make_permanent   make the node's current release the one it boots" },
+	{ "gc", cmd_gc, COMMON | OPT(O_KEEP) | OPT(O_DRY_RUN), 0, 0,
+	  "gc [--keep N] [--dry-run]   prune releases beyond the newest N "
+	  "that no node needs, and unused objects" },
 };
 
 static const struct option long_opts[] = {
@@ -59,6 +72,9 @@ static const struct option long_opts[] = {
 	{ "app", required_argument, NULL, O_APP },
 	{ "purge", required_argument, NULL, O_PURGE },
 	{ "extra", required_argument, NULL, O_EXTRA },
+	{ "try", no_argument, NULL, O_TRY },
+	{ "to", required_argument, NULL, O_TO },
+	{ "keep", required_argument, NULL, O_KEEP },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 }
 };
@@ -104,6 +120,16 @@ static int add_extra(cli *c, char *arg)
 	return 0;
 }
 
+/* A positive decimal integer of at most 18 digits, or -1. */
+static long long positive(const char *arg)
+{
+	size_t len = strlen(arg);
+
+	if (len == 0 || len > 18 || strspn(arg, "0123456789") != len)
+		return -1;
+	return atoll(arg) > 0 ? atoll(arg) : -1;
+}
+
 static int take_option(cli *c, int o, char *arg)
 {
 	int p;
@@ -121,6 +147,17 @@ static int take_option(cli *c, int o, char *arg)
 		c->purge = (lm_purge_mode)p;
 		return 0;
 	case O_EXTRA: return add_extra(c, arg);
+	case O_TRY: c->try_only = 1; return 0;
+	case O_TO:
+		if ((c->to = positive(arg)) < 0)
+			return cli_usage(c, "--to wants a release id (a positive "
+				     "integer), got '%s'", arg);
+		return 0;
+	case O_KEEP:
+		if ((c->keep = positive(arg)) < 0)
+			return cli_usage(c, "--keep wants a positive number of "
+				     "releases, got '%s'", arg);
+		return 0;
 	}
 	return cli_usage(c, "unknown option");
 }
@@ -154,7 +191,7 @@ int main(int argc, char **argv)
 		return cli_usage(&c, "unknown command '%s' (see livemod --help)",
 				 argv[optind]);
 	c.cmd = cmd->name;
-	for (o = O_STATE; o <= O_EXTRA; o++)
+	for (o = O_STATE; o <= O_LAST; o++)
 		if ((seen & OPT(o)) && !(cmd->opts & OPT(o)))
 			return cli_usage(&c, "option --%s is not for '%s'",
 					 long_opts[o - O_STATE].name, cmd->name);
