@@ -144,7 +144,7 @@ int main(int argc, char **argv)
 		snprintf(v, sizeof(v), "v%d", 2 - i % 2);
 		sh("cp %s/%s/*.so %s/lib/", dir, v, dir);
 		atomic_store(&round_max_ns, 0);
-		if (lm_node_update(node, NULL, 0, &res) < 0 || !res) {
+		if (lm_node_update(node, NULL, 0, 0, &res) < 0 || !res) {
 			fprintf(stderr, "bench_apply: %s\n", lm_error_last());
 			return 1;
 		}

@@ -1134,20 +1134,28 @@ int lm_ledger_plan_set_status(lm_ledger *l, int64_t id, const char *status)
 			 status, id);
 }
 
-int lm_ledger_plan_get(lm_ledger *l, int64_t id, lm_plan_row *out)
+/* One plan row chosen by `where` (binding `types` like q_prep); `what`
+ * names it in the not-found message. */
+static int plan_row(lm_ledger *l, lm_plan_row *out, const char *what,
+		    const char *where, const char *types, ...)
 {
 	lm_plan_row p = { 0 };
 	sqlite3_stmt *st;
+	char *sql = sqlite3_mprintf("SELECT id, from_release, to_release, "
+				    "status, path, created_at, json FROM "
+				    "plans WHERE %s ORDER BY id DESC LIMIT 1",
+				    where);
+	va_list ap;
 	int rc;
 
-	assert(l && out);
-	rc = q_prep(l, &st,
-		    "SELECT id, from_release, to_release, status, path, "
-		    "created_at, json FROM plans WHERE id = ?",
-		    "i", id);
+	if (!sql)
+		return lm_error_set(LM_ERROR, "out of memory");
+	va_start(ap, types);
+	rc = q_vprep(l, &st, sql, types, ap);
+	va_end(ap);
+	sqlite3_free(sql);
 	if (rc == 0 && (rc = q_step(l, st, "read plan")) == 0)
-		rc = lm_error_set(LM_ENOTFOUND, "%s: no plan %lld", l->path,
-				  (long long)id);
+		rc = lm_error_set(LM_ENOTFOUND, "%s: no %s", l->path, what);
 	if (rc == 1) {
 		p.id = sqlite3_column_int64(st, 0);
 		p.from_release = sqlite3_column_int64(st, 1);
@@ -1164,6 +1172,27 @@ int lm_ledger_plan_get(lm_ledger *l, int64_t id, lm_plan_row *out)
 	}
 	*out = p;
 	return 0;
+}
+
+int lm_ledger_plan_get(lm_ledger *l, int64_t id, lm_plan_row *out)
+{
+	char what[40];
+
+	assert(l && out);
+	snprintf(what, sizeof(what), "plan %lld", (long long)id);
+	return plan_row(l, out, what, "id = ?", "i", id);
+}
+
+int lm_ledger_plan_applied(lm_ledger *l, int64_t from, int64_t to,
+			   lm_plan_row *out)
+{
+	char what[80];
+
+	assert(l && out);
+	snprintf(what, sizeof(what), "applied plan from release %lld to %lld",
+		 (long long)from, (long long)to);
+	return plan_row(l, out, what, "from_release = ? AND to_release = ? "
+			"AND status = 'applied'", "ii", from, to);
 }
 
 void lm_plan_row_clear(lm_plan_row *p)

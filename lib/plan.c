@@ -234,9 +234,13 @@ static bool script_is_high(int which)
 	return which == S_UP_HIGH || which == S_DOWN_HIGH;
 }
 
-static lm_change_mode script_mode(int which)
+/* code_change's mode in script `which`: the plan's direction, and the
+ * reverse in its downgrade. */
+static lm_change_mode script_mode(const lm_plan *p, int which)
 {
-	return which >= S_DOWN_HIGH ? LM_DOWN : LM_UP;
+	bool back = which >= S_DOWN_HIGH;
+
+	return (p->direction == LM_DOWN) != back ? LM_DOWN : LM_UP;
 }
 
 /* ---- JSON writing ---------------------------------------------------- */
@@ -408,7 +412,9 @@ static cJSON *plan_json(const lm_plan *p)
 		  put(o, "created_at",
 		      cJSON_CreateString(p->created_at ? p->created_at : "")) &&
 		  put(o, "from", release_json(p->from_release, p->from_commit)) &&
-		  put(o, "to", release_json(p->to_release, p->to_commit));
+		  put(o, "to", release_json(p->to_release, p->to_commit)) &&
+		  put(o, "direction",
+		      cJSON_CreateString(mode_name(p->direction)));
 
 	ok = put(o, "modules", mods) && ok;
 	for (size_t i = 0; ok && i < p->nmodules; i++)
@@ -693,15 +699,20 @@ static int get_changes(lm_instr *in, const cJSON *obj, const loc *at)
 	return 0;
 }
 
-static int get_mode(lm_change_mode *out, const cJSON *obj, const loc *at)
+/* "up" or "down" under `key`; when `optional` and absent, up. */
+static int get_mode(lm_change_mode *out, const cJSON *obj, const loc *at,
+		    const char *key, bool optional)
 {
 	const char *s;
-	int rc = get_string(&s, obj, at, "mode", false);
+	int rc;
 
-	if (rc)
+	*out = LM_UP;
+	if (optional && !cJSON_GetObjectItemCaseSensitive(obj, key))
+		return 0;
+	if ((rc = get_string(&s, obj, at, key, false)))
 		return rc;
 	if (strcmp(s, "up") != 0 && strcmp(s, "down") != 0)
-		return field_err(at, "mode", "'%s' is not up or down", s);
+		return field_err(at, key, "'%s' is not up or down", s);
 	*out = strcmp(s, "down") == 0 ? LM_DOWN : LM_UP;
 	return 0;
 }
@@ -760,8 +771,9 @@ static int instr_parse(lm_instr *in, const cJSON *obj, const loc *at,
 		return field_err(at, "op", "unknown instruction '%s'", opname);
 	in->op = (lm_op)op;
 	f = op_fields(in->op);
-	if ((f & F_CHANGES) && ((rc = get_mode(&in->mode, obj, at)) ||
-				(rc = get_changes(in, obj, at))))
+	if ((f & F_CHANGES) &&
+	    ((rc = get_mode(&in->mode, obj, at, "mode", false)) ||
+	     (rc = get_changes(in, obj, at))))
 		return rc;
 	if ((f & F_APP) && (rc = get_app(obj, at, plan_app)))
 		return rc;
@@ -942,6 +954,7 @@ static int plan_parse(lm_plan *p, const cJSON *root, const loc *at)
 				"from", false)) ||
 	    (rc = release_parse(&p->to_release, p->to_commit, root, at, "to",
 				true)) ||
+	    (rc = get_mode(&p->direction, root, at, "direction", true)) ||
 	    (rc = modules_parse(p, root, at)) ||
 	    (rc = script_parse(&p->script, root, at, "script", p->app)) ||
 	    (rc = script_parse(&p->low_level, root, at, "low_level_script",
@@ -1117,18 +1130,22 @@ static const char *instr_module_key(char *buf, size_t sz, const lm_instr *in,
 }
 
 /* update and code_change run the code_change callback of the module's
- * newer (new-side) version: on the way up it converts the old state, on
- * the way back it runs before the old code is loaded (OTP's order). */
-static int code_change_check(const lm_plan_module *m, const loc *at,
-			     const char *key)
+ * newer version — the new side, or the old side of a plan whose
+ * direction is down: on the way up it converts the old state, on the way
+ * back it runs before the old code is loaded (OTP's order). */
+static int code_change_check(const lm_plan *p, const lm_plan_module *m,
+			     const loc *at, const char *key)
 {
+	const lm_plan_side *newer;
+
 	if (!m->old_side || !m->new_side)
 		return field_err(at, key, "'%s' is %s; code_change needs a "
 				 "changed module", m->name,
 				 lm_change_name(m->change));
-	if (!(m->new_side->desc->callbacks & LM_CB_CODE_CHANGE))
+	newer = p->direction == LM_DOWN ? m->old_side : m->new_side;
+	if (!(newer->desc->callbacks & LM_CB_CODE_CHANGE))
 		return field_err(at, key, "'%s' %s defines no code_change",
-				 m->name, m->new_side->desc->vsn);
+				 m->name, newer->desc->vsn);
 	return 0;
 }
 
@@ -1163,10 +1180,10 @@ static int instr_validate(const lm_plan *p, const lm_instr *in, int which,
 		return field_err(at, "op", "%s is a %s instruction",
 				 lm_op_name(in->op),
 				 (f & F_HIGH) ? "high-level" : "low-level");
-	if ((f & F_CHANGES) && in->mode != script_mode(which))
-		return field_err(at, "mode", "%s in the %s script",
+	if ((f & F_CHANGES) && in->mode != script_mode(p, which))
+		return field_err(at, "mode", "%s, but this script goes %s",
 				 mode_name(in->mode),
-				 which >= S_DOWN_HIGH ? "downgrade" : "upgrade");
+				 mode_name(script_mode(p, which)));
 	if ((rc = instr_shape(in, f, at)))
 		return rc;
 	for (size_t k = 0; k < in->nmodules; k++) {
@@ -1178,7 +1195,7 @@ static int instr_validate(const lm_plan *p, const lm_instr *in, int which,
 			return field_err(at, key, "'%s' is not a module of "
 					 "this plan", in->modules[k]);
 		if ((f & (F_ADVANCED | F_CHANGES)) &&
-		    (rc = code_change_check(m, at, key)))
+		    (rc = code_change_check(p, m, at, key)))
 			return rc;
 	}
 	for (size_t k = 0; k < in->ndep_mods; k++) {

@@ -81,6 +81,11 @@ typedef struct lm_plan {
 	char from_commit[LM_OID_HEXSZ + 1];
 	int64_t to_release;       /* 0 for a dry run */
 	char to_commit[LM_OID_HEXSZ + 1]; /* "" for a dry run */
+	/* LM_UP for every plan `livemod plan` makes and a rollback to a
+	 * later release; LM_DOWN for a rollback to an ancestor: its script
+	 * is the way back, so code_change runs in the version being left
+	 * (the old side) in mode down, and its downgrade is the way up. */
+	lm_change_mode direction;
 	lm_plan_module *modules;  /* in script order */
 	size_t nmodules;
 	lm_script script, low_level;           /* the way up */

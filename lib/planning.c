@@ -261,38 +261,24 @@ static int check_extras(const lm_plan *p, const lm_plan_opts *o)
 	return 0;
 }
 
-int lm_planning_compute(lm_plan **out, lm_modset *new_set, lm_state *st,
-			lm_scan *scan, const lm_plan_opts *opts)
+int lm_planning_diff(lm_plan **out, const lm_state *st,
+		     const lm_release_info *from, const lm_modset *old,
+		     const lm_modset *new_set, const lm_plan_opts *opts)
 {
-	const lm_modset *old = &scan->base;
-	lm_release_info from = {0};
-	lm_plan *p = NULL;
+	lm_plan *p = calloc(1, sizeof(*p));
 	int rc;
 
 	*out = NULL;
-	memset(new_set, 0, sizeof(*new_set));
-	assert(st->node.current_release > 0);
-	/* The scan read the current release again: when the node moved in
-	 * between, the plan is made from where it is now. */
-	if (scan->base_release <= 0)
-		return lm_error_set(LM_EINVAL, "the libdir scan was made "
-				    "without the node's ledger");
-	if ((rc = lm_ledger_release_get(st->ledger, scan->base_release,
-					&from)) < 0 ||
-	    (rc = build_new_set(new_set, scan, opts, st)) < 0)
-		goto out;
-	if (!(p = calloc(1, sizeof(*p)))) {
-		rc = lm_error_set(LM_ERROR, "out of memory");
-		goto out;
-	}
+	if (!p)
+		return lm_error_set(LM_ERROR, "out of memory");
 	if ((rc = diff_sets(p, st->ledger, old, new_set, opts)) < 0 ||
 	    p->nmodules == 0)
 		goto out;
 	p->app = strdup(st->node.app);
 	p->libdir = strdup(st->node.libdir);
 	p->created_at = strdup(lm_now_iso());
-	p->from_release = from.id;
-	memcpy(p->from_commit, from.commit, sizeof(p->from_commit));
+	p->from_release = from->id;
+	memcpy(p->from_commit, from->commit, sizeof(p->from_commit));
 	if (!p->app || !p->libdir || !p->created_at) {
 		rc = lm_error_set(LM_ERROR, "out of memory");
 		goto out;
@@ -304,6 +290,28 @@ int lm_planning_compute(lm_plan **out, lm_modset *new_set, lm_state *st,
 	p = NULL;
 out:
 	lm_plan_free(p);
+	return rc;
+}
+
+int lm_planning_compute(lm_plan **out, lm_modset *new_set, lm_state *st,
+			lm_scan *scan, const lm_plan_opts *opts)
+{
+	lm_release_info from = {0};
+	int rc;
+
+	*out = NULL;
+	memset(new_set, 0, sizeof(*new_set));
+	assert(st->node.current_release > 0);
+	/* The scan read the current release again: when the node moved in
+	 * between, the plan is made from where it is now. */
+	if (scan->base_release <= 0)
+		return lm_error_set(LM_EINVAL, "the libdir scan was made "
+				    "without the node's ledger");
+	if ((rc = lm_ledger_release_get(st->ledger, scan->base_release,
+					&from)) == 0 &&
+	    (rc = build_new_set(new_set, scan, opts, st)) == 0)
+		rc = lm_planning_diff(out, st, &from, &scan->base, new_set,
+				      opts);
 	lm_release_info_clear(&from);
 	if (rc < 0)
 		lm_modset_clear(new_set);
@@ -449,13 +457,55 @@ static int find_release(lm_state *st, lm_store *store, int64_t parent,
 	return rc;
 }
 
+/* The plan's from-release must still be the node's, now that the ledger
+ * is locked: the node may have moved since the plan was made. */
+static int still_current(lm_state *st, const lm_plan *p)
+{
+	lm_node_info now = {0};
+	int rc = lm_ledger_node_get(st->ledger, &now);
+
+	if (rc == 0 && now.current_release != p->from_release)
+		rc = lm_error_set(LM_ESTALE,
+				  "the node moved to release %lld while this "
+				  "plan was made from %lld; plan again",
+				  (long long)now.current_release,
+				  (long long)p->from_release);
+	lm_node_info_clear(&now);
+	return rc;
+}
+
+/* Records the plan's row (superseding an earlier unapplied plan) and
+ * writes plans/<id>.json; the relative path in *relpath, for the caller
+ * to remove if its transaction fails. */
+static int record_plan(lm_state *st, lm_plan *p, char **relpath)
+{
+	int rc = lm_ledger_plan_add(st->ledger, &p->id, p->from_release,
+				    p->to_release);
+
+	return rc < 0 ? rc : write_plan_file(st, p, relpath);
+}
+
+/* Undoes what a failed recording left outside the ledger's transaction
+ * (rolled back here) and in `p`. */
+static void record_failed(lm_state *st, lm_plan *p, const char *relpath)
+{
+	lm_ledger_rollback(st->ledger);
+	if (relpath) {
+		char *path = lm_path_join(st->dir, relpath);
+
+		if (path)
+			unlink(path);
+		free(path);
+	}
+	p->id = 0;
+}
+
 int lm_planning_record(lm_state *st, lm_plan *p, const lm_modset *new_set,
 		       const lm_scan *scan)
 {
 	char commit[LM_OID_HEXSZ + 1], tree[LM_OID_HEXSZ + 1];
 	char *msg = NULL, *relpath = NULL;
 	char *store_path = lm_path_join(st->dir, "store.git");
-	lm_node_info now = {0};
 	lm_store *store = NULL;
 	int64_t rid = 0;
 	int rc, tagged = 0;
@@ -466,18 +516,8 @@ int lm_planning_record(lm_state *st, lm_plan *p, const lm_modset *new_set,
 		free(store_path);
 		return rc;
 	}
-	/* The lock is ours now: the node may have moved since we planned. */
-	if ((rc = lm_ledger_node_get(st->ledger, &now)) < 0)
-		goto out;
-	if (now.current_release != p->from_release) {
-		rc = lm_error_set(LM_ESTALE,
-				  "the node moved to release %lld while this "
-				  "plan was made from %lld; plan again",
-				  (long long)now.current_release,
-				  (long long)p->from_release);
-		goto out;
-	}
-	if ((rc = lm_store_open(&store, store_path, 0)) < 0 ||
+	if ((rc = still_current(st, p)) < 0 ||
+	    (rc = lm_store_open(&store, store_path, 0)) < 0 ||
 	    (rc = store_objects(store, p, st->node.libdir)) < 0)
 		goto out;
 	if (!(msg = release_message(p))) {
@@ -494,12 +534,9 @@ int lm_planning_record(lm_state *st, lm_plan *p, const lm_modset *new_set,
 	     (rc = lm_ledger_release_add(st->ledger, &rid, p->from_release,
 					 commit, new_set, NULL)) < 0))
 		goto out;
-	if ((rc = lm_ledger_plan_add(st->ledger, &p->id, p->from_release,
-				     rid)) < 0)
-		goto out;
 	p->to_release = rid;
 	memcpy(p->to_commit, commit, sizeof(commit));
-	if ((rc = write_plan_file(st, p, &relpath)) < 0 ||
+	if ((rc = record_plan(st, p, &relpath)) < 0 ||
 	    (rc = store_stats(st, scan, new_set)) < 0 ||
 	    (rc = lm_store_tag(store, rid, commit)) < 0)
 		goto out;
@@ -507,25 +544,33 @@ int lm_planning_record(lm_state *st, lm_plan *p, const lm_modset *new_set,
 	rc = lm_ledger_commit(st->ledger);
 out:
 	if (rc < 0) {
-		lm_ledger_rollback(st->ledger);
+		record_failed(st, p, relpath);
 		if (tagged)
 			lm_store_untag(store, rid);
-		if (relpath) {
-			char *path = lm_path_join(st->dir, relpath);
-
-			if (path)
-				unlink(path);
-			free(path);
-		}
-		p->id = 0;
 		p->to_release = 0;
 		p->to_commit[0] = '\0';
 	}
-	lm_node_info_clear(&now);
 	lm_store_free(store);
 	free(msg);
 	free(relpath);
 	free(store_path);
+	return rc;
+}
+
+int lm_planning_record_existing(lm_state *st, lm_plan *p)
+{
+	char *relpath = NULL;
+	int rc;
+
+	assert(p->to_release > 0 && p->to_commit[0]);
+	if ((rc = lm_ledger_begin(st->ledger)) < 0)
+		return rc;
+	if ((rc = still_current(st, p)) == 0 &&
+	    (rc = record_plan(st, p, &relpath)) == 0)
+		rc = lm_ledger_commit(st->ledger);
+	if (rc < 0)
+		record_failed(st, p, relpath);
+	free(relpath);
 	return rc;
 }
 

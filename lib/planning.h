@@ -62,11 +62,28 @@ void lm_state_close(lm_state *st);
 int lm_planning_compute(lm_plan **out, lm_modset *new_set, lm_state *st,
 			lm_scan *scan, const lm_plan_opts *opts);
 
+/*
+ * The plan from release `from`, whose modules are `old`, to the modules
+ * `new_set`: the diff, purge modes and extras per `opts`, and the four
+ * scripts. *out is NULL (and 0 returned) when the two sets hold the same
+ * objects. `old` and `new_set` must be whole releases (dependency order
+ * and presence are checked over them). Writes nothing.
+ */
+int lm_planning_diff(lm_plan **out, const lm_state *st,
+		     const lm_release_info *from, const lm_modset *old,
+		     const lm_modset *new_set, const lm_plan_opts *opts);
+
 /* Stores the new objects and the release `new_set`, records the plan
  * (superseding an earlier unapplied one), writes plans/<id>.json and the
  * stat cache. Fills p->id, p->to_release, p->to_commit. */
 int lm_planning_record(lm_state *st, lm_plan *p, const lm_modset *new_set,
 		       const lm_scan *scan);
+
+/* Records a plan whose to-release is already recorded (a rollback): the
+ * plan row, superseding an earlier unapplied plan, and plans/<id>.json,
+ * in one transaction. Fills p->id. LM_ESTALE when the node moved off the
+ * plan's from-release. */
+int lm_planning_record_existing(lm_state *st, lm_plan *p);
 
 /* update_info as JSON, for the CLI and the control API alike:
  * {"libdir","release","modules":[names],"plan":{...}|null,

@@ -85,9 +85,16 @@ void cli_print_plan(const lm_plan *p, int with_downgrade)
 		printf("plan %lld: release %lld -> %lld (plans/%lld.json)\n",
 		       (long long)p->id, (long long)p->from_release,
 		       (long long)p->to_release, (long long)p->id);
+	else if (p->to_release)
+		printf("plan (dry run, nothing written): release %lld -> "
+		       "%lld\n", (long long)p->from_release,
+		       (long long)p->to_release);
 	else
 		printf("plan (dry run, nothing written): release %lld -> new\n",
 		       (long long)p->from_release);
+	if (p->direction == LM_DOWN)
+		printf("direction: down (a rollback: code_change runs in the "
+		       "version being left)\n");
 	printf("libdir: %s\nmodules:\n", p->libdir);
 	for (i = 0; i < p->nmodules; i++) {
 		const lm_plan_module *m = &p->modules[i];
@@ -105,4 +112,53 @@ void cli_print_plan(const lm_plan *p, int with_downgrade)
 		cli_print_script("downgrade low level script", &p->down_low_level,
 			     p);
 	}
+}
+
+void cli_print_plan_json(const lm_plan *p)
+{
+	char *json = NULL;
+
+	if (lm_plan_to_json(&json, p) == 0)
+		printf("%s\n", json);
+	free(json);
+}
+
+/* check or eval as OTP prints it. The node gives the text ("{ok,[]}"),
+ * either as a string or as an object's "text"; an object {"ok": [...]}
+ * or {"error": "..."} is written out here. NULL when absent. */
+char *cli_term_text(const cJSON *v)
+{
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(v, "text");
+	const cJSON *ok = cJSON_GetObjectItemCaseSensitive(v, "ok");
+	const cJSON *err = cJSON_GetObjectItemCaseSensitive(v, "error");
+	const cJSON *w;
+	char *out = NULL, *more;
+	int first = 1;
+
+	if (cJSON_IsString(v))
+		return strdup(v->valuestring);
+	if (cJSON_IsString(t))
+		return strdup(t->valuestring);
+	if (cJSON_IsString(err))
+		return asprintf(&out, "{error,\"%s\"}", err->valuestring) < 0
+			       ? NULL : out;
+	if (!cJSON_IsArray(ok))
+		return NULL;
+	out = strdup("{ok,[");
+	cJSON_ArrayForEach(w, ok) {
+		if (!out || !cJSON_IsString(w))
+			continue;
+		if (asprintf(&more, "%s%s\"%s\"", out, first ? "" : ",",
+			     w->valuestring) < 0)
+			more = NULL;
+		free(out);
+		out = more;
+		first = 0;
+	}
+	if (out && asprintf(&more, "%s]}", out) >= 0) {
+		free(out);
+		return more;
+	}
+	free(out);
+	return NULL;
 }

@@ -46,6 +46,25 @@ void cli_print_script(const char *label, const lm_script *s,
 /* Prints a plan for a person: header, modules, scripts (OTP terms). */
 void cli_print_plan(const lm_plan *p, int with_downgrade);
 
+/* Prints a plan's JSON (as plans/<id>.json holds it). */
+void cli_print_plan_json(const lm_plan *p);
+
+/* Sends an apply-like request (update, apply, rollback) to the running
+ * node and prints its answer: the plan, check and eval. Returns the exit
+ * status (cmd_node.c). */
+int cli_node_apply(cli *c, const char *method, const char *path,
+		   const char *body, size_t len);
+
+/* The endpoint's path, with ?try=1 under --try (static buffer). */
+const char *cli_try_path(const cli *c, const char *path);
+
+/* check or eval as OTP prints it ("{ok,[]}", "{error,\"...\"}") from
+ * the node's answer or the ledger: a string, an object's "text", or an
+ * object {"ok": [...]} / {"error": "..."}. NULL when absent; caller
+ * frees. */
+struct cJSON;
+char *cli_term_text(const struct cJSON *v);
+
 /* Prints cJSON-made text and a newline to stdout; frees it. */
 void cli_print_json_text(char *text);
 

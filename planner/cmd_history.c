@@ -1,15 +1,160 @@
 /*
- * cmd_history.c - placeholder until history lands.
+ * cmd_history.c - `livemod history` and `livemod make_permanent`: the
+ * ledger's own business, done on the ledger directly, so both work
+ * whether or not the node runs (its control API serves the same history
+ * as GET /history).
  */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
 #include "cli.h"
 #include "error.h"
+#include "history.h"
+
+static long long num_of(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsNumber(v) ? (long long)v->valuedouble : 0;
+}
+
+static const char *str_of(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static int true_of(const cJSON *o, const char *key)
+{
+	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, key));
+}
+
+/*   release 3  1a2b3c4d5e6f  from 2  2026-11-25T14:30:01.123Z  current */
+static void print_release(const cJSON *r)
+{
+	const char *note = str_of(r, "note");
+
+	printf("release %-4lld %.12s  ", num_of(r, "id"), str_of(r, "commit"));
+	if (num_of(r, "parent"))
+		printf("from %-4lld ", num_of(r, "parent"));
+	else
+		printf("%-9s", "");
+	printf("%s", str_of(r, "created_at"));
+	if (note)
+		printf("  (%s)", note);
+	if (true_of(r, "current"))
+		printf("  current");
+	if (true_of(r, "permanent"))
+		printf("  permanent");
+	putchar('\n');
+}
+
+/*   run 4  plan 5  3 -> 2  ok  2026-...  check {ok,[]}  eval {ok,[]}  1.380 ms
+ * An interrupted run says at which phase; eval is absent before
+ * point_of_no_return. */
+static void print_run(const cJSON *r)
+{
+	const char *status = str_of(r, "status");
+	char *check = cli_term_text(cJSON_GetObjectItemCaseSensitive(r, "check"));
+	char *eval = cli_term_text(cJSON_GetObjectItemCaseSensitive(r, "eval"));
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(r, "timings");
+	long long total = num_of(t, "total");
+
+	printf("run %-4lld plan %-4lld %lld -> %lld  %s", num_of(r, "id"),
+	       num_of(r, "plan"), num_of(r, "from"), num_of(r, "to"), status);
+	if (strcmp(status, "interrupted") == 0)
+		printf(" at %s", str_of(r, "phase"));
+	printf("  %s", str_of(r, "started_at"));
+	if (check)
+		printf("  check %s", check);
+	if (eval)
+		printf("  eval %s", eval);
+	if (total)
+		printf("  %lld.%03lld ms", total / 1000, total % 1000);
+	putchar('\n');
+	free(check);
+	free(eval);
+}
 
 int cmd_history(cli *c)
 {
-	return cli_fail(c, lm_error_set(LM_ERROR, "not implemented yet"));
+	lm_state st;
+	cJSON *h = NULL;
+	const cJSON *it;
+	int rc;
+
+	if (!cli_state_dir(c))
+		return 2;
+	if ((rc = lm_state_open(&st, c->state, 1)) < 0)
+		return cli_fail(c, rc);
+	rc = lm_history_json(&h, st.ledger);
+	lm_state_close(&st);
+	if (rc < 0)
+		return cli_fail(c, rc);
+	if (c->json) {
+		cli_print_json_text(cJSON_Print(h));
+	} else {
+		printf("current release %lld, permanent release %lld\n\n"
+		       "releases (newest first):\n",
+		       num_of(h, "current"), num_of(h, "permanent"));
+		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(h, "releases"))
+			print_release(it);
+		printf("\napply runs (newest first):\n");
+		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(h, "runs"))
+			print_run(it);
+		if (!cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(h, "runs")))
+			printf("none\n");
+	}
+	cJSON_Delete(h);
+	return 0;
 }
 
+/* OTP's release_handler:make_permanent: the release the node runs now
+ * becomes the one it boots. */
 int cmd_make_permanent(cli *c)
 {
-	return cli_fail(c, lm_error_set(LM_ERROR, "not implemented yet"));
+	lm_node_info now = { 0 };
+	lm_state st;
+	int64_t was = 0;
+	int rc;
+
+	if (!cli_state_dir(c))
+		return 2;
+	if ((rc = lm_state_open(&st, c->state, 0)) < 0)
+		return cli_fail(c, rc);
+	if ((rc = lm_ledger_begin(st.ledger)) == 0) {
+		/* read under the write lock: an apply may just have moved it */
+		if ((rc = lm_ledger_node_get(st.ledger, &now)) == 0 &&
+		    now.current_release == now.permanent_release)
+			rc = lm_error_set(LM_EINVAL, "nothing is current but "
+					  "not permanent: release %lld is "
+					  "already permanent",
+					  (long long)now.permanent_release);
+		was = now.permanent_release;
+		if (rc == 0)
+			rc = lm_ledger_node_set_permanent(st.ledger, now.id,
+							  now.current_release);
+		if (rc == 0)
+			rc = lm_ledger_commit(st.ledger);
+		if (rc < 0)
+			lm_ledger_rollback(st.ledger);
+	}
+	lm_state_close(&st);
+	if (rc < 0) {
+		lm_node_info_clear(&now);
+		return cli_fail(c, rc);
+	}
+	if (c->json)
+		printf("{\"permanent\": %lld, \"was\": %lld}\n",
+		       (long long)now.current_release, (long long)was);
+	else
+		printf("release %lld is permanent (was release %lld): the node "
+		       "boots it from now on\n",
+		       (long long)now.current_release, (long long)was);
+	lm_node_info_clear(&now);
+	return 0;
 }

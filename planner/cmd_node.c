@@ -41,49 +41,9 @@ static int true_of(const cJSON *obj, const char *key)
 	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(obj, key));
 }
 
-/* check or eval as OTP prints it. The node gives the text ("{ok,[]}"),
- * either as a string or as an object's "text"; an object {"ok": [...]}
- * or {"error": "..."} is written out here. NULL when absent. */
-static char *term_text(const cJSON *v)
-{
-	const cJSON *t = cJSON_GetObjectItemCaseSensitive(v, "text");
-	const cJSON *ok = cJSON_GetObjectItemCaseSensitive(v, "ok");
-	const cJSON *err = cJSON_GetObjectItemCaseSensitive(v, "error");
-	const cJSON *w;
-	char *out = NULL, *more;
-	int first = 1;
-
-	if (cJSON_IsString(v))
-		return strdup(v->valuestring);
-	if (cJSON_IsString(t))
-		return strdup(t->valuestring);
-	if (cJSON_IsString(err))
-		return asprintf(&out, "{error,\"%s\"}", err->valuestring) < 0
-			       ? NULL : out;
-	if (!cJSON_IsArray(ok))
-		return NULL;
-	out = strdup("{ok,[");
-	cJSON_ArrayForEach(w, ok) {
-		if (!out || !cJSON_IsString(w))
-			continue;
-		if (asprintf(&more, "%s%s\"%s\"", out, first ? "" : ",",
-			     w->valuestring) < 0)
-			more = NULL;
-		free(out);
-		out = more;
-		first = 0;
-	}
-	if (out && asprintf(&more, "%s]}", out) >= 0) {
-		free(out);
-		return more;
-	}
-	free(out);
-	return NULL;
-}
-
 static void print_term(const char *label, const cJSON *v, const char *absent)
 {
-	char *text = term_text(v);
+	char *text = cli_term_text(v);
 
 	printf("%s: %s\n", label, text ? text : absent);
 	free(text);
@@ -153,8 +113,9 @@ static void print_result(const cli *c, const cJSON *root)
 		if (!check)
 			return;
 	} else if ((p = answer_plan(c, plan))) {
-		printf("plan %lld: release %lld -> %lld\n", (long long)p->id,
-		       (long long)p->from_release, (long long)p->to_release);
+		printf("plan %lld: release %lld -> %lld%s\n", (long long)p->id,
+		       (long long)p->from_release, (long long)p->to_release,
+		       p->direction == LM_DOWN ? " (down)" : "");
 		print_objects(p);
 		cli_print_script("script", &p->script, p);
 		cli_print_script("low level script", &p->low_level, p);
@@ -164,6 +125,15 @@ static void print_result(const cli *c, const cJSON *root)
 	/* a failed check stops before point_of_no_return: no eval */
 	print_term("eval", cJSON_GetObjectItemCaseSensitive(root, "eval"),
 		   "not reached");
+	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "permanent")))
+		printf("release %lld is current and permanent\n",
+		       num_of(root, "to"));
+	else if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(root,
+							       "permanent")) &&
+		 !cJSON_GetObjectItemCaseSensitive(root, "error"))
+		printf("release %lld is current, not permanent: a restart "
+		       "undoes it until 'livemod make_permanent'\n",
+		       num_of(root, "to"));
 }
 
 /* ---- one request ----------------------------------------------------------- */
@@ -216,7 +186,21 @@ static int request(cli *c, const char *method, const char *path,
 	return rc;
 }
 
+int cli_node_apply(cli *c, const char *method, const char *path,
+		   const char *body, size_t len)
+{
+	return request(c, method, path, body, len, print_result);
+}
+
 /* ---- the commands ------------------------------------------------------------ */
+
+const char *cli_try_path(const cli *c, const char *path)
+{
+	static char buf[96];
+
+	snprintf(buf, sizeof(buf), "%s%s", path, c->try_only ? "?try=1" : "");
+	return buf;
+}
 
 /* `update` with no operand or "all": every modified module; else those
  * named, as {"modules": [...]}. */
@@ -228,8 +212,8 @@ int cmd_update(cli *c)
 	int rc;
 
 	if (c->nargs == 0 || (c->nargs == 1 && strcmp(c->args[0], "all") == 0))
-		return request(c, "GET", "/update-modules/all", NULL, 0,
-			       print_result);
+		return request(c, "GET", cli_try_path(c, "/update-modules/all"),
+			       NULL, 0, print_result);
 	for (i = 0; i < c->nargs; i++)
 		if (strcmp(c->args[i], "all") == 0 ||
 		    !lm_module_name_valid(c->args[i]))
@@ -246,8 +230,8 @@ int cmd_update(cli *c)
 		cJSON_Delete(body);
 		return cli_fail(c, lm_error_set(LM_ERROR, "out of memory"));
 	}
-	rc = request(c, "POST", "/update-modules", text, strlen(text),
-		     print_result);
+	rc = request(c, "POST", cli_try_path(c, "/update-modules"), text,
+		     strlen(text), print_result);
 	free(text);
 	cJSON_Delete(body);
 	return rc;
@@ -307,7 +291,7 @@ int cmd_apply(cli *c)
 		}
 	}
 	snprintf(path, sizeof(path), "/plans/%lld/apply", id);
-	rc = request(c, "POST", path, text, len, print_result);
+	rc = request(c, "POST", cli_try_path(c, path), text, len, print_result);
 	free(text);
 	return rc;
 }

@@ -66,15 +66,6 @@ static int compute(planned *pl, const cli *c, int readonly)
 				   &o);
 }
 
-static void print_plan_json(const lm_plan *p)
-{
-	char *json = NULL;
-
-	if (lm_plan_to_json(&json, p) == 0)
-		printf("%s\n", json);
-	free(json);
-}
-
 int cmd_plan(cli *c)
 {
 	planned pl;
@@ -95,7 +86,7 @@ int cmd_plan(cli *c)
 	    (rc = lm_planning_record(&pl.st, pl.plan, &pl.new_set, &pl.scan)) < 0)
 		goto out;
 	if (c->json)
-		print_plan_json(pl.plan);
+		cli_print_plan_json(pl.plan);
 	else
 		cli_print_plan(pl.plan, 1);
 out:

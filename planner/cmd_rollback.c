@@ -1,10 +1,58 @@
 /*
- * cmd_rollback.c - placeholder until rollback lands.
+ * cmd_rollback.c - `livemod rollback [--to RELEASE] [--dry-run] [--try]`.
+ *
+ * The node plans and applies a rollback itself (POST /rollback), so that
+ * nothing moves it between the two; --dry-run plans here, from the
+ * ledger and the store, prints the plan and writes nothing, with or
+ * without a running node.
  */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cli.h"
 #include "error.h"
+#include "fsutil.h"
+#include "rollback.h"
+
+static int dry_run(cli *c)
+{
+	lm_plan_opts o = { 0 };
+	lm_plan *p = NULL;
+	lm_state st;
+	char *store = NULL;
+	int64_t to = 0;
+	int rc;
+
+	if ((rc = lm_state_open(&st, c->state, 1)) < 0)
+		return cli_fail(c, rc);
+	if (!(store = lm_path_join(c->state, "store.git")))
+		rc = lm_error_set(LM_ERROR, "out of memory");
+	if (rc == 0 && (rc = lm_rollback_target(&st, c->to, &to)) == 0)
+		rc = lm_rollback_compute(&p, &st, store, to, &o);
+	lm_state_close(&st);
+	free(store);
+	if (rc < 0)
+		return cli_fail(c, rc);
+	if (c->json)
+		cli_print_plan_json(p);
+	else
+		cli_print_plan(p, 1);
+	lm_plan_free(p);
+	return 0;
+}
 
 int cmd_rollback(cli *c)
 {
-	return cli_fail(c, lm_error_set(LM_ERROR, "not implemented yet"));
+	char body[48] = "";
+
+	if (!cli_state_dir(c))
+		return 2;
+	if (c->dry_run)
+		return dry_run(c);
+	if (c->to)
+		snprintf(body, sizeof(body), "{\"to\": %lld}", c->to);
+	return cli_node_apply(c, "POST", cli_try_path(c, "/rollback"),
+			      c->to ? body : NULL,
+			      c->to ? strlen(body) : 0);
 }

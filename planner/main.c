@@ -54,9 +54,9 @@ static const command commands[] = {
 	  "history   releases and apply runs, newest first, with check, "
 	  "eval and timings" },
 	{ "rollback", cmd_rollback,
-	  COMMON | OPT(O_TO) | OPT(O_DRY_RUN) | OPT(O_TRY) | OPT(O_PURGE), 0, 0,
-	  "rollback [--to RELEASE] [--dry-run] [--try] [--purge MODE]   plan "
-	  "and apply the way back (default: the release before the current)" },
+	  COMMON | OPT(O_TO) | OPT(O_DRY_RUN) | OPT(O_TRY), 0, 0,
+	  "rollback [--to RELEASE] [--dry-run] [--try]   plan and apply the "
+	  "way back (default: the release the current one came from)" },
 	{ "make_permanent", cmd_make_permanent, COMMON, 0, 0,
 	  "make_permanent   make the node's current release the one it boots" },
 	{ "gc", cmd_gc, COMMON | OPT(O_KEEP) | OPT(O_DRY_RUN), 0, 0,

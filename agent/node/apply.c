@@ -38,12 +38,14 @@
 #include "objects.h"
 #include "plan.h"
 #include "planning.h"
+#include "rollback.h"
 #include "store.h"
 
 /* What one apply carries from step to step. */
 typedef struct run {
 	lm_node *n;
 	lm_plan *plan;
+	unsigned flags;          /* LM_APPLY_* */
 	int64_t run_id;
 	cJSON *timings;          /* step -> microseconds */
 	cJSON *warnings;         /* strings */
@@ -558,12 +560,14 @@ typedef struct finish_args {
 	char *timings;
 } finish_args;
 
-/* Closes the run; on success moves the node to the plan's release. */
+/* Closes the run; on success moves the node to the plan's release, and
+ * makes it permanent unless the apply is only a try. */
 static int finish_run(lm_node *n, void *arg)
 {
 	finish_args *a = arg;
 	const lm_plan *p = a->r->plan;
 	int ok = strcmp(a->status, "ok") == 0;
+	int permanent = ok && !(a->r->flags & LM_APPLY_TRY);
 	int rc = lm_ledger_begin(n->ledger);
 
 	if (rc < 0)
@@ -577,7 +581,8 @@ static int finish_run(lm_node *n, void *arg)
 					    ok ? "applied" : "failed")) == 0 &&
 	    ok &&
 	    (rc = lm_ledger_node_set_current(n->ledger, n->info.id,
-					     p->to_release)) == 0)
+					     p->to_release)) == 0 &&
+	    permanent)
 		rc = lm_ledger_node_set_permanent(n->ledger, n->info.id,
 						  p->to_release);
 	if (rc == 0)
@@ -586,6 +591,8 @@ static int finish_run(lm_node *n, void *arg)
 		lm_ledger_rollback(n->ledger);
 	if (rc == 0 && ok)
 		n->info.current_release = p->to_release;
+	if (rc == 0 && permanent)
+		n->info.permanent_release = p->to_release;
 	return rc;
 }
 
@@ -704,6 +711,11 @@ static int make_result(lm_apply_result **out, run *r, int status,
 	cJSON_AddNumberToObject(o, "run", (double)r->run_id);
 	cJSON_AddNumberToObject(o, "from", (double)r->plan->from_release);
 	cJSON_AddNumberToObject(o, "to", (double)r->plan->to_release);
+	cJSON_AddStringToObject(o, "direction",
+				r->plan->direction == LM_DOWN ? "down" : "up");
+	/* true when the node boots the new release from now on */
+	cJSON_AddBoolToObject(o, "permanent",
+			      status == 0 && !(r->flags & LM_APPLY_TRY));
 	cJSON_AddStringToObject(o, "check", res->check ? res->check : "");
 	if (res->eval)
 		cJSON_AddStringToObject(o, "eval", res->eval);
@@ -769,7 +781,7 @@ static int conclude(run *r, int status, int reached_eval,
 }
 
 static int apply_locked(lm_node *n, int64_t plan_id, const char *expected,
-			lm_apply_result **res)
+			unsigned flags, lm_apply_result **res)
 {
 	run r = { 0 };
 	begin_args ba = { plan_id, expected, &r.plan, &r.run_id };
@@ -778,6 +790,7 @@ static int apply_locked(lm_node *n, int64_t plan_id, const char *expected,
 	int rc;
 
 	r.n = n;
+	r.flags = flags;
 	clock_gettime(CLOCK_MONOTONIC, &r.t0);
 	r.step = r.t0;
 	if ((rc = ledger_locked(n, begin_run, &ba)) < 0)
@@ -825,7 +838,7 @@ out:
 }
 
 int lm_node_apply(lm_node *n, int64_t plan_id, const char *expected_json,
-		  lm_apply_result **res)
+		  unsigned flags, lm_apply_result **res)
 {
 	int rc;
 
@@ -833,21 +846,22 @@ int lm_node_apply(lm_node *n, int64_t plan_id, const char *expected_json,
 	if (pthread_mutex_trylock(&n->apply_mu) != 0)
 		return lm_error_set(LM_EBUSY, "another apply is running on "
 				    "this node");
-	rc = apply_locked(n, plan_id, expected_json, res);
+	rc = apply_locked(n, plan_id, expected_json, flags, res);
 	pthread_mutex_unlock(&n->apply_mu);
 	return rc;
 }
 
-typedef struct update_args {
-	const char *const *modules;
+typedef struct plan_args {
+	const char *const *modules; /* update: the modules named, if any */
 	size_t n;
-	int64_t plan_id; /* 0: nothing to update */
-} update_args;
+	int64_t to;                 /* rollback: the target, 0 its default */
+	int64_t plan_id;            /* 0: nothing to apply */
+} plan_args;
 
 /* Plans the way from the node's release to its libdir and records it. */
 static int plan_update(lm_node *n, void *arg)
 {
-	update_args *a = arg;
+	plan_args *a = arg;
 	lm_plan_opts o = { 0 };
 	lm_node_planned pl;
 	int rc;
@@ -863,22 +877,61 @@ static int plan_update(lm_node *n, void *arg)
 	return rc;
 }
 
-int lm_node_update(lm_node *n, const char *const *modules, size_t nmod,
-		   lm_apply_result **res)
+/* Plans the way back to a recorded release and records it. */
+static int plan_rollback(lm_node *n, void *arg)
 {
-	update_args a = { modules, nmod, 0 };
+	plan_args *a = arg;
+	lm_plan_opts o = { 0 };
+	lm_state st = { 0 };
+	lm_plan *p = NULL;
+	int64_t to;
+	int rc;
+
+	st.dir = n->state_dir;
+	st.ledger = n->ledger;
+	st.node = n->info;
+	if ((rc = lm_rollback_target(&st, a->to, &to)) == 0 &&
+	    (rc = lm_rollback_compute(&p, &st, n->store_path, to, &o)) == 0 &&
+	    p && (rc = lm_planning_record_existing(&st, p)) == 0)
+		a->plan_id = p->id;
+	lm_plan_free(p);
+	return rc;
+}
+
+/* Plans with `plan` under the ledger lock, then applies what it
+ * recorded; the whole under apply_mu, so nothing moves the node between
+ * the two. A plan with no change answers an empty result. */
+static int plan_and_apply(lm_node *n, int (*plan)(lm_node *, void *),
+			  plan_args *a, unsigned flags, lm_apply_result **res)
+{
 	int rc;
 
 	*res = NULL;
 	if (pthread_mutex_trylock(&n->apply_mu) != 0)
 		return lm_error_set(LM_EBUSY, "another apply is running on "
 				    "this node");
-	rc = ledger_locked(n, plan_update, &a);
-	if (rc == 0 && a.plan_id)
-		rc = apply_locked(n, a.plan_id, NULL, res);
+	rc = ledger_locked(n, plan, a);
+	if (rc == 0 && a->plan_id)
+		rc = apply_locked(n, a->plan_id, NULL, flags, res);
 	else if (rc == 0 && (*res = calloc(1, sizeof(**res))))
 		(*res)->json = strdup("{\"plan\": null, \"check\": \"{ok,[]}\", "
 				      "\"eval\": \"{ok,[]}\", \"modules\": []}");
 	pthread_mutex_unlock(&n->apply_mu);
 	return rc;
+}
+
+int lm_node_update(lm_node *n, const char *const *modules, size_t nmod,
+		   unsigned flags, lm_apply_result **res)
+{
+	plan_args a = { modules, nmod, 0, 0 };
+
+	return plan_and_apply(n, plan_update, &a, flags, res);
+}
+
+int lm_node_rollback(lm_node *n, int64_t to, unsigned flags,
+		     lm_apply_result **res)
+{
+	plan_args a = { NULL, 0, to, 0 };
+
+	return plan_and_apply(n, plan_rollback, &a, flags, res);
 }

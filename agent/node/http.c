@@ -46,8 +46,7 @@
 enum {
 	HE_UNAUTHORIZED = -100,
 	HE_METHOD = -101,
-	HE_TOO_LARGE = -102,
-	HE_NOT_IMPLEMENTED = -103
+	HE_TOO_LARGE = -102
 };
 
 static const struct http_error {
@@ -68,7 +67,6 @@ static const struct http_error {
 	{ HE_UNAUTHORIZED, MHD_HTTP_UNAUTHORIZED, "unauthorized" },
 	{ HE_METHOD, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed" },
 	{ HE_TOO_LARGE, MHD_HTTP_CONTENT_TOO_LARGE, "too_large" },
-	{ HE_NOT_IMPLEMENTED, MHD_HTTP_NOT_IMPLEMENTED, "not_implemented" },
 };
 
 static const struct http_error internal_error = {
@@ -189,6 +187,7 @@ typedef struct request {
 	char *body;
 	size_t len, cap;
 	int too_large;  /* more than BODY_MAX arrived: the rest is dropped */
+	char *try_arg;  /* the query's try=..., or NULL */
 } request;
 
 static int body_append(request *r, const char *data, size_t len)
@@ -263,15 +262,34 @@ static int ep_update_info(lm_node *n, const char *arg, const request *r,
 	return reply_query(out, rc, text);
 }
 
+/* The apply flags of the query: ?try=1 (or true) leaves the new release
+ * current only; try=0 (or false) is the default. */
+static int apply_flags(const request *r, unsigned *flags, reply *out)
+{
+	const char *t = r->try_arg;
+
+	*flags = 0;
+	if (!t || strcmp(t, "0") == 0 || strcmp(t, "false") == 0)
+		return 0;
+	if (strcmp(t, "1") == 0 || strcmp(t, "true") == 0 || !*t) {
+		*flags = LM_APPLY_TRY;
+		return 0;
+	}
+	return reply_failf(out, LM_EINVAL, "query: try: expected 1 or 0, "
+			   "got '%.32s'", t);
+}
+
 static int ep_update_all(lm_node *n, const char *arg, const request *r,
 			 reply *out)
 {
 	lm_apply_result *res = NULL;
-
+	unsigned flags;
 	int rc;
 
-	(void)arg, (void)r;
-	rc = lm_node_update(n, NULL, 0, &res);
+	(void)arg;
+	if ((rc = apply_flags(r, &flags, out)) < 0)
+		return rc;
+	rc = lm_node_update(n, NULL, 0, flags, &res);
 	return reply_apply(n, out, rc, res);
 }
 
@@ -324,13 +342,16 @@ static int ep_update_some(lm_node *n, const char *arg, const request *r,
 	const char **names = NULL;
 	cJSON *body;
 	size_t count = 0;
+	unsigned flags;
 	int rc;
 
 	(void)arg;
+	if ((rc = apply_flags(r, &flags, out)) < 0)
+		return rc;
 	if (!(body = body_parse(r, out)))
 		return LM_EINVAL;
 	if ((rc = modules_field(body, &names, &count, out)) == 0) {
-		rc = lm_node_update(n, names, count, &res);
+		rc = lm_node_update(n, names, count, flags, &res);
 		reply_apply(n, out, rc, res);
 	}
 	free(names);
@@ -363,10 +384,12 @@ static int ep_apply(lm_node *n, const char *arg, const request *r,
 	lm_apply_result *res = NULL;
 	const cJSON *idj;
 	cJSON *body = NULL;
+	unsigned flags;
 	int64_t id;
 	int rc;
 
-	if ((rc = plan_id(arg, &id, out)) < 0)
+	if ((rc = plan_id(arg, &id, out)) < 0 ||
+	    (rc = apply_flags(r, &flags, out)) < 0)
 		return rc;
 	if (r->len) {
 		if (!(body = body_parse(r, out)))
@@ -381,7 +404,7 @@ static int ep_apply(lm_node *n, const char *arg, const request *r,
 		}
 		cJSON_Delete(body);
 	}
-	rc = lm_node_apply(n, id, r->len ? r->body : NULL, &res);
+	rc = lm_node_apply(n, id, r->len ? r->body : NULL, flags, &res);
 	return reply_apply(n, out, rc, res);
 }
 
@@ -423,13 +446,58 @@ static int ep_health(lm_node *n, const char *arg, const request *r,
 	return reply_query(out, rc, text);
 }
 
-static int ep_not_implemented(lm_node *n, const char *arg, const request *r,
-			      reply *out)
+static int ep_history(lm_node *n, const char *arg, const request *r,
+		      reply *out)
 {
-	(void)n, (void)arg, (void)r;
-	return reply_failf(out, HE_NOT_IMPLEMENTED, "not implemented yet: "
-			   "history and rollback come with the history "
-			   "issue");
+	char *text = NULL;
+	int rc;
+
+	(void)arg, (void)r;
+	rc = lm_node_history_json(n, &text);
+	return reply_query(out, rc, text);
+}
+
+/* An optional body {"to": N}; without it (or "to" absent) the release
+ * the current one was planned from. */
+static int ep_rollback(lm_node *n, const char *arg, const request *r,
+		       reply *out)
+{
+	lm_apply_result *res = NULL;
+	const cJSON *it, *to = NULL;
+	cJSON *body = NULL;
+	unsigned flags;
+	int rc;
+
+	(void)arg;
+	if ((rc = apply_flags(r, &flags, out)) < 0)
+		return rc;
+	if (r->len && !(body = body_parse(r, out)))
+		return LM_EINVAL;
+	if (body && !cJSON_IsObject(body)) {
+		cJSON_Delete(body);
+		return reply_failf(out, LM_EINVAL, "request body: expected an "
+				   "object {\"to\": RELEASE}");
+	}
+	cJSON_ArrayForEach(it, body) {
+		if (strcmp(it->string, "to") != 0) {
+			rc = reply_failf(out, LM_EINVAL, "request body: "
+					 "unknown field '%s'", it->string);
+			cJSON_Delete(body);
+			return rc;
+		}
+		to = it;
+	}
+	if (to && (!cJSON_IsNumber(to) || to->valuedouble < 1 ||
+		   to->valuedouble > 9e15 ||
+		   to->valuedouble != (double)(int64_t)to->valuedouble)) {
+		cJSON_Delete(body);
+		return reply_failf(out, LM_EINVAL, "request body: to: expected "
+				   "a release id (a positive integer)");
+	}
+	rc = lm_node_rollback(n, to ? (int64_t)to->valuedouble : 0, flags,
+			      &res);
+	cJSON_Delete(body);
+	return reply_apply(n, out, rc, res);
 }
 
 /* "*" stands for one path segment, handed to the endpoint. */
@@ -444,9 +512,9 @@ static const struct route {
 	{ "POST", "/plans/*/apply", ep_apply },
 	{ "GET", "/plans/*", ep_plan },
 	{ "GET", "/modules", ep_modules },
-	{ "GET", "/history", ep_not_implemented },
+	{ "GET", "/history", ep_history },
 	{ "GET", "/health", ep_health },
-	{ "POST", "/rollback", ep_not_implemented },
+	{ "POST", "/rollback", ep_rollback },
 };
 
 /* Matches `url` against `pattern`; the "*" segment goes to arg (at most
@@ -596,6 +664,10 @@ static enum MHD_Result handle(lm_node *n, int need_token,
 		if (!(r = calloc(1, sizeof(*r))))
 			return MHD_NO;
 		*con_cls = r;
+		cl = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+						 "try");
+		if (cl && !(r->try_arg = strdup(cl)))
+			return MHD_NO;
 		if (need_token && !authorized(n, c)) {
 			reply_failf(&out, HE_UNAUTHORIZED, "missing or wrong "
 				    "bearer token (Authorization: Bearer "
@@ -651,6 +723,7 @@ static void request_done(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)cls, (void)c, (void)why;
 	if (r) {
 		free(r->body);
+		free(r->try_arg);
 		free(r);
 		*con_cls = NULL;
 	}

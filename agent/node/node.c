@@ -2,10 +2,13 @@
  * node.c - starting and stopping a node: open the state dir, settle what
  * a dead node left, boot the current release, serve the control API.
  *
- * A node that died while applying boots on its current release, which
- * the ledger moves only when an eval succeeds: so whatever moment it died
- * at, it boots on the last release whose eval succeeded, and its
- * unfinished run is marked 'interrupted' (its plan 'failed').
+ * A node boots its permanent release (OTP's word). The ledger moves the
+ * current release only when an eval succeeds, and the permanent one with
+ * it unless the apply was a try: so whatever moment a node died at, it
+ * boots on the last release whose eval succeeded and was not a mere try,
+ * and its unfinished run is marked 'interrupted' (its plan 'failed').
+ * A try never made permanent is undone by the restart: the permanent
+ * release becomes current again.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +52,37 @@ out:
 		lm_run_info_clear(&runs[i]);
 	free(runs);
 	return rc;
+}
+
+/* The release to boot is the permanent one; the node is on it from now.
+ * A ledger from before permanence was kept (none recorded) boots its
+ * current release and makes it permanent. */
+static int settle_permanent(lm_node *n)
+{
+	int64_t boot = n->info.permanent_release
+			       ? n->info.permanent_release
+			       : n->info.current_release;
+	int rc;
+
+	if (boot == n->info.current_release &&
+	    boot == n->info.permanent_release)
+		return 0;
+	if ((rc = lm_ledger_begin(n->ledger)) < 0)
+		return rc;
+	if ((rc = lm_ledger_node_set_current(n->ledger, n->info.id, boot)) == 0 &&
+	    (rc = lm_ledger_node_set_permanent(n->ledger, n->info.id,
+					       boot)) == 0)
+		rc = lm_ledger_commit(n->ledger);
+	if (rc < 0) {
+		lm_ledger_rollback(n->ledger);
+		return rc;
+	}
+	if (boot != n->info.current_release)
+		fprintf(stderr, "livemod: release %lld was current but never "
+			"made permanent; booting permanent release %lld\n",
+			(long long)n->info.current_release, (long long)boot);
+	n->info.current_release = n->info.permanent_release = boot;
+	return 0;
 }
 
 /* Loads one module of the boot release: extracted, checked against its
@@ -130,6 +164,7 @@ int lm_node_start(lm_node **out, const lm_node_options *opts)
 				  "(run 'livemod init --libdir DIR')",
 				  opts->state_dir);
 	if (rc < 0 || (rc = lm_ledger_node_get(n->ledger, &n->info)) < 0 ||
+	    (rc = settle_permanent(n)) < 0 ||
 	    (rc = settle_interrupted(n)) < 0 ||
 	    (rc = lm_runtime_new(&n->rt)) < 0)
 		goto fail;
@@ -181,6 +216,22 @@ int64_t lm_node_release(lm_node *n)
 	pthread_mutex_lock(&n->ledger_mu);
 	r = n->info.current_release;
 	pthread_mutex_unlock(&n->ledger_mu);
+	return r;
+}
+
+/* Read from the ledger: `livemod make_permanent` writes it there, not
+ * through the node. */
+int64_t lm_node_permanent_release(lm_node *n)
+{
+	lm_node_info info = { 0 };
+	int64_t r;
+
+	pthread_mutex_lock(&n->ledger_mu);
+	r = lm_ledger_node_get(n->ledger, &info) == 0
+		    ? info.permanent_release
+		    : n->info.permanent_release;
+	pthread_mutex_unlock(&n->ledger_mu);
+	lm_node_info_clear(&info);
 	return r;
 }
 

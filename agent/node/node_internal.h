@@ -29,7 +29,9 @@ struct lm_node {
 	pthread_mutex_t ledger_mu;
 	lm_ledger *ledger;          /* under ledger_mu */
 	lm_node_info info;          /* under ledger_mu; current_release moves
-				     * on a successful eval */
+				     * on a successful eval; permanent_release
+				     * is also moved by make_permanent, in
+				     * the ledger only */
 	struct MHD_Daemon *unix_d;  /* state/agent.sock */
 	struct MHD_Daemon *tcp_d;   /* --http, behind the token */
 	char token[65];             /* hex; "" when no TCP listener */
@@ -62,7 +64,9 @@ int lm_node_update_info_json(lm_node *n, char **out);
 int lm_node_modules_json(lm_node *n, char **out);
 /* GET /plans/{id}: the recorded plan JSON; LM_ENOTFOUND. */
 int lm_node_plan_json(lm_node *n, int64_t id, char **out);
-/* GET /health: {"status":"ok","release":N,"modules":N} */
+/* GET /history: lm_history_json's document. */
+int lm_node_history_json(lm_node *n, char **out);
+/* GET /health: {"status":"ok","release":N,"permanent":N,"modules":N} */
 int lm_node_health_json(lm_node *n, char **out);
 
 /* ---- HTTP (http.c) --------------------------------------------------- */

@@ -1,6 +1,7 @@
 /*
  * query.c - the control API's read-only answers, as JSON text: what
- * update_info would print, the loaded modules, a recorded plan, health.
+ * update_info would print, the loaded modules, a recorded plan, the
+ * history, health.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 #include "error.h"
 #include "node_internal.h"
+#include "history.h"
 #include "planning.h"
 
 /* Prints `o` into *out and frees it. */
@@ -127,6 +129,18 @@ int lm_node_plan_json(lm_node *n, int64_t id, char **out)
 	return rc;
 }
 
+int lm_node_history_json(lm_node *n, char **out)
+{
+	cJSON *h = NULL;
+	int rc;
+
+	*out = NULL;
+	pthread_mutex_lock(&n->ledger_mu);
+	rc = lm_history_json(&h, n->ledger);
+	pthread_mutex_unlock(&n->ledger_mu);
+	return rc < 0 ? rc : emit(h, out);
+}
+
 int lm_node_health_json(lm_node *n, char **out)
 {
 	lm_module_info *mods;
@@ -140,6 +154,8 @@ int lm_node_health_json(lm_node *n, char **out)
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "status", "ok");
 	cJSON_AddNumberToObject(o, "release", (double)lm_node_release(n));
+	cJSON_AddNumberToObject(o, "permanent",
+				(double)lm_node_permanent_release(n));
 	cJSON_AddNumberToObject(o, "modules", (double)nm);
 	return emit(o, out);
 }

@@ -39,8 +39,10 @@ typedef struct lm_node_options {
 } lm_node_options;
 
 /* Starts the node. On start, apply runs left 'running' by a node that
- * died are marked 'interrupted', and the node boots on its current
- * release: the last one whose eval succeeded. */
+ * died are marked 'interrupted', and the node boots on its permanent
+ * release (OTP's word): the last one whose eval succeeded, unless that
+ * apply was only a try (LM_APPLY_TRY) never made permanent — then the
+ * restart undoes it, and the permanent release becomes current again. */
 int lm_node_start(lm_node **out, const lm_node_options *opts);
 
 /* Stops serving and unloads every module. Every export ref and pin the
@@ -52,6 +54,9 @@ lm_runtime *lm_node_runtime(lm_node *node);
 
 /* The node's current release (ledger id). */
 int64_t lm_node_release(lm_node *node);
+
+/* The release the node boots on a restart (ledger id). */
+int64_t lm_node_permanent_release(lm_node *node);
 
 /* The TCP port the control API listens on (after start with
  * http_listen "127.0.0.1:0"), or 0. */
@@ -68,6 +73,15 @@ typedef struct lm_apply_result {
 				*  "timings":{...},"modules":[...]} */
 } lm_apply_result;
 
+/* Flags of an apply. */
+enum {
+	/* Leave the new release current only: the node runs it, but a
+	 * restart boots the permanent release again until `livemod
+	 * make_permanent`. Without it a successful eval makes the new
+	 * release permanent too. */
+	LM_APPLY_TRY = 1 << 0
+};
+
 /*
  * Applies recorded plan `plan_id`. `expected_json` (may be NULL) is the
  * plan text the caller reviewed: when given, it must equal what the
@@ -78,13 +92,21 @@ typedef struct lm_apply_result {
  * *res is filled in every case but the first three (NULL then).
  */
 int lm_node_apply(lm_node *node, int64_t plan_id, const char *expected_json,
-		  lm_apply_result **res);
+		  unsigned flags, lm_apply_result **res);
 
 /* Plans (and records) the modified modules — all when n is 0 — and
  * applies the plan. A libdir that matches the current release gives
  * status 0 with an empty result ("nothing to update"). */
 int lm_node_update(lm_node *node, const char *const *modules, size_t n,
-		   lm_apply_result **res);
+		   unsigned flags, lm_apply_result **res);
+
+/* Plans (and records) the way back to release `to` — 0 for the release
+ * the current one was planned from — from the ledger and the store, and
+ * applies it (docs/history.md). Refused before anything runs:
+ * LM_ENOTFOUND (no such release), LM_EINVAL (the node is on it, or has
+ * no earlier release), LM_EBUSY. */
+int lm_node_rollback(lm_node *node, int64_t to, unsigned flags,
+		     lm_apply_result **res);
 
 void lm_apply_result_free(lm_apply_result *r);
 

@@ -295,7 +295,7 @@ int main(int argc, char **argv)
 		install(v[vsn_of(g)], tmp, target);
 		atomic_store(&updating, g);
 		clock_gettime(CLOCK_MONOTONIC, &a0);
-		rc = lm_node_update(node, NULL, 0, &res);
+		rc = lm_node_update(node, NULL, 0, 0, &res);
 		clock_gettime(CLOCK_MONOTONIC, &a1);
 		apply_ms += (double)(a1.tv_sec - a0.tv_sec) * 1e3 +
 			    (double)(a1.tv_nsec - a0.tv_nsec) / 1e6;

@@ -117,9 +117,11 @@ t_unknown_path_and_method() {
 	api POST /health
 	want 405 method_not_allowed
 	api GET /history
-	want 501 not_implemented
+	want 200
 	api POST /rollback -d '{"to": 1}'
-	want 501 not_implemented
+	want 400 bad_input "already on release 1"
+	api GET /rollback
+	want 405 method_not_allowed
 	host_stop
 }
 

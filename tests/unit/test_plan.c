@@ -645,8 +645,16 @@ static void test_reject_cross_field(void **state)
 		      LABEL ": script[1].module: 'mod_new' is added; "
 		      "code_change needs a changed module");
 	expect_reject("low_level_script[4].mode", cJSON_CreateString("down"),
-		      LABEL ": low_level_script[4].mode: down in the upgrade "
-		      "script");
+		      LABEL ": low_level_script[4].mode: down, but this "
+		      "script goes up");
+	expect_reject("direction", cJSON_CreateString("sideways"),
+		      LABEL ": direction: 'sideways' is not up or down");
+	/* plans written before the field existed went up */
+	expect_accept("direction", NULL);
+	/* a down plan's script must then say down */
+	expect_reject("direction", cJSON_CreateString("down"),
+		      LABEL ": low_level_script[4].mode: up, but this "
+		      "script goes down");
 	expect_reject("modules[0].old", cJSON_CreateNull(),
 		      LABEL ": modules[0].old: missing for a changed module");
 	expect_reject("modules[3].new", NULL, LABEL ": modules[3].new: missing");

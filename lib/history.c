@@ -1,0 +1,102 @@
+/*
+ * history.c - the history JSON; see history.h.
+ *
+ * Check, eval and timings are stored as JSON text in the ledger (as the
+ * agent returned them); they are parsed back here so that the history is
+ * one JSON document, not JSON with JSON strings inside.
+ */
+#include "history.h"
+
+#include <stdlib.h>
+
+#include "error.h"
+
+static cJSON *id_or_null(int64_t id)
+{
+	return id > 0 ? cJSON_CreateNumber((double)id) : cJSON_CreateNull();
+}
+
+static cJSON *str_or_null(const char *s)
+{
+	return s ? cJSON_CreateString(s) : cJSON_CreateNull();
+}
+
+/* Stored JSON text as a value; null when absent (a run not yet checked)
+ * or, never expected, unreadable. */
+static cJSON *json_or_null(const char *text)
+{
+	cJSON *v = text ? cJSON_Parse(text) : NULL;
+
+	return v ? v : cJSON_CreateNull();
+}
+
+static cJSON *release_json(const lm_release_info *r, const lm_node_info *n)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(o, "id", (double)r->id);
+	cJSON_AddStringToObject(o, "commit", r->commit);
+	cJSON_AddItemToObject(o, "parent", id_or_null(r->parent));
+	cJSON_AddStringToObject(o, "created_at", r->created_at);
+	cJSON_AddItemToObject(o, "note", str_or_null(r->note));
+	cJSON_AddBoolToObject(o, "current", r->id == n->current_release);
+	cJSON_AddBoolToObject(o, "permanent", r->id == n->permanent_release);
+	return o;
+}
+
+static cJSON *run_json(const lm_run_info *r)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(o, "id", (double)r->id);
+	cJSON_AddNumberToObject(o, "plan", (double)r->plan_id);
+	cJSON_AddNumberToObject(o, "from", (double)r->from_release);
+	cJSON_AddNumberToObject(o, "to", (double)r->to_release);
+	cJSON_AddStringToObject(o, "phase", r->phase);
+	cJSON_AddStringToObject(o, "status", r->status);
+	cJSON_AddItemToObject(o, "check", json_or_null(r->check));
+	cJSON_AddItemToObject(o, "eval", json_or_null(r->eval));
+	cJSON_AddItemToObject(o, "timings", json_or_null(r->timings));
+	cJSON_AddStringToObject(o, "started_at", r->started_at);
+	cJSON_AddItemToObject(o, "finished_at", str_or_null(r->finished_at));
+	return o;
+}
+
+int lm_history_json(cJSON **out, lm_ledger *l)
+{
+	lm_node_info node = { 0 };
+	lm_release_info *rels = NULL;
+	lm_run_info *runs = NULL;
+	size_t nrels = 0, nruns = 0, i;
+	cJSON *o = NULL, *arr;
+	int rc;
+
+	*out = NULL;
+	if ((rc = lm_ledger_node_get(l, &node)) < 0 ||
+	    (rc = lm_ledger_release_list(l, &rels, &nrels)) < 0 ||
+	    (rc = lm_ledger_run_list(l, &runs, &nruns)) < 0)
+		goto out;
+	if (!(o = cJSON_CreateObject())) {
+		rc = lm_error_set(LM_ERROR, "out of memory");
+		goto out;
+	}
+	cJSON_AddItemToObject(o, "current", id_or_null(node.current_release));
+	cJSON_AddItemToObject(o, "permanent",
+			      id_or_null(node.permanent_release));
+	arr = cJSON_AddArrayToObject(o, "releases");
+	for (i = 0; i < nrels; i++)
+		cJSON_AddItemToArray(arr, release_json(&rels[i], &node));
+	arr = cJSON_AddArrayToObject(o, "runs");
+	for (i = 0; i < nruns; i++)
+		cJSON_AddItemToArray(arr, run_json(&runs[i]));
+	*out = o;
+out:
+	for (i = 0; i < nrels; i++)
+		lm_release_info_clear(&rels[i]);
+	for (i = 0; i < nruns; i++)
+		lm_run_info_clear(&runs[i]);
+	free(rels);
+	free(runs);
+	lm_node_info_clear(&node);
+	return rc;
+}
