@@ -7,8 +7,8 @@
 # keeps that one connection open throughout; installs the v2 modules with
 # `make install` (its post-install step prints the plan); `livemod update
 # all`; shows the same connection now running v2 with its migrated state;
-# asks the REST API with curl and the bearer token; goes back to v1 the
-# same way; stops everything it started. Safe to run again: build/demo is
+# asks the REST API with curl and the bearer token; goes back to v1 with
+# `livemod rollback`; prints `livemod history`; stops everything it started. Safe to run again: build/demo is
 # made afresh each time.
 set -eu
 
@@ -158,9 +158,9 @@ note "without the token:"
 code=$(curl -s -m 10 -o "$D/noauth.json" -w '%{http_code}' "http://127.0.0.1:$HTTP/health")
 note "HTTP $code $(tr -d '\n\t' < "$D/noauth.json")"
 
-say "Back to v1: install the v1 modules again, and update"
-install_modules v1 | grep -E '^\s*\| *(post-install|  mod_)' || true
-lm update all 2>/dev/null | grep -E '^(plan|check|eval)' | sed 's/^/    | /'
+say "Back to v1: livemod rollback (from the store; the libdir still holds v2)"
+note "code_change runs in mode down in mod_messager v2, the version being left:"
+lm rollback 2>/dev/null | grep -v '^objects:' | sed 's/^/    | /'
 send "/version"; recv
 case "$LAST" in
 *"mod_messager 1.0.0"*) ;;
@@ -169,6 +169,9 @@ esac
 send "hello from v1 again"; recv
 send "/stats"; recv
 retired
+
+say "livemod history: every release and apply, newest first"
+lm history | sed 's/^/    | /'
 
 send "/quit"; recv
 exec 3>&- 3<&-
@@ -180,7 +183,8 @@ CHATD_PID=""
 
 say "What happened"
 note "one connection, opened before the first update and closed by its own /quit:"
-note "  v1 -> v2 -> v1 of mod_util, mod_messager and mod_motd, live;"
+note "  v1 -> v2 (update) -> v1 (rollback) of mod_util, mod_messager and"
+note "  mod_motd, live;"
 note "  its messages numbered 1..4 in one count across both state layouts;"
 note "  it moved to each new version at its next line (its safe point),"
 note "  and the old code was unloaded once it had."
