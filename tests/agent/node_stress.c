@@ -5,7 +5,10 @@
  * lm_node_update, installing v1 and v2 of mod_a in the libdir in turn —
  * the whole path: scan with the stat cache, plan, store, ledger, extract
  * to objects/<oid>.so, stage, check, publish, brutal post-purge (the pin
- * holders are asked to let go).
+ * holders are asked to let go). Every other way down to v1 is a
+ * lm_node_rollback instead (planned from the ledger and the store, the
+ * libdir still holding v2), and the update after it goes back up to the
+ * very release it rolled back from.
  *
  * Checked:
  *   - every short call is answered by a fully loaded version: 1 or 2,
@@ -250,6 +253,8 @@ int main(int argc, char **argv)
 	pthread_t th[CALLERS + PINNERS];
 	struct timespec t0, t1;
 	double apply_ms = 0;
+	long rollbacks = 0;
+	int64_t undone = 0; /* the release the last rollback left */
 	int k, a;
 
 	/* the scratch dir as /proc/self/maps spells it */
@@ -292,10 +297,16 @@ int main(int argc, char **argv)
 		struct timespec a0, a1;
 		int rc;
 
-		install(v[vsn_of(g)], tmp, target);
+		/* every other way down is a rollback */
+		int back = vsn_of(g) == 1 && g % 4 == 0;
+
+		if (!back)
+			install(v[vsn_of(g)], tmp, target);
 		atomic_store(&updating, g);
 		clock_gettime(CLOCK_MONOTONIC, &a0);
-		rc = lm_node_update(node, NULL, 0, 0, &res);
+		rc = back ? lm_node_rollback(node, 0, 0, &res)
+			  : lm_node_update(node, NULL, 0, 0, &res);
+		rollbacks += back;
 		clock_gettime(CLOCK_MONOTONIC, &a1);
 		apply_ms += (double)(a1.tv_sec - a0.tv_sec) * 1e3 +
 			    (double)(a1.tv_nsec - a0.tv_nsec) / 1e6;
@@ -316,6 +327,12 @@ int main(int argc, char **argv)
 			DIE("update %ld: node on release %lld, plan went to %lld",
 			    g, (long long)lm_node_release(node),
 			    (long long)res->to_release);
+		/* one tree from one parent is one release */
+		if (!back && undone && res->to_release != undone)
+			DIE("update %ld after a rollback from release %lld made "
+			    "release %lld", g, (long long)undone,
+			    (long long)res->to_release);
+		undone = back ? res->from_release : 0;
 		lm_apply_result_free(res);
 		atomic_store(&published, g);
 		LM_CALL(ref, answer_fn, a);
@@ -350,10 +367,10 @@ int main(int argc, char **argv)
 		DIE("ledger: %ld ok runs of %ld, want %ld",
 		    ledger_count(state, "status = 'ok'"),
 		    ledger_count(state, "1"), rounds);
-	printf("node_stress: %ld updates, %.1f ms each; %ld short calls "
-	       "(%ld across an update), %ld pinned calls, %ld refreshes, "
-	       "%ld brutal kills\n",
-	       rounds, rounds ? apply_ms / (double)rounds : 0.0,
+	printf("node_stress: %ld updates (%ld of them rollbacks), %.1f ms "
+	       "each; %ld short calls (%ld across an update), %ld pinned "
+	       "calls, %ld refreshes, %ld brutal kills\n",
+	       rounds, rollbacks, rounds ? apply_ms / (double)rounds : 0.0,
 	       atomic_load(&ncalls), atomic_load(&nmoved_calls),
 	       atomic_load(&npin_calls), atomic_load(&nrefresh),
 	       atomic_load(&nkills));
