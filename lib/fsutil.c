@@ -141,3 +141,48 @@ int lm_path_remove_tree(const char *path)
 				    strerror(errno));
 	return 0;
 }
+
+/* One path component: owned by us or root; not writable by group or
+ * others unless sticky. */
+static int component_trusted(const char *path, const char *what,
+			     const char *full)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return lm_error_set(errno == ENOENT ? LM_ENOTFOUND : LM_ERROR,
+				    "%s %s: %s: %s", what, full, path,
+				    strerror(errno));
+	if (st.st_uid != 0 && st.st_uid != geteuid())
+		return lm_error_set(LM_EINVAL, "%s %s: %s is owned by uid %u, "
+				    "not by this user or root: refusing to "
+				    "load code from it", what, full, path,
+				    (unsigned)st.st_uid);
+	if ((st.st_mode & 022) && !(S_ISDIR(st.st_mode) &&
+				    (st.st_mode & S_ISVTX)))
+		return lm_error_set(LM_EINVAL, "%s %s: %s is writable by %s "
+				    "(mode %04o): refusing to load code from "
+				    "it; chmod go-w it", what, full, path,
+				    (st.st_mode & 002) ? "others" : "its group",
+				    (unsigned)(st.st_mode & 07777));
+	return 0;
+}
+
+int lm_path_trusted(const char *path, const char *what)
+{
+	char *abs = realpath(path, NULL), *slash;
+	int rc;
+
+	if (!abs)
+		return lm_error_set(errno == ENOENT ? LM_ENOTFOUND : LM_ERROR,
+				    "%s %s: %s", what, path, strerror(errno));
+	for (;;) {
+		if ((rc = component_trusted(abs, what, path)) < 0 ||
+		    strcmp(abs, "/") == 0)
+			break;
+		slash = strrchr(abs, '/');
+		slash[slash == abs] = '\0'; /* "/a" -> "/" */
+	}
+	free(abs);
+	return rc;
+}

@@ -24,6 +24,16 @@ int lm_mkdir(const char *path, unsigned mode);
  * fine. */
 int lm_path_remove_tree(const char *path);
 
+/*
+ * ssh's StrictModes for the paths livemod loads code from: `path` and
+ * every directory above it must be owned by this user or root and not
+ * writable by group or others — except a directory with the sticky bit
+ * (/tmp), where others cannot rename or remove what is ours. Anyone who
+ * can write there can plant code the node will run. LM_EINVAL naming the
+ * path, its mode and owner; `what` ("libdir", "state dir") starts it.
+ */
+int lm_path_trusted(const char *path, const char *what);
+
 /* "<a>/<b>" in a malloc'ed string. */
 char *lm_path_join(const char *a, const char *b);
 

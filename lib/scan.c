@@ -178,6 +178,13 @@ static int scan_one(lm_scan *s, cache *c, const char *path, char **file,
 		return lm_error_set(LM_EINVAL, "%s: %s", path, strerror(errno));
 	if (!S_ISREG(st.st_mode))
 		return 0;
+	/* the libdir's rule (lm_path_trusted), for the file itself */
+	if (st.st_mode & 022)
+		return lm_error_set(LM_EINVAL, "%s is writable by %s (mode "
+				    "%04o): refusing to plan code others can "
+				    "change; chmod go-w it", path,
+				    (st.st_mode & 002) ? "others" : "its group",
+				    (unsigned)(st.st_mode & 07777));
 	hit = cache_hit(c, *file, &st);
 	if (hit && (rc = hit_desc(c, *file, hit, &desc, &shared)) < 0)
 		return rc;
@@ -282,8 +289,9 @@ int lm_scan_libdir(lm_scan *s, const char *libdir, lm_ledger *ledger)
 	int rc;
 
 	memset(s, 0, sizeof(*s));
-	if ((rc = list_objects(&files, &nfiles, libdir)) < 0)
-		return rc;
+	if ((rc = list_objects(&files, &nfiles, libdir)) < 0 ||
+	    (rc = lm_path_trusted(libdir, "libdir")) < 0)
+		goto out;
 	if (ledger && ((rc = load_base(s, ledger)) < 0 ||
 		       (rc = lm_ledger_stat_load(ledger, &c.v, &c.n)) < 0 ||
 		       (rc = known_by_file(&c, &s->base)) < 0))

@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <netinet/in.h>
 
@@ -36,6 +37,10 @@
 #define BODY_MAX (64 * 1024)      /* bigger request bodies get 413 */
 #define CONN_MAX 16u              /* per listener */
 #define IDLE_TIMEOUT_S 30u        /* an idle connection is closed */
+/* A request whose body has not all arrived this many idle timeouts after
+ * it began is cut, however steadily it trickles in: a slow sender cannot
+ * hold one of the CONN_MAX connections for ever. */
+#define REQUEST_MAX_IDLES 2
 #define CONN_MEMORY (64 * 1024)   /* MHD's per-connection pool: headers */
 #define TOKEN_BYTES 32
 #define TOKEN_HEX (2 * TOKEN_BYTES)
@@ -188,7 +193,26 @@ typedef struct request {
 	size_t len, cap;
 	int too_large;  /* more than BODY_MAX arrived: the rest is dropped */
 	char *try_arg;  /* the query's try=..., or NULL */
+	time_t deadline; /* CLOCK_MONOTONIC seconds: the body must be in */
 } request;
+
+/* The idle timeout: LIVEMOD_HTTP_IDLE_S (1..3600) when set, for tests
+ * and for operators who want it shorter; else IDLE_TIMEOUT_S. */
+static unsigned idle_timeout_s(void)
+{
+	const char *e = getenv("LIVEMOD_HTTP_IDLE_S");
+	long v = e ? atol(e) : 0;
+
+	return v >= 1 && v <= 3600 ? (unsigned)v : IDLE_TIMEOUT_S;
+}
+
+static time_t now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
 
 static int body_append(request *r, const char *data, size_t len)
 {
@@ -664,6 +688,7 @@ static enum MHD_Result handle(lm_node *n, int need_token,
 		if (!(r = calloc(1, sizeof(*r))))
 			return MHD_NO;
 		*con_cls = r;
+		r->deadline = now_s() + REQUEST_MAX_IDLES * idle_timeout_s();
 		cl = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
 						 "try");
 		if (cl && !(r->try_arg = strdup(cl)))
@@ -684,6 +709,12 @@ static enum MHD_Result handle(lm_node *n, int need_token,
 		return MHD_YES;
 	}
 	if (*upload_size) {
+		if (now_s() > r->deadline) {
+			fprintf(stderr, "livemod agent: http: %s %s: body still "
+				"arriving after %u s; connection closed\n",
+				method, url, REQUEST_MAX_IDLES * idle_timeout_s());
+			return MHD_NO;
+		}
 		if (body_append(r, upload, *upload_size) < 0)
 			return MHD_NO;
 		*upload_size = 0;
@@ -749,7 +780,7 @@ static int serve(struct MHD_Daemon **out, int fd, MHD_AccessHandlerCallback
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		MHD_OPTION_LISTEN_SOCKET, fd,
 		MHD_OPTION_CONNECTION_LIMIT, CONN_MAX,
-		MHD_OPTION_CONNECTION_TIMEOUT, IDLE_TIMEOUT_S,
+		MHD_OPTION_CONNECTION_TIMEOUT, idle_timeout_s(),
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
 		MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
 		MHD_OPTION_END);
@@ -900,6 +931,11 @@ static int listen_tcp(const char *spec, int *out, int *port)
 				  "it anyway)", spec, host, spec);
 		goto out;
 	}
+	if (!is_loopback(ai->ai_addr))
+		fprintf(stderr, "livemod agent: WARNING: the control API listens "
+			"on %s, which is not a loopback address: anyone who "
+			"reaches it and learns the bearer token (sent in clear, "
+			"no TLS) can replace this server's code\n", host);
 	if ((fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 16) < 0 ||

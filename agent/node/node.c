@@ -137,6 +137,22 @@ out:
 	return rc;
 }
 
+/* The node runs code from its store, extracted to objects/, as its
+ * ledger says: anyone who can write to one of them can make it run
+ * theirs (docs/SECURITY.md). A state dir not yet made by `livemod init`
+ * is left to the ledger's own message. */
+static int trusted_dirs(lm_node *n)
+{
+	char *objects = lm_path_join(n->state_dir, "objects");
+	int rc = objects ? 0 : lm_error_set(LM_ERROR, "out of memory");
+
+	if (rc == 0 && (rc = lm_path_trusted(n->state_dir, "state dir")) == 0 &&
+	    (rc = lm_path_trusted(n->store_path, "store")) == 0)
+		rc = lm_path_trusted(objects, "objects dir");
+	free(objects);
+	return rc == LM_ENOTFOUND ? 0 : rc;
+}
+
 int lm_node_start(lm_node **out, const lm_node_options *opts)
 {
 	lm_node *n;
@@ -158,6 +174,8 @@ int lm_node_start(lm_node **out, const lm_node_options *opts)
 		rc = lm_error_set(LM_ERROR, "out of memory");
 		goto fail;
 	}
+	if ((rc = trusted_dirs(n)) < 0)
+		goto fail;
 	rc = lm_ledger_open(&n->ledger, ledger_path, 0);
 	if (rc == LM_ENOTFOUND)
 		rc = lm_error_set(LM_EINVAL, "state dir %s is not initialised "
