@@ -81,12 +81,40 @@ bench: deps
 		$(B)/bench/bench_apply $(B)/bench/bench_call_ir $(B)/tests/agent/bench_call
 	@sh bench/run.sh
 
+# `make install`: the layout is docs/packaging.md's. livemod.pc is written
+# with the real directories (under ${prefix} where they are), so a host
+# finds the headers, the agent, livemod.mk and the hook through pkg-config.
+LIVEMOD_VERSION = 0.1.0
+DATADIR = $(PREFIX)/share
+LIBEXECDIR = $(PREFIX)/libexec
+MANDIR = $(DATADIR)/man
+PKGCONFIGDIR = $(LIBDIR)/pkgconfig
+BASHCOMPDIR = $(DATADIR)/bash-completion/completions
+pc_dir = $(patsubst $(PREFIX)/%,$${prefix}/%,$(1))
+
 install: $(B)/livemod $(B)/liblivemod-agent.a $(B)/liblivemod-agent.so
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(INCDIR)/livemod $(DESTDIR)$(LIBDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(INCDIR)/livemod $(DESTDIR)$(LIBDIR) \
+		$(DESTDIR)$(PKGCONFIGDIR) $(DESTDIR)$(DATADIR)/livemod \
+		$(DESTDIR)$(LIBEXECDIR)/livemod $(DESTDIR)$(BASHCOMPDIR) \
+		$(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man5
 	install -m 0755 $(B)/livemod $(DESTDIR)$(BINDIR)/livemod
 	install -m 0644 include/livemod/*.h $(DESTDIR)$(INCDIR)/livemod/
 	install -m 0644 $(B)/liblivemod-agent.a $(DESTDIR)$(LIBDIR)/
 	install -m 0755 $(B)/liblivemod-agent.so $(DESTDIR)$(LIBDIR)/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(LIVEMOD_VERSION)|' \
+		-e 's|@BINDIR@|$(call pc_dir,$(BINDIR))|' \
+		-e 's|@INCDIR@|$(call pc_dir,$(INCDIR))|' \
+		-e 's|@LIBDIR@|$(call pc_dir,$(LIBDIR))|' \
+		-e 's|@DATADIR@|$(call pc_dir,$(DATADIR))|' \
+		-e 's|@LIBEXECDIR@|$(call pc_dir,$(LIBEXECDIR))|' \
+		scripts/livemod.pc.in > $(DESTDIR)$(PKGCONFIGDIR)/livemod.pc
+	chmod 0644 $(DESTDIR)$(PKGCONFIGDIR)/livemod.pc
+	install -m 0644 scripts/livemod.mk $(DESTDIR)$(DATADIR)/livemod/
+	install -m 0755 scripts/livemod-post-install $(DESTDIR)$(LIBEXECDIR)/livemod/
+	install -m 0644 scripts/livemod-completion.bash $(DESTDIR)$(BASHCOMPDIR)/livemod
+	install -m 0644 man/livemod.1 $(DESTDIR)$(MANDIR)/man1/
+	install -m 0644 man/livemod-agent.3 $(DESTDIR)$(MANDIR)/man3/
+	install -m 0644 man/livemod-plan.5 $(DESTDIR)$(MANDIR)/man5/
 
 clean:
 	rm -rf $(B)
