@@ -585,7 +585,7 @@ static int drop_stale_tags(store_gc *sg)
 		rc = git_fail("cannot list release tags", sg->path);
 	for (i = 0; i < t.n && rc == 0; i++)
 		if (!find_release(sg->g, t.v[i]))
-			rc = lm_store_untag(sg->s, t.v[i]);
+			rc = lm_store_untag(sg->s, t.v[i], NULL);
 	free(t.v);
 	return rc;
 }

@@ -504,11 +504,12 @@ int lm_planning_record(lm_state *st, lm_plan *p, const lm_modset *new_set,
 		       const lm_scan *scan)
 {
 	char commit[LM_OID_HEXSZ + 1], tree[LM_OID_HEXSZ + 1];
+	char main_was[LM_OID_HEXSZ + 1];
 	char *msg = NULL, *relpath = NULL;
 	char *store_path = lm_path_join(st->dir, "store.git");
 	lm_store *store = NULL;
 	int64_t rid = 0;
-	int rc, tagged = 0;
+	int rc, tagged = 0, made = 0;
 
 	if (!store_path)
 		return lm_error_set(LM_ERROR, "out of memory");
@@ -528,7 +529,8 @@ int lm_planning_record(lm_state *st, lm_plan *p, const lm_modset *new_set,
 	    (rc = find_release(st, store, p->from_release, tree, &rid,
 			       commit)) < 0)
 		goto out;
-	if (rid == 0 &&
+	made = rid == 0;
+	if (made &&
 	    ((rc = lm_store_commit(store, commit, tree, p->from_commit,
 				   msg)) < 0 ||
 	     (rc = lm_ledger_release_add(st->ledger, &rid, p->from_release,
@@ -538,15 +540,17 @@ int lm_planning_record(lm_state *st, lm_plan *p, const lm_modset *new_set,
 	memcpy(p->to_commit, commit, sizeof(commit));
 	if ((rc = record_plan(st, p, &relpath)) < 0 ||
 	    (rc = store_stats(st, scan, new_set)) < 0 ||
-	    (rc = lm_store_tag(store, rid, commit)) < 0)
+	    (rc = lm_store_main(store, main_was)) < 0)
 		goto out;
-	tagged = 1;
-	rc = lm_ledger_commit(st->ledger);
+	tagged = 1; /* from here the tag may be half made */
+	if ((rc = lm_store_tag(store, rid, commit)) == 0)
+		rc = lm_ledger_commit(st->ledger);
 out:
 	if (rc < 0) {
 		record_failed(st, p, relpath);
+		/* a release planned again keeps the tag it already had */
 		if (tagged)
-			lm_store_untag(store, rid);
+			lm_store_untag(store, made ? rid : 0, main_was);
 		p->to_release = 0;
 		p->to_commit[0] = '\0';
 	}

@@ -331,15 +331,41 @@ int lm_store_tag(lm_store *s, int64_t release, const char *commit)
 	return 0;
 }
 
-int lm_store_untag(lm_store *s, int64_t release)
+int lm_store_main(lm_store *s, char out[LM_OID_HEXSZ + 1])
 {
+	git_oid oid;
+	int rc = git_reference_name_to_id(&oid, s->repo, "refs/heads/main");
+
+	out[0] = '\0';
+	if (rc == GIT_ENOTFOUND)
+		return 0;
+	if (rc < 0)
+		return git_fail(LM_ERROR, "cannot read main", s->path);
+	git_oid_tostr(out, LM_OID_HEXSZ + 1, &oid);
+	return 0;
+}
+
+int lm_store_untag(lm_store *s, int64_t release, const char *main_was)
+{
+	git_reference *ref = NULL;
 	char name[64];
+	git_oid oid;
 	int rc;
 
 	snprintf(name, sizeof(name), "refs/tags/release-%lld",
 		 (long long)release);
-	rc = git_reference_remove(s->repo, name);
+	rc = release > 0 ? git_reference_remove(s->repo, name) : 0;
 	if (rc < 0 && rc != GIT_ENOTFOUND)
 		return git_fail(LM_ERROR, "cannot untag release", s->path);
+	if (!main_was)
+		return 0;
+	if (!*main_was)
+		rc = git_reference_remove(s->repo, "refs/heads/main");
+	else if ((rc = git_oid_fromstr(&oid, main_was)) == 0 &&
+		 (rc = git_reference_create(&ref, s->repo, "refs/heads/main",
+					    &oid, 1, "livemod: undo")) == 0)
+		git_reference_free(ref);
+	if (rc < 0 && rc != GIT_ENOTFOUND)
+		return git_fail(LM_ERROR, "cannot move main back", s->path);
 	return 0;
 }

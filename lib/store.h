@@ -55,7 +55,12 @@ int lm_store_commit(lm_store *s, char out[LM_OID_HEXSZ + 1],
 /* Points refs/tags/release-N at `commit` and refs/heads/main too. */
 int lm_store_tag(lm_store *s, int64_t release, const char *commit);
 
-/* Removes refs/tags/release-N (undoing a tag whose ledger write failed). */
-int lm_store_untag(lm_store *s, int64_t release);
+/* The commit refs/heads/main points at, "" when there is none yet. */
+int lm_store_main(lm_store *s, char out[LM_OID_HEXSZ + 1]);
+
+/* Removes refs/tags/release-N (none when `release` is 0) and, when
+ * `main_was` is given ("" for none), points refs/heads/main back at it:
+ * undoing a lm_store_tag whose ledger write failed. */
+int lm_store_untag(lm_store *s, int64_t release, const char *main_was);
 
 #endif

@@ -15,12 +15,17 @@
  *   module while the purge waits for it); then the script's suspends (all
  *   at once, one grace period), code_change and load steps make each new
  *   version's state — an init for an added module — without publishing
- *   anything; only when all of them succeeded are the new versions
- *   published (each one atomic pointer store, its module resumed right
- *   after), removed modules removed and old versions purged (one batch:
- *   one grace period and one unmap check for all). A code_change or init that fails leaves every old
- *   version published and serving: the staged versions are unloaded, the
- *   suspended modules resumed, and eval reports the error.
+ *   anything. When all of them succeeded, the ledger records the result
+ *   (the run ok, the node on the new release) and only then are the new
+ *   versions published (each one atomic pointer store, its module
+ *   resumed right after), removed modules removed and old versions purged
+ *   (one batch: one grace period and one unmap check for all). Publishing
+ *   cannot fail once every state is made, so the code never runs ahead of
+ *   the ledger: a ledger that cannot be written (a full disk) stops the
+ *   apply before anything is published. A code_change or init that fails,
+ *   or that last ledger write, leaves every old version published and
+ *   serving: the staged versions are unloaded, the suspended modules
+ *   resumed, and eval reports the error.
  *
  * The ledger records the run's phases as they pass, so a node killed at
  * any moment boots on the release whose eval last succeeded (node.c).
@@ -53,6 +58,7 @@ typedef struct run {
 	size_t nstaged;
 	char **suspended;
 	size_t nsuspended;
+	int recorded;            /* the ledger holds the run's success */
 	struct timespec t0, step;
 } run;
 
@@ -596,6 +602,13 @@ static int finish_run(lm_node *n, void *arg)
 	return rc;
 }
 
+static int record_timings(lm_node *n, void *arg)
+{
+	finish_args *a = arg;
+
+	return lm_ledger_run_timings(n->ledger, a->r->run_id, a->timings);
+}
+
 /* "{ok,["w1","w2"]}" or "{error,"reason"}", and its JSON twin. */
 static char *otp_result(const cJSON *warnings, const char *error)
 {
@@ -761,7 +774,16 @@ static int conclude(run *r, int status, int reached_eval,
 	fa.check = check;
 	fa.eval = eval;
 	fa.timings = cJSON_PrintUnformatted(r->timings);
-	rc = ledger_locked(r->n, finish_run, &fa);
+	if (!r->recorded) {
+		rc = ledger_locked(r->n, finish_run, &fa);
+	} else if (ledger_locked(r->n, record_timings, &fa) < 0) {
+		/* the result is recorded; only the last steps' times are not */
+		fprintf(stderr, "livemod: run %lld: timings not recorded: %s\n",
+			(long long)r->run_id, lm_error_last());
+		rc = 0;
+	} else {
+		rc = 0;
+	}
 	if (rc == 0)
 		rc = make_result(res, r, status, check_err, eval_err,
 				 reached_eval);
@@ -777,6 +799,29 @@ static int conclude(run *r, int status, int reached_eval,
 	free(check);
 	free(eval);
 	free(err);
+	return rc;
+}
+
+/* The run's success, in the ledger before anything is published: the
+ * run ok, its plan applied, the node on the new release. When this write
+ * fails the apply stops with nothing published, as if eval had. */
+static int record_success(run *r)
+{
+	finish_args fa = { r, "ok", NULL, NULL, NULL };
+	char *ok = json_result_text(r->warnings, NULL);
+	int rc;
+
+	fa.check = fa.eval = ok; /* {"ok": [warnings]} both */
+	fa.timings = cJSON_PrintUnformatted(r->timings);
+	if (!ok || !fa.timings)
+		rc = lm_error_set(LM_ERROR, "out of memory");
+	else if ((rc = ledger_locked(r->n, finish_run, &fa)) < 0)
+		lm_error_wrap("the ledger could not record release %lld",
+			      (long long)r->plan->to_release);
+	else
+		r->recorded = 1;
+	free(ok);
+	free(fa.timings);
 	return rc;
 }
 
@@ -812,10 +857,26 @@ static int apply_locked(lm_node *n, int64_t plan_id, const char *expected,
 	/* The run passes 'checked' and 'point_of_no_return' at once: one
 	 * ledger write, not two, between the check and the first change. */
 	pa.phase = "point_of_no_return";
-	ledger_locked(n, record_phase, &pa);
+	if (ledger_locked(n, record_phase, &pa) < 0) {
+		char *msg = strdup(lm_error_last());
+
+		unstage_all(&r);
+		lm_error_set(LM_ECHECK, "the ledger could not record the point "
+			     "of no return: %s", msg ? msg : "out of memory");
+		free(msg);
+		rc = conclude(&r, LM_ECHECK, 0, res);
+		goto out;
+	}
 	pre_purges(&r, ponr + 1);
-	if ((rc = phase_prepare(&r, ponr + 1)) == 0)
-		rc = phase_commit(&r, ponr + 1);
+	if ((rc = phase_prepare(&r, ponr + 1)) == 0 &&
+	    (rc = record_success(&r)) == 0 &&
+	    (rc = phase_commit(&r, ponr + 1)) < 0) {
+		/* every state was made: only a broken invariant gets here */
+		fprintf(stderr, "livemod: BUG: publish failed after the ledger "
+			"recorded release %lld: %s\n",
+			(long long)r.plan->to_release, lm_error_last());
+		rc = 0;
+	}
 	if (rc < 0) {
 		char *msg = strdup(lm_error_last());
 
