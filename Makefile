@@ -261,3 +261,6 @@ chatd: $(B)/liblivemod-agent.a $(B)/livemod
 e2e-chatd: chatd
 	@sh tests/e2e/test_chatd.sh
 # ==== end of the examples/chatd block =================================
+
+# ==== fuzzing (tests/fuzz/fuzz.mk): make fuzz ==========================
+include tests/fuzz/fuzz.mk
