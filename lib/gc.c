@@ -455,11 +455,20 @@ typedef struct objects_sweep {
 	lm_gc_result *out;
 } objects_sweep;
 
-/* The oid of an objects/ entry named exactly <40 hex>.so, else NULL. */
+/* The oid of an objects/ entry named <40 hex>.so, or <40 hex>.<k>.so (the
+ * node's extra copy of an object loaded twice at once, agent/node/
+ * objects.c), else NULL. */
 static const char *object_oid(lm_gc_oid oid, const char *name)
 {
-	if (strlen(name) != LM_OID_HEXSZ + 3 ||
-	    strcmp(name + LM_OID_HEXSZ, ".so") != 0)
+	const char *rest = name + LM_OID_HEXSZ;
+	size_t digits;
+
+	if (strlen(name) < LM_OID_HEXSZ + 3)
+		return NULL;
+	if (*rest == '.' && (digits = strspn(rest + 1, "0123456789")) > 0 &&
+	    digits <= 9)
+		rest += 1 + digits;
+	if (strcmp(rest, ".so") != 0)
 		return NULL;
 	memcpy(oid, name, LM_OID_HEXSZ);
 	oid[LM_OID_HEXSZ] = '\0';

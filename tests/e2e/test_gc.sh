@@ -107,8 +107,11 @@ t_keep_prunes_old() {
 	echo notes > "$STATE/objects/notes.txt"
 	echo notes > "$STATE/plans/notes.json"
 	cp "$STATE/objects/$a1.so" "$STATE/objects/$a1.so.bak"
+	# the node's extra copies of an object loaded twice at once
+	cp "$STATE/objects/$a1.so" "$STATE/objects/$a1.1.so"
+	cp "$STATE/objects/$a5.so" "$STATE/objects/$a5.2.so"
 	expect 0 lm gc --keep 2
-	has "gc: pruned releases 1 2 3 4 (4 plans, 4 apply runs, 4 module versions, 4 objects); kept 5 6: current 6, permanent 6" "$OUT"
+	has "gc: pruned releases 1 2 3 4 (4 plans, 4 apply runs, 4 module versions, 5 objects); kept 5 6: current 6, permanent 6" "$OUT"
 	has "plans: 1 2 3 4" "$OUT"
 	# the ledger
 	[ "$(releases)" = "5:- 6:5" ] || fail "releases: $(releases)"
@@ -137,7 +140,8 @@ t_keep_prunes_old() {
 	[ -L "$STATE/objects/$fake.so" ] && [ "$(cat "$T/victim")" = victim ] &&
 		[ -d "$STATE/objects/${fake%?}8.so" ] &&
 		[ -f "$STATE/objects/notes.txt" ] && [ -f "$STATE/plans/notes.json" ] &&
-		[ -f "$STATE/objects/$a1.so.bak" ] ||
+		[ -f "$STATE/objects/$a1.so.bak" ] &&
+		[ -f "$STATE/objects/$a5.2.so" ] && [ ! -e "$STATE/objects/$a1.1.so" ] ||
 		fail "gc removed what is not its own: $(ls -la "$STATE/objects" "$STATE/plans")"
 	# the node and the planner go on: an update, a restart, a plan
 	mod a.so mod_a 1.6.0
