@@ -38,8 +38,8 @@ static const command commands[] = {
 	{ "update_list", cmd_update_list, COMMON, 0, 0,
 	  "update_list   modified modules, one a line" },
 	{ "update_info", cmd_update_info, COMMON | OPT(O_PURGE), 0, -1,
-	  "update_info [MODULE...]   libdir, modules, script, low-level "
-	  "script, check" },
+	  "update_info [--purge soft_purge|brutal_purge] [MODULE...]   "
+	  "libdir, modules, script, low-level script, check" },
 	{ "show", cmd_show, COMMON, 1, 1, "show PLAN   print a plan (id or file)" },
 	{ "update", cmd_update, COMMON | OPT(O_TRY), 0, -1,
 	  "update [--try] [all|MODULE...]   plan and apply on the running "

@@ -2,14 +2,15 @@
 # demo.sh - `make demo`: chatd upgraded live while a client stays connected.
 #
 # Builds livemod, the agent and examples/chatd; installs chatd and its v1
-# modules into build/demo/prefix; `livemod init`; starts chatd on free
-# loopback ports; connects one client (bash's /dev/tcp: no nc needed) and
-# keeps that one connection open throughout; installs the v2 modules with
-# `make install` (its post-install step prints the plan); `livemod update
-# all`; shows the same connection now running v2 with its migrated state;
-# asks the REST API with curl and the bearer token; goes back to v1 with
-# `livemod rollback`; prints `livemod history`; stops everything it started. Safe to run again: build/demo is
-# made afresh each time.
+# modules into build/demo/prefix (its post-install hook runs `livemod
+# init`); starts chatd on free loopback ports; connects one client (bash's
+# /dev/tcp: no nc needed) and keeps that one connection open throughout;
+# installs the v2 modules with `make install` (its post-install step
+# records and prints the plan); `livemod update all`; shows the same
+# connection now running v2 with its migrated state; asks the REST API
+# with curl and the bearer token; goes back to v1 with `livemod rollback`;
+# prints `livemod history`; stops everything it started. Safe to run
+# again: build/demo is made afresh each time.
 set -eu
 
 TOP=$(cd "$(dirname "$0")/.." && pwd)
@@ -92,12 +93,11 @@ fi
 note "ok (log: build/demo/build.log)"
 
 say "Installing chatd and its v1 modules into build/demo/prefix"
+note "(its post-install hook runs 'livemod init': the state dir, ledger and"
+note "store; release 1 is what is installed)"
 rm -rf "$PREFIX" "$STATE"
 install_modules v1
 note "libdir: $(ls "$PREFIX/lib/chatd" | tr '\n' ' ')"
-
-say "livemod init: state dir, ledger and store; release 1 is what is installed"
-lm init --libdir "$PREFIX/lib/chatd" --app chatd | sed 's/^/    /'
 
 say "Starting chatd on free loopback ports"
 "$PREFIX/bin/chatd" --listen 127.0.0.1:0 --state "$STATE" \

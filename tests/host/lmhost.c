@@ -23,8 +23,6 @@
 
 #include <livemod/node.h>
 
-#include "error.h"
-
 #define MAXN 16
 
 typedef struct pinned {
