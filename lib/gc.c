@@ -24,7 +24,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <git2.h>
 #include <sqlite3.h>
 
 #include "error.h"
@@ -550,52 +549,26 @@ static int sweep_plans(gc *g)
 }
 
 /* ---- the store ------------------------------------------------------------ *
- * store.h has no way to list tags or to read a commit's parents, so those
- * two reads use libgit2 here, on a second handle of the same repository;
- * every write of a ref goes through lm_store. */
+ * Through lm_store; git's own gc runs as the git command (run_git_gc). */
 
 typedef struct store_gc {
 	gc *g;
 	const char *path;     /* store.git */
 	lm_store *s;
-	git_repository *repo;
 	oids commits;         /* the release commits, sorted */
 } store_gc;
-
-static int git_fail(const char *what, const char *path)
-{
-	const git_error *e = git_error_last();
-
-	return lm_error_set(LM_ERROR, "%s: %s: %s", path, what,
-			    e && e->message ? e->message : "unknown error");
-}
-
-static int tag_cb(const char *name, void *payload)
-{
-	static const char prefix[] = "refs/tags/release-";
-	const char *num = name + sizeof(prefix) - 1;
-	ids *t = payload;
-
-	if (strncmp(name, prefix, sizeof(prefix) - 1) != 0 || !*num ||
-	    strlen(num) > 18 || strspn(num, "0123456789") != strlen(num))
-		return 0;
-	return push_id(&t->v, &t->n, strtoll(num, NULL, 10)) < 0 ? -1 : 0;
-}
 
 /* Removes refs/tags/release-N for each N the ledger no longer has. */
 static int drop_stale_tags(store_gc *sg)
 {
-	ids t = { NULL, 0 };
-	size_t i;
-	int rc = 0;
+	int64_t *tags = NULL;
+	size_t n = 0, i;
+	int rc = lm_store_release_tags(sg->s, &tags, &n);
 
-	if (git_reference_foreach_glob(sg->repo, "refs/tags/release-*",
-				       tag_cb, &t) < 0)
-		rc = git_fail("cannot list release tags", sg->path);
-	for (i = 0; i < t.n && rc == 0; i++)
-		if (!find_release(sg->g, t.v[i]))
-			rc = lm_store_untag(sg->s, t.v[i], NULL);
-	free(t.v);
+	for (i = 0; i < n && rc == 0; i++)
+		if (!find_release(sg->g, tags[i]))
+			rc = lm_store_untag(sg->s, tags[i], NULL);
+	free(tags);
 	return rc;
 }
 
@@ -606,12 +579,10 @@ static int fix_main(store_gc *sg)
 {
 	const gc *g = sg->g;
 	lm_gc_oid hex = "";
-	git_oid oid;
+	int rc = lm_store_main(sg->s, hex);
 
-	if (git_reference_name_to_id(&oid, sg->repo, "refs/heads/main") == 0)
-		git_oid_tostr(hex, sizeof(hex), &oid);
-	if (g->n == 0 || oids_has(&sg->commits, hex))
-		return 0;
+	if (rc < 0 || g->n == 0 || oids_has(&sg->commits, hex))
+		return rc;
 	return lm_store_tag(sg->s, g->v[g->n - 1].id, g->v[g->n - 1].commit);
 }
 
@@ -619,20 +590,15 @@ static int fix_main(store_gc *sg)
  * commit, 0 when not, < 0 when the store lacks it. */
 static int is_boundary(store_gc *sg, const char *commit)
 {
-	git_commit *c = NULL;
-	lm_gc_oid parent;
-	git_oid oid;
-	unsigned k;
+	char parents[8][LM_OID_HEXSZ + 1];
+	size_t n = 0, k;
 	int boundary = 0;
+	int rc = lm_store_commit_parents(sg->s, commit, parents, 8, &n);
 
-	if (git_oid_fromstr(&oid, commit) < 0 ||
-	    git_commit_lookup(&c, sg->repo, &oid) < 0)
-		return git_fail("release commit missing", sg->path);
-	for (k = 0; k < git_commit_parentcount(c); k++) {
-		git_oid_tostr(parent, sizeof(parent), git_commit_parent_id(c, k));
-		boundary |= !oids_has(&sg->commits, parent);
-	}
-	git_commit_free(c);
+	if (rc < 0)
+		return rc;
+	for (k = 0; k < n; k++)
+		boundary |= !oids_has(&sg->commits, parents[k]);
 	return boundary;
 }
 
@@ -672,7 +638,7 @@ static int write_shallow(store_gc *sg)
  * libgit2 has no gc. Reflog entries would keep pruned commits alive, so
  * they expire now too (a store has none unless a git config asks). git's
  * output goes to stderr, never into a --json answer on stdout. */
-static void git_gc(gc *g, const char *path)
+static void run_git_gc(gc *g, const char *path)
 {
 	char *gitdir = NULL;
 	char *argv[] = { "git", "-c", "gc.reflogExpire=now", "-c",
@@ -714,7 +680,7 @@ static void git_gc(gc *g, const char *path)
  * its own, so a gc killed half way is finished by the next one. */
 static int collect_store(gc *g)
 {
-	store_gc sg = { g, NULL, NULL, NULL, { 0 } };
+	store_gc sg = { g, NULL, NULL, { 0 } };
 	char *path = lm_path_join(g->st->dir, "store.git");
 	size_t i;
 	int rc = path ? lm_store_open(&sg.s, path, 0) : oom();
@@ -723,21 +689,18 @@ static int collect_store(gc *g)
 	for (i = 0; i < g->n && rc == 0; i++)
 		rc = push_oid(&sg.commits.v, &sg.commits.n, g->v[i].commit);
 	oids_sort(&sg.commits);
-	if (rc == 0 && git_repository_open_bare(&sg.repo, path) < 0)
-		rc = git_fail("cannot open store", path);
 	if (rc == 0)
 		rc = drop_stale_tags(&sg);
 	if (rc == 0)
 		rc = fix_main(&sg);
 	if (rc == 0)
 		rc = write_shallow(&sg);
-	git_repository_free(sg.repo);
 	lm_store_free(sg.s);
 	free(sg.commits.v);
 	/* not after a failure: a boundary left unwritten would only make git
 	 * keep too much, but the failure's message says more */
 	if (rc == 0)
-		git_gc(g, path);
+		run_git_gc(g, path);
 	free(path);
 	return rc;
 }

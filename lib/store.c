@@ -331,6 +331,70 @@ int lm_store_tag(lm_store *s, int64_t release, const char *commit)
 	return 0;
 }
 
+typedef struct tag_list {
+	int64_t *v;
+	size_t n, cap;
+} tag_list;
+
+static int tag_cb(const char *name, void *payload)
+{
+	static const char prefix[] = "refs/tags/release-";
+	const char *num = name + sizeof(prefix) - 1;
+	tag_list *t = payload;
+
+	if (strncmp(name, prefix, sizeof(prefix) - 1) != 0 || !*num ||
+	    strlen(num) > 18 || strspn(num, "0123456789") != strlen(num))
+		return 0;
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : 16;
+		int64_t *v = realloc(t->v, cap * sizeof(*v));
+
+		if (!v)
+			return -1;
+		t->v = v;
+		t->cap = cap;
+	}
+	t->v[t->n++] = strtoll(num, NULL, 10);
+	return 0;
+}
+
+int lm_store_release_tags(lm_store *s, int64_t **ids, size_t *n)
+{
+	tag_list t = { NULL, 0, 0 };
+
+	*ids = NULL;
+	*n = 0;
+	if (git_reference_foreach_glob(s->repo, "refs/tags/release-*", tag_cb,
+				       &t) < 0) {
+		free(t.v);
+		return git_fail(LM_ERROR, "cannot list release tags", s->path);
+	}
+	*ids = t.v;
+	*n = t.n;
+	return 0;
+}
+
+int lm_store_commit_parents(lm_store *s, const char *commit,
+			    char (*out)[LM_OID_HEXSZ + 1], size_t max,
+			    size_t *n)
+{
+	git_commit *c = NULL;
+	git_oid oid;
+	unsigned k;
+
+	*n = 0;
+	if (git_oid_fromstr(&oid, commit) < 0)
+		return lm_error_set(LM_EINVAL, "'%s' is not a commit id",
+				    commit);
+	if (git_commit_lookup(&c, s->repo, &oid) < 0)
+		return git_fail(LM_ENOTFOUND, "commit missing", s->path);
+	for (k = 0; k < git_commit_parentcount(c) && *n < max; k++)
+		git_oid_tostr(out[(*n)++], LM_OID_HEXSZ + 1,
+			      git_commit_parent_id(c, k));
+	git_commit_free(c);
+	return 0;
+}
+
 int lm_store_main(lm_store *s, char out[LM_OID_HEXSZ + 1])
 {
 	git_oid oid;

@@ -55,6 +55,16 @@ int lm_store_commit(lm_store *s, char out[LM_OID_HEXSZ + 1],
 /* Points refs/tags/release-N at `commit` and refs/heads/main too. */
 int lm_store_tag(lm_store *s, int64_t release, const char *commit);
 
+/* The release numbers N of every refs/tags/release-N, in *ids (caller
+ * frees), in no particular order. */
+int lm_store_release_tags(lm_store *s, int64_t **ids, size_t *n);
+
+/* The parent ids of commit `commit`, at most `max` of them, in `out`;
+ * their number in *n. LM_ENOTFOUND when the store lacks the commit. */
+int lm_store_commit_parents(lm_store *s, const char *commit,
+			    char (*out)[LM_OID_HEXSZ + 1], size_t max,
+			    size_t *n);
+
 /* The commit refs/heads/main points at, "" when there is none yet. */
 int lm_store_main(lm_store *s, char out[LM_OID_HEXSZ + 1]);
 
