@@ -659,7 +659,8 @@ static int reorder_modules(lm_plan *p, const keyed *v)
 		return lm_error_set(LM_ERROR, "out of memory");
 	for (size_t i = 0; i < p->nmodules; i++)
 		m[i] = *v[i].m;
-	memcpy(p->modules, m, p->nmodules * sizeof(*m));
+	if (p->nmodules) /* p->modules may be NULL then: memcpy wants it not */
+		memcpy(p->modules, m, p->nmodules * sizeof(*m));
 	free(m);
 	return 0;
 }
