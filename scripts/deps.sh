@@ -6,9 +6,9 @@
 # instead and exits non-zero so `make` stops with a clear message.
 set -eu
 
-PKGS="build-essential pkg-config git sqlite3 curl
+PKGS="build-essential pkg-config git sqlite3 curl clang libclang-rt-dev
 libgit2-dev libmbedtls-dev libsqlite3-dev libcjson-dev libmicrohttpd-dev
-libcurl4-openssl-dev libelf-dev liburcu-dev libcmocka-dev"
+libcurl4-openssl-dev libelf-dev liburcu-dev libcmocka-dev valgrind"
 
 missing=""
 for p in $PKGS; do
