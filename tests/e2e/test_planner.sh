@@ -347,9 +347,14 @@ t_ledger_locked() {
 	lm init --libdir "$LIB" >/dev/null
 	mod mod_motd.so mod_motd 1.1.0
 	snapshot before
-	( echo "BEGIN IMMEDIATE;"; sleep 2; echo "COMMIT;" ) | sqlite3 "$STATE/ledger.db" &
+	# the lock is held until the plan has given up, however slowly it
+	# runs (under valgrind, seconds)
+	( echo "BEGIN IMMEDIATE;"
+	  while [ ! -e "$T/.unlock" ]; do sleep 0.1; done
+	  echo "COMMIT;" ) | sqlite3 "$STATE/ledger.db" &
 	sleep 0.5
 	expect 1 lm plan
+	touch "$T/.unlock"
 	has "locked" "$ERR"
 	has "ledger.db" "$ERR"
 	wait
