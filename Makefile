@@ -31,7 +31,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 SCHEMA := $(sort $(wildcard schema/*.sql))
 
-.PHONY: all deps test unit e2e demo bench install clean
+.PHONY: all deps test unit e2e demo bench install clean test-sanitize
 all: $(B)/livemod
 
 deps:
@@ -71,7 +71,13 @@ test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory e2e
+	@$(MAKE) --no-print-directory fuzz-regress
 	@$(MAKE) --no-print-directory test-agent
+
+# The suite again under ASan+UBSan, and the CLI tests under valgrind
+# (tests/run-sanitize.sh); .ci/run runs it after `make test`.
+test-sanitize: deps
+	@sh tests/run-sanitize.sh
 
 demo: deps
 	@bash scripts/demo.sh
@@ -117,7 +123,7 @@ install: $(B)/livemod $(B)/liblivemod-agent.a $(B)/liblivemod-agent.so
 	install -m 0644 man/livemod-plan.5 $(DESTDIR)$(MANDIR)/man5/
 
 clean:
-	rm -rf $(B)
+	rm -rf $(B) $(B)-asan
 
 # ======================================================================
 # Agent runtime (agent/, include/livemod/agent.h, tests/agent/).

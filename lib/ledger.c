@@ -232,6 +232,25 @@ static int col_str(sqlite3_stmt *st, int i, char **out)
 	return 0;
 }
 
+/* The refusal of a NULL in NOT NULL column `i`: the schema never lets one
+ * in, so it comes from damage (bytes changed on disk, a hand edit), and
+ * every caller takes these columns for strings (strcmp, strdup). */
+static int col_null(sqlite3_stmt *st, int i)
+{
+	return lm_error_set(LM_EINVAL,
+			    "%s: not a livemod ledger, or damaged (%s is NULL)",
+			    sqlite3_db_filename(sqlite3_db_handle(st), "main"),
+			    sqlite3_column_name(st, i));
+}
+
+/* col_str() for a NOT NULL column. */
+static int col_text(sqlite3_stmt *st, int i, char **out)
+{
+	int rc = col_str(st, i, out);
+
+	return rc == 0 && !*out ? col_null(st, i) : rc;
+}
+
 /* Column `i`, which the schema keeps a 40-hex oid, into `buf` (cut to
  * 40 characters). Read for every row of a release or the stat cache. */
 static void col_oid(sqlite3_stmt *st, int i, char buf[LM_OID_HEXSZ + 1])
@@ -516,7 +535,13 @@ int lm_ledger_open(lm_ledger **out, const char *path, int flags)
 	}
 	sqlite3_extended_result_codes(l->db, 1);
 	sqlite3_busy_timeout(l->db, l->timeout_ms);
+	/* A damaged file (tests/fuzz/fuzz_ledger.c): a cell's size is checked
+	 * before use. (trusted_schema stays on: the schema's CHECKs call
+	 * json_valid, which SQLite 3.40 does not count as innocuous; a state
+	 * dir others can write is refused anyway, docs/SECURITY.md.) */
 	if ((rc = q_exec(l, "enable foreign keys", "PRAGMA foreign_keys = ON",
+			 "")) != 0 ||
+	    (rc = q_exec(l, "check cell sizes", "PRAGMA cell_size_check = ON",
 			 "")) != 0 ||
 	    (rc = check_version(l, &version)) != 0)
 		goto fail;
@@ -615,9 +640,9 @@ int lm_ledger_node_get(lm_ledger *l, lm_node_info *out)
 		n.id = sqlite3_column_int64(st, 0);
 		n.current_release = sqlite3_column_int64(st, 4);
 		n.permanent_release = sqlite3_column_int64(st, 5);
-		if ((rc = col_str(st, 1, &n.name)) == 0 &&
+		if ((rc = col_text(st, 1, &n.name)) == 0 &&
 		    (rc = col_str(st, 2, &n.app)) == 0)
-			rc = col_str(st, 3, &n.libdir);
+			rc = col_text(st, 3, &n.libdir);
 	}
 	sqlite3_finalize(st);
 	if (rc != 0) {
@@ -842,7 +867,7 @@ static int release_from_row(sqlite3_stmt *st, lm_release_info *r)
 	r->id = sqlite3_column_int64(st, 0);
 	r->parent = sqlite3_column_int64(st, 1);
 	col_oid(st, 2, r->commit);
-	if ((rc = col_str(st, 3, &r->created_at)) != 0 ||
+	if ((rc = col_text(st, 3, &r->created_at)) != 0 ||
 	    (rc = col_str(st, 4, &r->note)) != 0)
 		lm_release_info_clear(r);
 	return rc;
@@ -912,14 +937,16 @@ static int release_modules(lm_ledger *l, int64_t id, bool with_exports,
 		    "WHERE rm.release_id = ? ORDER BY rm.name",
 		    "i", id);
 	while (rc == 0 && (rc = q_step(l, st, "read release modules")) == 1) {
+		const char *file = (const char *)sqlite3_column_text(st, 0);
 		char oid[LM_OID_HEXSZ + 1];
 		lm_descriptor *d;
 
 		col_oid(st, 1, oid);
-		if ((rc = desc_from_row(l, st, 2, oid, with_exports, &d)) == 0)
-			rc = lm_modset_add(
-				&s, (const char *)sqlite3_column_text(st, 0),
-				oid, d);
+		if (!file)
+			rc = col_null(st, 0);
+		else if ((rc = desc_from_row(l, st, 2, oid, with_exports,
+					     &d)) == 0)
+			rc = lm_modset_add(&s, file, oid, d);
 	}
 	sqlite3_finalize(st);
 	/* An empty release is possible (empty libdir); a missing one is not. */
@@ -1160,9 +1187,9 @@ static int plan_row(lm_ledger *l, lm_plan_row *out, const char *what,
 		p.id = sqlite3_column_int64(st, 0);
 		p.from_release = sqlite3_column_int64(st, 1);
 		p.to_release = sqlite3_column_int64(st, 2);
-		if ((rc = col_str(st, 3, &p.status)) == 0 &&
+		if ((rc = col_text(st, 3, &p.status)) == 0 &&
 		    (rc = col_str(st, 4, &p.path)) == 0 &&
-		    (rc = col_str(st, 5, &p.created_at)) == 0)
+		    (rc = col_text(st, 5, &p.created_at)) == 0)
 			rc = col_str(st, 6, &p.json);
 	}
 	sqlite3_finalize(st);
@@ -1288,6 +1315,8 @@ static int run_from_row(sqlite3_stmt *st, lm_run_info *r)
 {
 	char **text[] = { &r->phase, &r->status, &r->check, &r->eval,
 			  &r->timings, &r->started_at, &r->finished_at };
+	static const bool nullable[] = { false, false, true, true,
+					 true, false, true };
 	size_t i;
 	int rc = 0;
 
@@ -1297,7 +1326,8 @@ static int run_from_row(sqlite3_stmt *st, lm_run_info *r)
 	r->from_release = sqlite3_column_int64(st, 2);
 	r->to_release = sqlite3_column_int64(st, 3);
 	for (i = 0; i < sizeof(text) / sizeof(text[0]) && rc == 0; i++)
-		rc = col_str(st, 4 + (int)i, text[i]);
+		rc = nullable[i] ? col_str(st, 4 + (int)i, text[i])
+				 : col_text(st, 4 + (int)i, text[i]);
 	if (rc != 0)
 		lm_run_info_clear(r);
 	return rc;
@@ -1378,7 +1408,7 @@ int lm_ledger_stat_load(lm_ledger *l, lm_stat_entry **out, size_t *n)
 		e->ino = (uint64_t)sqlite3_column_int64(st, 4);
 		col_oid(st, 5, e->oid);
 		e->cached_at_ns = sqlite3_column_int64(st, 6);
-		if ((rc = col_str(st, 0, &e->file)) != 0)
+		if ((rc = col_text(st, 0, &e->file)) != 0)
 			break;
 		cnt++;
 	}
