@@ -2,22 +2,30 @@
 # bench_chatd.sh - examples/chatd under load (issue 4's benchmark): the same
 # loadgen load in each situation, side by side.
 #
-#   steady    loadgen alone for CHATD_BENCH_SECS (5) seconds
+#   steady    loadgen alone, for as long as the round's upgrade burst took
 #   upgrades  the same load while mod_messager goes v1 -> v2 -> v1 ...
 #             CHATD_BENCH_UPDATES (20) times back to back (install the
-#             object, `livemod update all`, `livemod status` until the old
-#             version is retired); loadgen runs exactly for the burst
-#   control   the same load and the same CLI calls with nothing to update:
-#             what the livemod processes alone cost the server's latency on
-#             this machine (2 cores: they compete with chatd for the CPU)
+#             object, GET /update-modules/all, GET /modules until the old
+#             version is retired), driven over the control API by one
+#             process that stays up (bench/update_driver.c), as a
+#             deployment tool would; loadgen runs exactly for the burst
+#   control   the same load and the same driver with nothing to update
+#   upgrades-cli, control-cli
+#             the same two driven from this script with cp, mv and the
+#             `livemod` command (`update all`, `status` polled): on this
+#             VM every process created costs a busy server tail latency
+#             (a loop of `sleep 0.1` alone doubles chatd's p99), so these
+#             rows show what a shell-driven upgrade costs
 #   restart   the same load, then a full restart of chatd: SIGTERM, wait
 #             for it to exit, start it again on the same port (it boots the
 #             current release); connections dropped, time from SIGTERM
 #             until a new connection is answered (its motd), messages lost
 #
-# steady, upgrades and control alternate CHATD_BENCH_ROUNDS (3) times on
+# upgrades, steady and control alternate CHATD_BENCH_ROUNDS (3) times on
 # one chatd, so that whatever else the machine does weighs on them alike;
-# the p99 ratios are taken per round and the median reported.
+# steady and control run exactly as long as that round's upgrade burst (a
+# p99 over a shorter window weighs loadgen's start more); the p99 ratios
+# are taken per round and the median reported.
 #
 # Load: CHATD_BENCH_CONNS (32) connections in CHATD_BENCH_ROOMS (8) rooms,
 # each sending CHATD_BENCH_RATE (100) messages a second (0: as fast as it
@@ -37,7 +45,6 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 CONNS=${CHATD_BENCH_CONNS:-32}
 ROOMS=${CHATD_BENCH_ROOMS:-8}
 RATE=${CHATD_BENCH_RATE:-100}
-SECS=${CHATD_BENCH_SECS:-5}
 ROUNDS=${CHATD_BENCH_ROUNDS:-3}
 UPDATES=${CHATD_BENCH_UPDATES:-20}
 CB=$TOP/build/chatd
@@ -80,6 +87,9 @@ now_us() { local t=${EPOCHREALTIME/[.,]/}; echo "$t"; }
 # ---- build and set up ------------------------------------------------------
 make --no-print-directory -s -C "$TOP" chatd > "$W/build.log" 2>&1 ||
 	{ tail -20 "$W/build.log" >&2; die "make chatd failed"; }
+cc -std=c11 -O2 -Wall -Wextra -Werror -o "$W/update_driver" \
+	"$TOP/bench/update_driver.c" 2>> "$W/build.log" ||
+	{ tail -20 "$W/build.log" >&2; die "cannot build bench/update_driver.c"; }
 [ -n "${EPOCHREALTIME:-}" ] || die "needs bash 5 (EPOCHREALTIME)"
 mkdir -p "$LIB"
 cp "$CB"/v1/*.so "$LIB"/ || die "cannot install the v1 modules"
@@ -168,67 +178,111 @@ record() {
 # burst control: the same CLI calls with nothing to update (`update all`
 # answers "nothing to update", one `status`): what running the CLI costs
 # the server's latency on this machine, without any swap.
+# install VERSION: mod_messager of VERSION into the libdir (a new file
+# renamed into place, as an install does).
+install() {
+	cp "$CB/$1/mod_messager.so" "$LIB/.mod_messager.tmp" &&
+		mv "$LIB/.mod_messager.tmp" "$LIB/mod_messager.so" ||
+		die "install $1"
+}
+
+# update_cli KIND I VSN: the same with the livemod command.
+update_cli() {
+	local n=0 out st
+	out=$(lm update all 2>&1) || die "round $round, $1 $2 ($3) failed: $out"
+	case "$1:$out" in
+	upgrades:*"eval: {ok,[]}"*) ;;
+	control:"nothing to update"*) ;;
+	*) die "round $round, $1 $2 ($3): $out" ;;
+	esac
+	while st=$(lm status) && case "$st" in *"  old "*) true ;; *) false ;; esac; do
+		n=$((n + 1))
+		[ $n -lt 200 ] || die "round $round, update $2: the old version never retired: $st"
+		# each poll is a process on the server's two cores:
+		# poll as a person would, not as fast as possible
+		sleep 0.05
+	done
+	case "$st" in
+	*"mod_messager  $3 "*) ;;
+	*) die "round $round, $1 $2: mod_messager is not $3: $st" ;;
+	esac
+}
+
+# burst KIND DRIVER: UPDATES updates of mod_messager back to back,
+# alternately v2 (code_change up) and v1 (installed again over v2:
+# code_change in 1.0.0), each waited for until the old version is retired
+# (soft_purge: once every connection has moved on at its next line);
+# KIND control: the same calls with nothing to update. DRIVER api or cli.
 burst() {
-	local kind=$1 i n v vsn out st t0 t1 u0 u1
-	lg_start "${kind:0:1}$round"
+	local kind=$1 drive=$2 i v vsn t0 t1 u0 u1 name=$1 first=2
+	[ "$drive" = cli ] && name=$kind-cli
+	lg_start "${name:0:1}$drive$round"
 	t0=$(now_us)
-	for i in $(seq "$UPDATES"); do
+	[ "$CUR_VSN" = 2.0.0 ] && first=1
+	if [ "$drive" = api ]; then
+		"$W/update_driver" "$STATE/agent.sock" "$LIB" mod_messager.so \
+			"$CB/v1" "$CB/v2" "$UPDATES" "$first" \
+			$([ "$kind" = control ] && echo control) \
+			>> "$W/upd-$kind-api.ms" 2> "$W/driver.err" ||
+			die "round $round, $kind: $(cat "$W/driver.err")"
+		# an even number of updates ends where it began
+		[ $((UPDATES % 2)) = 0 ] || [ "$kind" = control ] ||
+			{ [ "$first" = 2 ] && CUR_VSN=2.0.0 || CUR_VSN=1.0.0; }
+	fi
+	for i in $(seq "$([ "$drive" = cli ] && echo "$UPDATES" || echo 0)"); do
 		if [ $((i % 2)) = 1 ]; then v=v2 vsn=2.0.0; else v=v1 vsn=1.0.0; fi
 		if [ "$kind" = control ]; then
 			vsn=$CUR_VSN
 		else
-			cp "$CB/$v/mod_messager.so" "$LIB/.mod_messager.tmp" &&
-				mv "$LIB/.mod_messager.tmp" "$LIB/mod_messager.so" ||
-				die "install $v"
+			install "$v"
 		fi
 		u0=$(now_us)
-		out=$(lm update all 2>&1) ||
-			die "round $round, $kind $i ($vsn) failed: $out"
+		update_cli "$kind" "$i" "$vsn"
 		u1=$(now_us)
-		case "$kind:$out" in
-		upgrades:*"eval: {ok,[]}"*)
-			echo $(((u1 - u0) / 1000)) >> "$W/upd.ms"
-			CUR_VSN=$vsn ;;
-		control:"nothing to update"*) ;;
-		*) die "round $round, $kind $i ($vsn): $out" ;;
-		esac
-		n=0
-		while st=$(lm status) && case "$st" in *"  old "*) true ;; *) false ;; esac; do
-			n=$((n + 1))
-			[ $n -lt 200 ] || die "round $round, update $i: the old version never retired: $st"
-			# each poll is a process on the server's two cores:
-			# poll as a person would, not as fast as possible
-			sleep 0.05
-		done
-		case "$st" in
-		*"mod_messager  $vsn "*) ;;
-		*) die "round $round, $kind $i: mod_messager is not $vsn: $st" ;;
-		esac
+		if [ "$kind" = upgrades ]; then
+			echo $(((u1 - u0) / 1000)) >> "$W/upd-cli.ms"
+			CUR_VSN=$vsn
+		fi
 	done
 	t1=$(now_us)
+	# the control window as long as the upgrades' (a p99 over a shorter
+	# window weighs loadgen's start more)
+	if [ "$drive:$kind" = api:control ] && [ $(((t1 - t0) / 1000)) -lt "$WINDOW_MS" ]; then
+		sleep_ms $((WINDOW_MS - (t1 - t0) / 1000))
+	fi
+	LAST_MS=$(((t1 - t0) / 1000))
 	lg_wait USR1
-	clean_run "$kind, round $round"
-	record "$kind"
-	echo "$kind $(((t1 - t0) / 1000))" >> "$W/bursts"
+	clean_run "$name, round $round"
+	record "$name"
+	echo "$name $(((t1 - t0) / 1000))" >> "$W/bursts"
 }
 
 : > "$W/runs"
-: > "$W/upd.ms"
+: > "$W/upd-upgrades-api.ms"
+: > "$W/upd-cli.ms"
 : > "$W/bursts"
+# sleep_ms MS (a signal's trap runs at once)
+sleep_ms() { sleep "$(printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)))" & wait $!; }
+
 CUR_VSN=1.0.0
 chatd_start 0
 for round in $(seq "$ROUNDS"); do
+	# steady and control over a window as long as the upgrade burst
+	burst upgrades api
+	WINDOW_MS=$LAST_MS
+	[ "$WINDOW_MS" -ge 1000 ] || WINDOW_MS=1000
 	lg_start "s$round"
-	sleep "$SECS" & wait $! # (a signal's trap runs at once)
+	sleep_ms "$WINDOW_MS"
 	lg_wait USR1
 	clean_run "steady, round $round"
 	record steady
-	burst upgrades
-	burst control
+	burst control api
+	burst upgrades cli
+	burst control cli
 done
 ok_runs=$(sqlite3 "$STATE/ledger.db" "SELECT count(*) FROM apply_runs WHERE status = 'ok'" 2>/dev/null) || ok_runs="?"
-[ "$ok_runs" = "?" ] || [ "$ok_runs" -eq $((ROUNDS * UPDATES)) ] ||
-	die "$ok_runs ok apply runs in the ledger, want $((ROUNDS * UPDATES))"
+[ "$ok_runs" = "?" ] || [ "$ok_runs" -eq $((2 * ROUNDS * UPDATES)) ] ||
+	die "$ok_runs ok apply runs in the ledger, want $((2 * ROUNDS * UPDATES))"
 
 # ---- 3. a full restart under the same load --------------------------------
 # probe: one new connection; true when its first line is the motd.
@@ -277,10 +331,10 @@ DOWN_MS=$(((r3 - r0) / 1000))
 # Per kind of run: seconds, sent, lost, errors, disconnects summed; sent/s
 # and delivered/s over the summed seconds; p50 and p99 the median of the
 # rounds' (loadgen reports percentiles per run), max the max.
-echo "chatd under load: $CONNS connections in $ROOMS rooms, $([ "$RATE" = 0 ] && echo "full rate (4 in flight each)" || echo "$RATE msg/s each"), loopback; $ROUNDS rounds of: ${SECS} s steady, $UPDATES updates, $UPDATES control CLI calls"
+echo "chatd under load: $CONNS connections in $ROOMS rooms, $([ "$RATE" = 0 ] && echo "full rate (4 in flight each)" || echo "$RATE msg/s each"), loopback; $ROUNDS rounds of: $UPDATES updates over the API, steady and control for as long, then $UPDATES updates and $UPDATES control calls with the CLI"
 printf '%-9s %5s %7s %7s %11s %7s %7s %7s %5s %6s %5s\n' \
 	run secs sent sent/s delivered/s p50_us p99_us max_us lost errors disc
-for k in steady upgrades control restart; do
+for k in steady upgrades control upgrades-cli control-cli restart; do
 	awk -v k="$k" '
 	function med(a, n,   i, j, t) {
 		for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
@@ -300,9 +354,11 @@ p99s() {
 }
 DLV=$(awk '$1 == "steady" { s += $2; a += $5 } $1 == "upgrades" { t += $2; b += $5 }
 	END { printf "%.2f", (b / t) / (a / s) }' "$W/runs")
-echo "upgrades: $((ROUNDS * UPDATES)) updates of mod_messager (v1 <-> v2, code_change each way), all ok; a burst of $UPDATES takes $(awk '$1 == "upgrades" { print $2 }' "$W/bursts" | median) ms; livemod update all p50 $(pct 50 < "$W/upd.ms") ms, max $(sort -n "$W/upd.ms" | tail -1) ms"
+echo "upgrades: $((2 * ROUNDS * UPDATES)) updates of mod_messager (v1 <-> v2, code_change each way), all ok; a burst of $UPDATES takes $(awk '$1 == "upgrades" { print $2 }' "$W/bursts" | median) ms over the API ($(awk '$1 == "upgrades-cli" { print $2 }' "$W/bursts" | median) ms with the CLI); an update over the API, from install to the old version retired, p50 $(pct 50 < "$W/upd-upgrades-api.ms") ms, max $(sort -n "$W/upd-upgrades-api.ms" | tail -1) ms; livemod update all p50 $(pct 50 < "$W/upd-cli.ms") ms, max $(sort -n "$W/upd-cli.ms" | tail -1) ms"
 echo "restart: $open_before/$CONNS connections dropped ($closing told 'closing: server shutting down'), $(field lost) messages in flight lost; serves again $DOWN_MS ms after SIGTERM (stop $STOP_MS ms, start to ready $BOOT_MS ms, first reply +$((DOWN_MS - STOP_MS - BOOT_MS)) ms)"
-echo "ratio p99 upgrades/steady $(p99s upgrades steady); target <= 1.5"
-echo "ratio p99 control/steady  $(p99s control steady): the CLI alone, no swap"
+echo "ratio p99 upgrades/steady $(p99s upgrades steady); target <= 1.5 (driven over the REST API)"
+echo "ratio p99 control/steady  $(p99s control steady): the same driver, nothing to update"
 echo "ratio p99 upgrades/control $(p99s upgrades control): the swaps themselves"
-echo "delivered/s upgrades/steady $DLV; lost across $((ROUNDS * UPDATES)) live updates: $(awk '$1 == "upgrades" { l += $9; d += $11 } END { printf "%d messages, %d connections", l, d }' "$W/runs") (target 0); one restart: $open_before connections"
+echo "ratio p99 upgrades-cli/steady $(p99s upgrades-cli steady): driven with the livemod command"
+echo "ratio p99 control-cli/steady  $(p99s control-cli steady): the CLI alone, no swap"
+echo "delivered/s upgrades/steady $DLV; lost across $((2 * ROUNDS * UPDATES)) live updates: $(awk '$1 ~ /^upgrades/ { l += $9; d += $11 } END { printf "%d messages, %d connections", l, d }' "$W/runs") (target 0); one restart: $open_before connections"
