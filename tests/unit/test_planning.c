@@ -22,6 +22,7 @@
 #include "fsutil.h"
 #include "ledger.h"
 #include "planning.h"
+#include "rollback.h"
 #include "scan.h"
 #include "script.h"
 #include "store.h"
@@ -868,6 +869,181 @@ static void test_stat_cache_racy(void **state)
 	assert_null(f->plan);
 }
 
+/* ---- rollback ------------------------------------------------------------------ */
+
+/* Release 2 = {A2, C2, D1} planned from release 1 = {A1, B1, C1} with
+ * Extra "x" for mod_c, recorded and (as far as the ledger knows) applied:
+ * the node is on release 2. */
+static void on_release_2(fixture *f)
+{
+	const lm_extra x = { "mod_c", "x" };
+	lm_plan_opts o = { 0 };
+
+	install(f, A2);
+	install(f, C2);
+	install(f, D1);
+	uninstall(f, "mod_b");
+	o.extras = &x;
+	o.nextras = 1;
+	assert_int_equal(compute(f, &o), 0);
+	assert_int_equal(lm_planning_record(&f->st, f->plan, &f->new_set,
+					    &f->scan), 0);
+	assert_int_equal(f->plan->to_release, 2);
+	assert_int_equal(lm_ledger_plan_set_status(f->st.ledger, f->plan->id,
+						   "applied"), 0);
+	assert_int_equal(lm_ledger_node_set_current(f->st.ledger,
+						    f->st.node.id, 2), 0);
+	f->st.node.current_release = 2;
+	clear_compute(f);
+}
+
+static char *store_of(const fixture *f)
+{
+	return lm_path_join(f->state, "store.git");
+}
+
+/* The first instruction of `s` with op `op` naming `mod`, or NULL. */
+static const lm_instr *instr(const lm_script *s, lm_op op, const char *mod)
+{
+	for (size_t i = 0; i < s->n; i++)
+		for (size_t k = 0; k < s->v[i].nmodules; k++)
+			if (s->v[i].op == op && !strcmp(s->v[i].modules[k], mod))
+				return &s->v[i];
+	return NULL;
+}
+
+/* Down to the parent: the upgrade's downgrade, turned round. */
+static void test_rollback_down(void **state)
+{
+	fixture *f = *state;
+	lm_plan_opts o = { 0 };
+	char *store = store_of(f), *json = NULL;
+	const lm_instr *in;
+	lm_plan *p = NULL, *back = NULL;
+	int64_t to = 0;
+
+	on_release_2(f);
+	assert_int_equal(lm_rollback_target(&f->st, 0, &to), 0);
+	assert_int_equal(to, 1);
+	assert_int_equal(lm_rollback_compute(&p, &f->st, store, to, &o), 0);
+	assert_non_null(p);
+	assert_int_equal(p->direction, LM_DOWN);
+	assert_int_equal(p->from_release, 2);
+	assert_int_equal(p->to_release, 1);
+	assert_string_equal(p->to_commit, f->commit1);
+	assert_int_equal(p->nmodules, 4);
+	assert_change(p, "mod_a", LM_CHANGED, A2, A1);
+	assert_change(p, "mod_b", LM_ADDED, -1, B1);
+	assert_change(p, "mod_c", LM_CHANGED, C2, C1);
+	assert_change(p, "mod_d", LM_REMOVED, D1, -1);
+	/* code_change down, in the version being left, with the way up's
+	 * Extra; the way up again in the downgrade */
+	assert_string_equal(pmod(p, "mod_c")->extra, "x");
+	assert_non_null(instr(&p->script, LM_OP_UPDATE, "mod_c"));
+	assert_non_null(instr(&p->script, LM_OP_ADD_MODULE, "mod_b"));
+	assert_non_null(instr(&p->script, LM_OP_DELETE_MODULE, "mod_d"));
+	assert_non_null(in = instr(&p->low_level, LM_OP_CODE_CHANGE, "mod_c"));
+	assert_int_equal(in->mode, LM_DOWN);
+	assert_string_equal(in->extras[0], "x");
+	assert_non_null(in = instr(&p->down_low_level, LM_OP_CODE_CHANGE,
+				   "mod_c"));
+	assert_int_equal(in->mode, LM_UP);
+	/* the modules in script order */
+	for (size_t i = 0; i < p->nmodules; i++)
+		assert_string_equal(p->modules[i].name, p->script.v[i].modules[0]);
+	/* a valid plan, its file form included */
+	assert_int_equal(lm_plan_validate(p, "rollback"), 0);
+	assert_int_equal(lm_plan_to_json(&json, p), 0);
+	assert_int_equal(lm_plan_from_json(&back, json, strlen(json), "json"), 0);
+	assert_int_equal(back->direction, LM_DOWN);
+	lm_plan_free(back);
+	free(json);
+
+	/* recorded between the two releases: no new release */
+	assert_int_equal(lm_planning_record_existing(&f->st, p), 0);
+	assert_true(p->id > 0);
+	{
+		lm_plan_row row = { 0 };
+		lm_release_info *v = NULL;
+		size_t n = 0;
+
+		assert_int_equal(lm_ledger_plan_get(f->st.ledger, p->id, &row), 0);
+		assert_int_equal(row.from_release, 2);
+		assert_int_equal(row.to_release, 1);
+		assert_string_equal(row.status, "planned");
+		lm_plan_row_clear(&row);
+		assert_int_equal(lm_ledger_release_list(f->st.ledger, &v, &n), 0);
+		assert_int_equal(n, 2);
+		for (size_t i = 0; i < n; i++)
+			lm_release_info_clear(&v[i]);
+		free(v);
+	}
+	/* stale once the node moved */
+	assert_int_equal(lm_ledger_node_set_current(f->st.ledger,
+						    f->st.node.id, 1), 0);
+	p->id = 0;
+	assert_int_equal(lm_planning_record_existing(&f->st, p), LM_ESTALE);
+	assert_int_equal(p->id, 0);
+	lm_plan_free(p);
+	free(store);
+}
+
+/* Back up to a later release: an upgrade, with the way up's Extra. */
+static void test_rollback_up(void **state)
+{
+	fixture *f = *state;
+	lm_plan_opts o = { 0 };
+	char *store = store_of(f);
+	const lm_instr *in;
+	lm_plan *p = NULL;
+
+	on_release_2(f);
+	assert_int_equal(lm_ledger_node_set_current(f->st.ledger,
+						    f->st.node.id, 1), 0);
+	f->st.node.current_release = 1;
+	assert_int_equal(lm_rollback_compute(&p, &f->st, store, 2, &o), 0);
+	assert_int_equal(p->direction, LM_UP);
+	assert_int_equal(p->from_release, 1);
+	assert_int_equal(p->to_release, 2);
+	assert_change(p, "mod_c", LM_CHANGED, C1, C2);
+	assert_change(p, "mod_b", LM_REMOVED, B1, -1);
+	assert_non_null(in = instr(&p->low_level, LM_OP_CODE_CHANGE, "mod_c"));
+	assert_int_equal(in->mode, LM_UP);
+	assert_string_equal(in->extras[0], "x");
+	lm_plan_free(p);
+	free(store);
+}
+
+static void test_rollback_refusals(void **state)
+{
+	fixture *f = *state;
+	lm_plan_opts o = { 0 };
+	char *store = store_of(f), *obj;
+	lm_plan *p = (lm_plan *)1;
+	int64_t to = 7;
+
+	/* at the first release, nothing earlier */
+	assert_int_equal(lm_rollback_target(&f->st, 0, &to), LM_EINVAL);
+	assert_int_equal(to, 0);
+	assert_msg_has("release 1 is the first release");
+	assert_int_equal(lm_rollback_target(&f->st, 1, &to), LM_EINVAL);
+	assert_msg_has("already on release 1");
+	assert_int_equal(lm_rollback_target(&f->st, 99, &to), LM_ENOTFOUND);
+	assert_msg_has("no release 99");
+	/* an object of the target gone from the store */
+	on_release_2(f);
+	assert_true(asprintf(&obj, "%s/objects/%.2s/%s", store, tpls[B1].oid,
+			     tpls[B1].oid + 2) > 0);
+	assert_int_equal(unlink(obj), 0);
+	assert_int_equal(lm_rollback_compute(&p, &f->st, store, 1, &o),
+			 LM_EINVAL);
+	assert_null(p);
+	assert_msg_has("lacks object");
+	assert_msg_has("mod_b");
+	free(obj);
+	free(store);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -894,6 +1070,9 @@ int main(void)
 		T(test_stat_cache),
 		T(test_stat_cache_only),
 		T(test_stat_cache_racy),
+		T(test_rollback_down),
+		T(test_rollback_up),
+		T(test_rollback_refusals),
 #undef T
 	};
 
