@@ -820,6 +820,7 @@ static int record_success(run *r)
 			      (long long)r->plan->to_release);
 	else
 		r->recorded = 1;
+	mark(r, "record");
 	free(ok);
 	free(fa.timings);
 	return rc;
