@@ -407,6 +407,10 @@ static int check_version(lm_ledger *l, int64_t *version)
 				    l->path);
 	if (*version > lm_schema_nmigrations)
 		return refuse_newer(l, *version);
+	if (*version < 0) /* PRAGMA user_version is a signed 32-bit field */
+		return lm_error_set(LM_EINVAL, "%s: not a livemod ledger, or "
+				    "damaged (schema version %lld)", l->path,
+				    (long long)*version);
 	if (!(l->flags & LM_LEDGER_READONLY) ||
 	    *version == lm_schema_nmigrations)
 		return 0;
@@ -437,9 +441,13 @@ static int migrate(lm_ledger *l, int64_t version)
 		if ((rc = lm_ledger_begin(l)) != 0)
 			break;
 		if ((rc = pragma_int(l, "PRAGMA user_version", &version)) != 0 ||
-		    version >= lm_schema_nmigrations) {
+		    version >= lm_schema_nmigrations || version < 0) {
 			if (rc == 0 && version > lm_schema_nmigrations)
 				rc = refuse_newer(l, version);
+			else if (rc == 0 && version < 0)
+				rc = lm_error_set(LM_EINVAL, "%s: damaged "
+						  "(schema version %lld)",
+						  l->path, (long long)version);
 			lm_ledger_rollback(l);
 			break;
 		}

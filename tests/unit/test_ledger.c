@@ -260,6 +260,32 @@ static void test_newer_schema_refused(void **state)
 	free(after);
 }
 
+/* A negative schema version (fuzz_ledger found one: a damaged header)
+ * is refused, read-only or not, and the file is left as it was. */
+static void test_negative_schema_refused(void **state)
+{
+	fixture *f = *state;
+	size_t n1, n2;
+	char *before, *after;
+
+	open_rw(f);
+	lm_ledger_free(f->l);
+	f->l = NULL;
+	raw_exec(f->path, "PRAGMA user_version = -3");
+	before = tu_read_file(f->path, &n1);
+	assert_non_null(before);
+	assert_error(lm_ledger_open(&f->l, f->path, 0), LM_EINVAL, f->path,
+		     "damaged (schema version -3)");
+	assert_null(f->l);
+	assert_error(lm_ledger_open(&f->l, f->path, LM_LEDGER_READONLY),
+		     LM_EINVAL, f->path, "damaged (schema version -3)");
+	after = tu_read_file(f->path, &n2);
+	assert_int_equal(n1, n2);
+	assert_memory_equal(before, after, n1);
+	free(before);
+	free(after);
+}
+
 static void test_not_a_database(void **state)
 {
 	fixture *f = *state;
@@ -1096,6 +1122,7 @@ int main(void)
 		T(test_create_and_reopen),
 		T(test_missing_file),
 		T(test_newer_schema_refused),
+		T(test_negative_schema_refused),
 		T(test_not_a_database),
 		T(test_foreign_database),
 		T(test_migration_fails_atomically),
