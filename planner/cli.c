@@ -114,6 +114,25 @@ void cli_print_plan(const lm_plan *p, int with_downgrade)
 	}
 }
 
+const char *cli_json_str(const cJSON *o, const char *key, const char *absent)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsString(v) ? v->valuestring : absent;
+}
+
+long long cli_json_num(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+
+	return cJSON_IsNumber(v) ? (long long)v->valuedouble : 0;
+}
+
+int cli_json_true(const cJSON *o, const char *key)
+{
+	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, key));
+}
+
 void cli_print_plan_json(const lm_plan *p)
 {
 	char *json = NULL;

@@ -9,6 +9,8 @@
 
 #include "planning.h"
 
+struct cJSON;
+
 typedef struct cli {
 	const char *cmd;
 	const char *state;   /* --state, else $LIVEMOD_STATE */
@@ -58,11 +60,18 @@ int cli_node_apply(cli *c, const char *method, const char *path,
 /* The endpoint's path, with ?try=1 under --try (static buffer). */
 const char *cli_try_path(const cli *c, const char *path);
 
+/* A field of a JSON answer: its string, or `absent` when missing or not
+ * a string (a module without a loaded version has "vsn": null); its
+ * number, or 0; whether it is true. */
+const char *cli_json_str(const struct cJSON *o, const char *key,
+			 const char *absent);
+long long cli_json_num(const struct cJSON *o, const char *key);
+int cli_json_true(const struct cJSON *o, const char *key);
+
 /* check or eval as OTP prints it ("{ok,[]}", "{error,\"...\"}") from
  * the node's answer or the ledger: a string, an object's "text", or an
  * object {"ok": [...]} / {"error": "..."}. NULL when absent; caller
  * frees. */
-struct cJSON;
 char *cli_term_text(const struct cJSON *v);
 
 /* Prints cJSON-made text and a newline to stdout; frees it. */

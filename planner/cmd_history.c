@@ -14,41 +14,23 @@
 #include "error.h"
 #include "history.h"
 
-static long long num_of(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsNumber(v) ? (long long)v->valuedouble : 0;
-}
-
-static const char *str_of(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static int true_of(const cJSON *o, const char *key)
-{
-	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, key));
-}
-
 /*   release 3  1a2b3c4d5e6f  from 2  2026-11-25T14:30:01.123Z  current */
 static void print_release(const cJSON *r)
 {
-	const char *note = str_of(r, "note");
+	const char *note = cli_json_str(r, "note", NULL);
 
-	printf("release %-4lld %.12s  ", num_of(r, "id"), str_of(r, "commit"));
-	if (num_of(r, "parent"))
-		printf("from %-4lld ", num_of(r, "parent"));
+	printf("release %-4lld %.12s  ", cli_json_num(r, "id"),
+	       cli_json_str(r, "commit", "-"));
+	if (cli_json_num(r, "parent"))
+		printf("from %-4lld ", cli_json_num(r, "parent"));
 	else
 		printf("%-9s", "");
-	printf("%s", str_of(r, "created_at"));
+	printf("%s", cli_json_str(r, "created_at", "-"));
 	if (note)
 		printf("  (%s)", note);
-	if (true_of(r, "current"))
+	if (cli_json_true(r, "current"))
 		printf("  current");
-	if (true_of(r, "permanent"))
+	if (cli_json_true(r, "permanent"))
 		printf("  permanent");
 	putchar('\n');
 }
@@ -58,17 +40,18 @@ static void print_release(const cJSON *r)
  * point_of_no_return. */
 static void print_run(const cJSON *r)
 {
-	const char *status = str_of(r, "status");
+	const char *status = cli_json_str(r, "status", "-");
 	char *check = cli_term_text(cJSON_GetObjectItemCaseSensitive(r, "check"));
 	char *eval = cli_term_text(cJSON_GetObjectItemCaseSensitive(r, "eval"));
 	const cJSON *t = cJSON_GetObjectItemCaseSensitive(r, "timings");
-	long long total = num_of(t, "total");
+	long long total = cli_json_num(t, "total");
 
-	printf("run %-4lld plan %-4lld %lld -> %lld  %s", num_of(r, "id"),
-	       num_of(r, "plan"), num_of(r, "from"), num_of(r, "to"), status);
+	printf("run %-4lld plan %-4lld %lld -> %lld  %s", cli_json_num(r, "id"),
+	       cli_json_num(r, "plan"), cli_json_num(r, "from"),
+	       cli_json_num(r, "to"), status);
 	if (strcmp(status, "interrupted") == 0)
-		printf(" at %s", str_of(r, "phase"));
-	printf("  %s", str_of(r, "started_at"));
+		printf(" at %s", cli_json_str(r, "phase", "-"));
+	printf("  %s", cli_json_str(r, "started_at", "-"));
 	if (check)
 		printf("  check %s", check);
 	if (eval)
@@ -100,7 +83,7 @@ int cmd_history(cli *c)
 	} else {
 		printf("current release %lld, permanent release %lld\n\n"
 		       "releases (newest first):\n",
-		       num_of(h, "current"), num_of(h, "permanent"));
+		       cli_json_num(h, "current"), cli_json_num(h, "permanent"));
 		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(h, "releases"))
 			print_release(it);
 		printf("\napply runs (newest first):\n");

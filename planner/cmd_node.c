@@ -20,27 +20,6 @@
 
 /* ---- the answer of an apply or an update -------------------------------- */
 
-/* A field of the node's answer, or "-" / 0 when missing (a module
- * without a loaded version has "vsn": null). */
-static const char *str_of(const cJSON *obj, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-
-	return cJSON_IsString(v) ? v->valuestring : "-";
-}
-
-static long long num_of(const cJSON *obj, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
-
-	return cJSON_IsNumber(v) ? (long long)v->valuedouble : 0;
-}
-
-static int true_of(const cJSON *obj, const char *key)
-{
-	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(obj, key));
-}
-
 static void print_term(const char *label, const cJSON *v, const char *absent)
 {
 	char *text = cli_term_text(v);
@@ -106,7 +85,7 @@ static void print_result(const cli *c, const cJSON *root)
 	if (!plan || cJSON_IsNull(plan)) {
 		if (cJSON_GetObjectItemCaseSensitive(root, "release"))
 			printf("nothing to update: libdir matches release "
-			       "%lld\n", num_of(root, "release"));
+			       "%lld\n", cli_json_num(root, "release"));
 		else
 			printf("nothing to update: libdir matches the node's "
 			       "release\n");
@@ -127,13 +106,13 @@ static void print_result(const cli *c, const cJSON *root)
 		   "not reached");
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "permanent")))
 		printf("release %lld is current and permanent\n",
-		       num_of(root, "to"));
+		       cli_json_num(root, "to"));
 	else if (cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(root,
 							       "permanent")) &&
 		 !cJSON_GetObjectItemCaseSensitive(root, "error"))
 		printf("release %lld is current, not permanent: a restart "
 		       "undoes it until 'livemod make_permanent'\n",
-		       num_of(root, "to"));
+		       cli_json_num(root, "to"));
 }
 
 /* ---- one request ----------------------------------------------------------- */
@@ -308,24 +287,24 @@ static void print_status(const cli *c, const cJSON *root)
 
 	(void)c;
 	cJSON_ArrayForEach(m, mods) {
-		if ((int)strlen(str_of(m, "name")) > wname)
-			wname = (int)strlen(str_of(m, "name"));
-		if ((int)strlen(str_of(m, "vsn")) > wvsn)
-			wvsn = (int)strlen(str_of(m, "vsn"));
+		if ((int)strlen(cli_json_str(m, "name", "-")) > wname)
+			wname = (int)strlen(cli_json_str(m, "name", "-"));
+		if ((int)strlen(cli_json_str(m, "vsn", "-")) > wvsn)
+			wvsn = (int)strlen(cli_json_str(m, "vsn", "-"));
 	}
 	cJSON_ArrayForEach(m, mods) {
 		printf("%-*s  %-*s  %.12s  pins %lld%s\n", wname,
-		       str_of(m, "name"), wvsn, str_of(m, "vsn"),
-		       str_of(m, "oid"), num_of(m, "pins"),
-		       true_of(m, "suspended") ? "  suspended" : "");
+		       cli_json_str(m, "name", "-"), wvsn, cli_json_str(m, "vsn", "-"),
+		       cli_json_str(m, "oid", "-"), cli_json_num(m, "pins"),
+		       cli_json_true(m, "suspended") ? "  suspended" : "");
 		cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(m, "old"))
 			printf("  old %s (%.12s) pins %lld, %s\n",
-			       str_of(o, "vsn"), str_of(o, "oid"),
-			       num_of(o, "pins"),
-			       true_of(o, "retiring") ? "retiring"
+			       cli_json_str(o, "vsn", "-"), cli_json_str(o, "oid", "-"),
+			       cli_json_num(o, "pins"),
+			       cli_json_true(o, "retiring") ? "retiring"
 						      : "awaiting purge");
 	}
-	printf("release %lld\n", num_of(root, "release"));
+	printf("release %lld\n", cli_json_num(root, "release"));
 }
 
 int cmd_status(cli *c)
