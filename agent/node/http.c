@@ -688,7 +688,7 @@ static enum MHD_Result handle(lm_node *n, int need_token,
 		if (!(r = calloc(1, sizeof(*r))))
 			return MHD_NO;
 		*con_cls = r;
-		r->deadline = now_s() + REQUEST_MAX_IDLES * idle_timeout_s();
+		r->deadline = now_s() + REQUEST_MAX_IDLES * n->idle_s;
 		cl = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
 						 "try");
 		if (cl && !(r->try_arg = strdup(cl)))
@@ -712,7 +712,7 @@ static enum MHD_Result handle(lm_node *n, int need_token,
 		if (now_s() > r->deadline) {
 			fprintf(stderr, "livemod agent: http: %s %s: body still "
 				"arriving after %u s; connection closed\n",
-				method, url, REQUEST_MAX_IDLES * idle_timeout_s());
+				method, url, REQUEST_MAX_IDLES * n->idle_s);
 			return MHD_NO;
 		}
 		if (body_append(r, upload, *upload_size) < 0)
@@ -780,7 +780,7 @@ static int serve(struct MHD_Daemon **out, int fd, MHD_AccessHandlerCallback
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		MHD_OPTION_LISTEN_SOCKET, fd,
 		MHD_OPTION_CONNECTION_LIMIT, CONN_MAX,
-		MHD_OPTION_CONNECTION_TIMEOUT, idle_timeout_s(),
+		MHD_OPTION_CONNECTION_TIMEOUT, n->idle_s,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
 		MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
 		MHD_OPTION_END);
@@ -1058,6 +1058,7 @@ int lm_node_http_start(lm_node *n, const lm_node_options *opts)
 	n->sock_fd = -1;
 	n->http_port = 0;
 	n->token[0] = '\0';
+	n->idle_s = idle_timeout_s();
 	if (opts->control_socket) {
 		if ((rc = listen_unix(n, &fd)) < 0)
 			goto fail;

@@ -36,6 +36,7 @@ struct lm_node {
 	struct MHD_Daemon *tcp_d;   /* --http, behind the token */
 	char token[65];             /* hex; "" when no TCP listener */
 	int http_port;
+	unsigned idle_s;            /* a connection's idle timeout (http.c) */
 	int sock_fd;
 };
 
