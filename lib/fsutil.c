@@ -74,31 +74,38 @@ static int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+int lm_file_write(const char *path, const void *buf, size_t len,
+		  unsigned mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	int e;
+
+	if (fd >= 0 && write_all(fd, buf, len) == 0 && fsync(fd) == 0 &&
+	    close(fd) == 0)
+		return 0;
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
+	return lm_error_set(LM_ERROR, "%s: %s", path, strerror(e));
+}
+
 int lm_file_write_atomic(const char *path, const void *buf, size_t len,
 			 unsigned mode)
 {
 	char *tmp;
-	int fd, e;
+	int rc, e;
 
 	if (asprintf(&tmp, "%s.tmp.%ld", path, (long)getpid()) < 0)
 		return lm_error_set(LM_ERROR, "out of memory");
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0 || write_all(fd, buf, len) != 0 || fsync(fd) != 0) {
-		e = errno;
-		if (fd >= 0)
-			close(fd);
-		unlink(tmp);
-		free(tmp);
-		return lm_error_set(LM_ERROR, "%s: %s", path, strerror(e));
-	}
-	if (close(fd) != 0 || rename(tmp, path) != 0) {
+	if ((rc = lm_file_write(tmp, buf, len, mode)) == 0 &&
+	    rename(tmp, path) != 0) {
 		e = errno;
 		unlink(tmp);
-		free(tmp);
-		return lm_error_set(LM_ERROR, "%s: %s", path, strerror(e));
+		rc = lm_error_set(LM_ERROR, "%s: %s", path, strerror(e));
 	}
 	free(tmp);
-	return 0;
+	return rc;
 }
 
 int lm_mkdir(const char *path, unsigned mode)

@@ -12,6 +12,12 @@
  * the message names `path`. */
 int lm_file_read(void **buf, size_t *len, const char *path);
 
+/* Writes `len` bytes to `path` with `mode` and fsyncs them; on failure
+ * removes what it wrote. Not atomic: for files no reader trusts before
+ * their writer says so (a pending plan file). */
+int lm_file_write(const char *path, const void *buf, size_t len,
+		  unsigned mode);
+
 /* Writes `len` bytes to `path` atomically with `mode`: a reader sees the
  * old file or the whole new one, never a part, even across a crash. */
 int lm_file_write_atomic(const char *path, const void *buf, size_t len,

@@ -744,8 +744,12 @@ int lm_gc_run(lm_gc_result *out, lm_state *st, const lm_gc_opts *o)
 	/* a dry run reads one snapshot, and may run on a read-only ledger */
 	rc = o->dry_run ? sql_run(&g, "begin", "BEGIN")
 			: lm_ledger_begin(st->ledger);
-	if (rc < 0)
+	if (rc == 0 && !o->dry_run)
+		rc = lm_planning_settle(st);
+	if (rc < 0) {
+		lm_ledger_rollback(st->ledger);
 		return rc;
+	}
 	if ((rc = mark(&g)) == 0 && (rc = count(&g)) == 0)
 		rc = o->dry_run ? sweep_objects(&g, 0) : prune_ledger(&g);
 	if (rc == 0 && !o->dry_run)

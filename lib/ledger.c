@@ -1218,6 +1218,23 @@ int lm_ledger_plan_get(lm_ledger *l, int64_t id, lm_plan_row *out)
 	return plan_row(l, out, what, "id = ?", "i", id);
 }
 
+int lm_ledger_plan_newest(lm_ledger *l, int64_t *out_id)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	assert(l && out_id);
+	*out_id = 0;
+	if ((rc = q_prep(l, &st, "SELECT max(id) FROM plans", "")) < 0)
+		return rc;
+	if ((rc = q_step(l, st, "read newest plan")) == 1) {
+		*out_id = sqlite3_column_int64(st, 0);
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}
+
 int lm_ledger_plan_applied(lm_ledger *l, int64_t from, int64_t to,
 			   lm_plan_row *out)
 {

@@ -116,6 +116,8 @@ int lm_ledger_plan_set_json(lm_ledger *l, int64_t id, const char *path,
 int lm_ledger_plan_set_status(lm_ledger *l, int64_t id, const char *status);
 /* LM_ENOTFOUND when no such plan. */
 int lm_ledger_plan_get(lm_ledger *l, int64_t id, lm_plan_row *out);
+/* The highest plan id in *out_id, 0 when there is no plan. */
+int lm_ledger_plan_newest(lm_ledger *l, int64_t *out_id);
 /* The newest plan from `from` to `to` that was applied; LM_ENOTFOUND. */
 int lm_ledger_plan_applied(lm_ledger *l, int64_t from, int64_t to,
 			   lm_plan_row *out);

@@ -4,6 +4,7 @@
 #include "planning.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -407,25 +408,84 @@ static int store_objects(lm_store *store, const lm_plan *p,
 	return rc;
 }
 
-static int write_plan_file(lm_state *st, lm_plan *p, char **relpath)
+/*
+ * A plan file appears only once its row is committed, so every
+ * plans/<id>.json is a recorded plan. Inside the transaction the plan is
+ * written whole and fsynced to plans/<id>.json.pending, which no command
+ * reads (the space is taken before the commit, so a full disk fails
+ * cleanly); after COMMIT it is renamed into place. A kill before the
+ * commit leaves the pending file of an id no row has (the newest + 1), a
+ * kill after it the pending file of the newest row: lm_planning_settle
+ * finishes either before the next plan is recorded.
+ */
+static char *plan_file(const lm_state *st, int64_t id, const char *suffix)
 {
-	char *json = NULL, *path = NULL;
+	char *path;
+
+	if (asprintf(&path, "%s/plans/%lld.json%s", st->dir, (long long)id,
+		     suffix) < 0)
+		return NULL;
+	return path;
+}
+
+/* Moves plan `id`'s pending file into place; one that another process
+ * (settling, or the plan's own maker) already moved is fine. */
+static int publish_plan_file(const lm_state *st, int64_t id)
+{
+	char *pending = plan_file(st, id, ".pending");
+	char *path = plan_file(st, id, "");
+	int rc = 0, e;
+
+	if (!pending || !path) {
+		rc = lm_error_set(LM_ERROR, "out of memory");
+	} else if (rename(pending, path) != 0) {
+		e = errno;
+		if (e != ENOENT || access(path, F_OK) != 0)
+			rc = lm_error_set(LM_ERROR, "plan %lld is recorded but "
+					  "%s is not (%s); the next plan or gc "
+					  "writes it", (long long)id, path,
+					  strerror(e));
+	}
+	free(pending);
+	free(path);
+	return rc;
+}
+
+int lm_planning_settle(lm_state *st)
+{
+	int64_t newest;
+	char *next;
+	int rc = lm_ledger_plan_newest(st->ledger, &newest);
+
+	if (rc < 0)
+		return rc;
+	if (!(next = plan_file(st, newest + 1, ".pending")))
+		return lm_error_set(LM_ERROR, "out of memory");
+	if (unlink(next) != 0 && errno != ENOENT)
+		rc = lm_error_set(LM_ERROR, "%s: %s", next, strerror(errno));
+	free(next);
+	if (rc == 0 && newest > 0)
+		rc = publish_plan_file(st, newest);
+	return rc;
+}
+
+/* Within the transaction: the plan's text into its row and its pending
+ * file, whose path is left in *pending for record_failed to remove. */
+static int write_plan_file(lm_state *st, lm_plan *p, char **pending)
+{
+	char *json = NULL, relpath[48];
 	int rc;
 
-	if (asprintf(relpath, "plans/%lld.json", (long long)p->id) < 0) {
-		*relpath = NULL;
-		return lm_error_set(LM_ERROR, "out of memory");
-	}
+	snprintf(relpath, sizeof(relpath), "plans/%lld.json", (long long)p->id);
 	if ((rc = lm_plan_to_json(&json, p)) < 0)
 		return rc;
-	if (!(path = lm_path_join(st->dir, *relpath)))
+	if (!(*pending = plan_file(st, p->id, ".pending")))
 		rc = lm_error_set(LM_ERROR, "out of memory");
 	if (rc == 0)
-		rc = lm_file_write_atomic(path, json, strlen(json), 0644);
+		rc = lm_file_write(*pending, json, strlen(json), 0644);
 	if (rc == 0)
-		rc = lm_ledger_plan_set_json(st->ledger, p->id, *relpath, json);
+		rc = lm_ledger_plan_set_json(st->ledger, p->id, relpath, json);
 	free(json);
-	free(path);
 	return rc;
 }
 
@@ -475,28 +535,26 @@ static int still_current(lm_state *st, const lm_plan *p)
 }
 
 /* Records the plan's row (superseding an earlier unapplied plan) and
- * writes plans/<id>.json; the relative path in *relpath, for the caller
- * to remove if its transaction fails. */
-static int record_plan(lm_state *st, lm_plan *p, char **relpath)
+ * writes its pending file (path in *pending); first finishes what an
+ * earlier recording cut short, as the write lock is now held. */
+static int record_plan(lm_state *st, lm_plan *p, char **pending)
 {
-	int rc = lm_ledger_plan_add(st->ledger, &p->id, p->from_release,
-				    p->to_release);
+	int rc;
 
-	return rc < 0 ? rc : write_plan_file(st, p, relpath);
+	if ((rc = lm_planning_settle(st)) < 0 ||
+	    (rc = lm_ledger_plan_add(st->ledger, &p->id, p->from_release,
+				     p->to_release)) < 0)
+		return rc;
+	return write_plan_file(st, p, pending);
 }
 
 /* Undoes what a failed recording left outside the ledger's transaction
  * (rolled back here) and in `p`. */
-static void record_failed(lm_state *st, lm_plan *p, const char *relpath)
+static void record_failed(lm_state *st, lm_plan *p, const char *pending)
 {
 	lm_ledger_rollback(st->ledger);
-	if (relpath) {
-		char *path = lm_path_join(st->dir, relpath);
-
-		if (path)
-			unlink(path);
-		free(path);
-	}
+	if (pending)
+		unlink(pending);
 	p->id = 0;
 }
 
@@ -505,11 +563,11 @@ int lm_planning_record(lm_state *st, lm_plan *p, const lm_modset *new_set,
 {
 	char commit[LM_OID_HEXSZ + 1], tree[LM_OID_HEXSZ + 1];
 	char main_was[LM_OID_HEXSZ + 1];
-	char *msg = NULL, *relpath = NULL;
+	char *msg = NULL, *pending = NULL;
 	char *store_path = lm_path_join(st->dir, "store.git");
 	lm_store *store = NULL;
 	int64_t rid = 0;
-	int rc, tagged = 0, made = 0;
+	int rc, tagged = 0, made = 0, committed = 0;
 
 	if (!store_path)
 		return lm_error_set(LM_ERROR, "out of memory");
@@ -538,16 +596,19 @@ int lm_planning_record(lm_state *st, lm_plan *p, const lm_modset *new_set,
 		goto out;
 	p->to_release = rid;
 	memcpy(p->to_commit, commit, sizeof(commit));
-	if ((rc = record_plan(st, p, &relpath)) < 0 ||
+	if ((rc = record_plan(st, p, &pending)) < 0 ||
 	    (rc = store_stats(st, scan, new_set)) < 0 ||
 	    (rc = lm_store_main(store, main_was)) < 0)
 		goto out;
 	tagged = 1; /* from here the tag may be half made */
-	if ((rc = lm_store_tag(store, rid, commit)) == 0)
-		rc = lm_ledger_commit(st->ledger);
+	if ((rc = lm_store_tag(store, rid, commit)) == 0 &&
+	    (rc = lm_ledger_commit(st->ledger)) == 0)
+		committed = 1;
 out:
-	if (rc < 0) {
-		record_failed(st, p, relpath);
+	if (committed) {
+		rc = publish_plan_file(st, p->id);
+	} else if (rc < 0) {
+		record_failed(st, p, pending);
 		/* a release planned again keeps the tag it already had */
 		if (tagged)
 			lm_store_untag(store, made ? rid : 0, main_was);
@@ -556,25 +617,26 @@ out:
 	}
 	lm_store_free(store);
 	free(msg);
-	free(relpath);
+	free(pending);
 	free(store_path);
 	return rc;
 }
 
 int lm_planning_record_existing(lm_state *st, lm_plan *p)
 {
-	char *relpath = NULL;
+	char *pending = NULL;
 	int rc;
 
 	assert(p->to_release > 0 && p->to_commit[0]);
 	if ((rc = lm_ledger_begin(st->ledger)) < 0)
 		return rc;
 	if ((rc = still_current(st, p)) == 0 &&
-	    (rc = record_plan(st, p, &relpath)) == 0)
-		rc = lm_ledger_commit(st->ledger);
-	if (rc < 0)
-		record_failed(st, p, relpath);
-	free(relpath);
+	    (rc = record_plan(st, p, &pending)) == 0 &&
+	    (rc = lm_ledger_commit(st->ledger)) == 0)
+		rc = publish_plan_file(st, p->id);
+	else
+		record_failed(st, p, pending);
+	free(pending);
 	return rc;
 }
 

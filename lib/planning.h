@@ -5,8 +5,9 @@
  * Computing a plan writes nothing (it is all `--dry-run` needs, and what
  * update_list and update_info show). Recording it is one ledger
  * transaction: the store objects and release commit are written inside it
- * and the plan file is written atomically before it commits, so a failure
- * or a kill at any point leaves either no release and no plan, or both.
+ * and plans/<id>.json appears only after it commits (see planning.c), so a
+ * failure or a kill at any point leaves either no release and no plan, or
+ * both, and no plan file that is not a recorded plan.
  */
 #ifndef LM_PLANNING_H
 #define LM_PLANNING_H
@@ -84,6 +85,12 @@ int lm_planning_record(lm_state *st, lm_plan *p, const lm_modset *new_set,
  * in one transaction. Fills p->id. LM_ESTALE when the node moved off the
  * plan's from-release. */
 int lm_planning_record_existing(lm_state *st, lm_plan *p);
+
+/* Finishes the plan file a recording cut short by a kill left pending:
+ * moves the newest plan's into place and removes the next id's, whose
+ * transaction never committed. Call with the ledger's write lock held
+ * (inside lm_ledger_begin), as recording and gc do. */
+int lm_planning_settle(lm_state *st);
 
 /* update_info as JSON, for the CLI and the control API alike:
  * {"libdir","release","modules":[names],"plan":{...}|null,

@@ -37,22 +37,39 @@ consistent() {
 	bad=$(sql "SELECT DISTINCT oid FROM release_modules" |
 		gitstore cat-file --batch-check | grep -v ' blob ')
 	[ -z "$bad" ] || fail "objects of releases not in the store: $bad"
-	# every recorded plan has its file, whole and equal to the ledger's
+	# every recorded plan has its file, whole and equal to the ledger's;
+	# only the newest may still be pending, killed between its commit
+	# and the rename (the next plan or gc moves it)
+	newest=$(sql "SELECT coalesce(max(id), 0) FROM plans")
 	sql "SELECT id FROM plans" | while read -r id; do
+		f="$STATE/plans/$id.json"
+		[ -e "$f" ] || [ "$id" != "$newest" ] || f="$f.pending"
 		[ "$(sqlite3 "$STATE/ledger.db" "SELECT json FROM plans WHERE id = $id")" = \
-		  "$(cat "$STATE/plans/$id.json" 2>/dev/null)" ] ||
+		  "$(cat "$f" 2>/dev/null)" ] ||
 			fail "plans/$id.json is not the recorded plan $id"
 	done
-	# a plan file without a row would be applied by nobody: the node
-	# applies only recorded plans, but none should be left over either
+	# a plan file shows a recorded plan, never one whose recording a kill
+	# cut short; a pending file only of the newest plan or the next id
 	for f in "$STATE"/plans/*.json; do
 		[ -e "$f" ] || continue
 		id=$(basename "$f" .json)
 		[ "$(sql "SELECT count(*) FROM plans WHERE id = '$id'")" = 1 ] ||
 			fail "plans/$id.json is in no ledger row"
 	done
+	for f in "$STATE"/plans/*.pending; do
+		[ -e "$f" ] || continue
+		id=$(basename "$f" .json.pending)
+		[ "$id" = "$newest" ] || [ "$id" = $((newest + 1)) ] ||
+			fail "plans/$id.json.pending left over (newest plan $newest)"
+	done
 	gitstore fsck --no-dangling > "$T/.fsck" 2>&1 ||
 		fail "git fsck: $(cat "$T/.fsck")"
+}
+
+# No plan file pending: what a kill cut short was finished.
+settled() {
+	left=$(cd "$STATE/plans" && ls | grep -v '^[0-9]*\.json$')
+	[ -z "$left" ] || fail "left in plans/: $left"
 }
 
 # ---- a full disk ---------------------------------------------------------
@@ -271,12 +288,45 @@ t_plan_killed() {
 	[ $killed -ge 4 ] || fail "only $killed kills landed inside a plan"
 	expect 0 lm plan
 	consistent
+	settled
 	id=$(sql "SELECT max(id) FROM plans")
 	[ "$(sql "SELECT status FROM plans WHERE id = $id")" = planned ] ||
 		fail "the last plan is not waiting"
 	host
 	expect 0 lm apply "$id"
 	has "eval: {ok,[]}" "$OUT"
+}
+
+# The two states a kill inside a recording leaves, made by hand: the
+# newest plan committed but its file still pending, and a pending file of
+# the next id whose transaction never committed. Neither is a plan a
+# command shows; the next plan finishes the first and drops the second,
+# and gc does the same.
+t_plan_file_pending() {
+	mod mod_a.so mod_a 1.0.0
+	expect 0 lm init --libdir "$LIB" --app app
+	mod mod_a.so mod_a 1.1.0
+	expect 0 lm plan
+	mv "$STATE/plans/1.json" "$STATE/plans/1.json.pending"
+	echo '{"half' > "$STATE/plans/2.json.pending"
+	consistent
+	expect 2 lm show 2
+	has "no plan" "$ERR"
+	mod mod_b.so mod_b 1.0.0
+	expect 0 lm plan
+	consistent
+	settled
+	[ "$(sql "SELECT status FROM plans WHERE id = 1")" = superseded ] ||
+		fail "plan 1 not superseded"
+	grep -q '"id":[[:space:]]*2,' "$STATE/plans/2.json" ||
+		fail "plans/2.json is not plan 2"
+	mv "$STATE/plans/2.json" "$STATE/plans/2.json.pending"
+	echo '{"half' > "$STATE/plans/3.json.pending"
+	expect 0 lm gc
+	consistent
+	settled
+	expect 0 lm show 2
+	has "mod_b" "$OUT"
 }
 
 # The node killed while an old version awaits its soft purge (a pinned
@@ -306,7 +356,7 @@ t_node_killed_during_purge() {
 
 for t in ${FAULT_TESTS:-t_disk_full_plan t_disk_full_init t_disk_full_node \
 	 t_store_blob_missing t_object_replaced_between_plan_and_apply \
-	 t_plan_killed t_node_killed_during_purge}; do
+	 t_plan_killed t_plan_file_pending t_node_killed_during_purge}; do
 	run_test "$t"
 done
 finish
