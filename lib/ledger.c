@@ -1040,9 +1040,13 @@ static int index_module(lm_ledger *l, lm_modset *s, char *const f[8])
 static int index_parse(lm_ledger *l, int64_t id, char *text, lm_modset *out)
 {
 	lm_modset s = { 0 };
-	size_t line = 0;
+	size_t line = 0, lines = 0;
+	const char *nl;
 	int rc = 0;
 
+	for (nl = text; (nl = strchr(nl, '\n')); nl++)
+		lines++;
+	rc = lm_modset_reserve(&s, lines);
 	while (rc == 0 && *text) {
 		char *f[8];
 
@@ -1415,10 +1419,21 @@ int lm_ledger_stat_load(lm_ledger *l, lm_stat_entry **out, size_t *n)
 	 * libdir of 10,000 modules is meant to cost about what `git status`
 	 * does, and the descriptors of cached objects are in the release the
 	 * plan starts from (lm_scan_libdir). */
-	rc = q_prep(l, &st,
-		    "SELECT file, size, mtime_ns, ctime_ns, ino, oid, "
-		    "cached_at_ns FROM stat_cache ORDER BY file",
-		    "");
+	/* Counted first: growing a 10,000-entry array as it fills costs more
+	 * (copies, page faults) than the count. */
+	rc = q_prep(l, &st, "SELECT count(*) FROM stat_cache", "");
+	if (rc == 0 && (rc = q_step(l, st, "count stat cache")) == 1) {
+		cap = (size_t)sqlite3_column_int64(st, 0);
+		rc = cap && !(v = malloc(cap * sizeof(*v))) ? oom() : 0;
+	}
+	sqlite3_finalize(st);
+	if (rc == 0)
+		rc = q_prep(l, &st,
+			    "SELECT file, size, mtime_ns, ctime_ns, ino, oid, "
+			    "cached_at_ns FROM stat_cache ORDER BY file",
+			    "");
+	else
+		st = NULL;
 	while (rc == 0 && (rc = q_step(l, st, "read stat cache")) == 1) {
 		lm_stat_entry *e;
 

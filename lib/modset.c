@@ -24,18 +24,23 @@ int lm_oid_valid(const char *s)
 	return s[LM_OID_HEXSZ] == '\0';
 }
 
-static int grow(lm_modset *s)
+int lm_modset_reserve(lm_modset *s, size_t n)
 {
-	size_t cap = s->cap ? s->cap * 2 : 16;
 	lm_modinfo *v;
 
-	if (s->n < s->cap)
+	if (n <= s->cap)
 		return 0;
-	if (!(v = realloc(s->v, cap * sizeof(*v))))
+	if (!(v = realloc(s->v, n * sizeof(*v))))
 		return lm_error_set(LM_ERROR, "out of memory");
 	s->v = v;
-	s->cap = cap;
+	s->cap = n;
 	return 0;
+}
+
+static int grow(lm_modset *s)
+{
+	return s->n < s->cap ? 0
+			     : lm_modset_reserve(s, s->cap ? s->cap * 2 : 16);
 }
 
 /* Appends an entry whose descriptor is `desc`, owned when not `shared`.

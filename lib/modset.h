@@ -30,6 +30,8 @@ typedef struct lm_modset {
 	size_t n, cap;
 } lm_modset;
 
+/* Makes room for `n` entries in all, so that adding them moves nothing. */
+int lm_modset_reserve(lm_modset *s, size_t n);
 /* Appends, taking ownership of `desc`; copies `file`. */
 int lm_modset_add(lm_modset *s, const char *file, const char *oid,
 		  lm_descriptor *desc);

@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,16 @@ typedef struct cache {
 	lm_ledger *ledger;
 } cache;
 
+typedef struct listing {
+	const char *libdir;
+	char **files;          /* the *.so names, sorted */
+	lm_stat_entry *st;     /* st[i]: the stat of files[i], no file, no oid */
+	int *mode;             /* st_mode of files[i], or -errno */
+	size_t n;
+	int rc;                /* as the thread returned it, message in msg */
+	char msg[1024];        /* lm_error_last() of the thread */
+} listing;
+
 static int64_t ts_ns(struct timespec t)
 {
 	return (int64_t)t.tv_sec * 1000000000LL + t.tv_nsec;
@@ -54,10 +65,11 @@ static int cmp_modinfo_file(const void *a, const void *b)
 		      (*(const lm_modinfo *const *)b)->file);
 }
 
-/* The cached entry for `file` when it still describes `st`, else NULL.
- * Files must come in increasing order. */
+/* The cached entry for `file` when it still describes `now` (the file's
+ * stat as taken by this scan), else NULL. Files must come in increasing
+ * order. */
 static const lm_stat_entry *cache_hit(cache *c, const char *file,
-				      const struct stat *st)
+				      const lm_stat_entry *now)
 {
 	const lm_stat_entry *e;
 	int64_t changed;
@@ -68,9 +80,8 @@ static const lm_stat_entry *cache_hit(cache *c, const char *file,
 	if (cmp != 0)
 		return NULL;
 	e = &c->v[c->at];
-	if (e->size != st->st_size || e->ino != st->st_ino ||
-	    e->mtime_ns != ts_ns(st->st_mtim) ||
-	    e->ctime_ns != ts_ns(st->st_ctim))
+	if (e->size != now->size || e->ino != now->ino ||
+	    e->mtime_ns != now->mtime_ns || e->ctime_ns != now->ctime_ns)
 		return NULL;
 	changed = e->mtime_ns > e->ctime_ns ? e->mtime_ns : e->ctime_ns;
 	if (changed + RACY_NS > e->cached_at_ns)
@@ -162,31 +173,34 @@ static int hit_desc(cache *c, const char *file, const lm_stat_entry *e,
 	return rc == LM_ENOTFOUND ? 0 : rc;
 }
 
-/* Scans libdir entry `file` (at `path`), taking it into the scan. */
-static int scan_one(lm_scan *s, cache *c, const char *path, char **file,
-		    int64_t now)
+/* Takes libdir entry ls->files[i] (at `path`) into the scan, by its stat
+ * in ls->st[i] and ls->mode[i]. s->stats is ls->st, compacted as it goes:
+ * the entry written is s->nstats <= i. */
+static int scan_one(lm_scan *s, cache *c, const char *path, listing *ls,
+		    size_t i, int64_t now)
 {
 	const lm_stat_entry *hit;
 	lm_descriptor *desc = NULL;
 	char oid[LM_OID_HEXSZ + 1];
 	lm_stat_entry *e;
-	struct stat st;
+	int mode = ls->mode[i];
 	bool shared = false;
 	int rc = 0;
 
-	if (stat(path, &st) != 0)
-		return lm_error_set(LM_EINVAL, "%s: %s", path, strerror(errno));
-	if (!S_ISREG(st.st_mode))
+	assert(s->stats == ls->st && s->nstats <= i);
+	if (mode < 0)
+		return lm_error_set(LM_EINVAL, "%s: %s", path, strerror(-mode));
+	if (!S_ISREG(mode))
 		return 0;
 	/* the libdir's rule (lm_path_trusted), for the file itself */
-	if (st.st_mode & 022)
+	if (mode & 022)
 		return lm_error_set(LM_EINVAL, "%s is writable by %s (mode "
 				    "%04o): refusing to plan code others can "
 				    "change; chmod go-w it", path,
-				    (st.st_mode & 002) ? "others" : "its group",
-				    (unsigned)(st.st_mode & 07777));
-	hit = cache_hit(c, *file, &st);
-	if (hit && (rc = hit_desc(c, *file, hit, &desc, &shared)) < 0)
+				    (mode & 002) ? "others" : "its group",
+				    (unsigned)(mode & 07777));
+	hit = cache_hit(c, ls->files[i], &ls->st[i]);
+	if (hit && (rc = hit_desc(c, ls->files[i], hit, &desc, &shared)) < 0)
 		return rc;
 	if (desc) {
 		memcpy(oid, hit->oid, sizeof(oid));
@@ -206,59 +220,89 @@ static int scan_one(lm_scan *s, cache *c, const char *path, char **file,
 		if (rc < 0)
 			return rc;
 	}
-	rc = shared ? lm_modset_add_shared(&s->mods, *file, oid, desc)
-		    : lm_modset_add(&s->mods, *file, oid, desc);
+	rc = shared ? lm_modset_add_shared(&s->mods, ls->files[i], oid, desc)
+		    : lm_modset_add(&s->mods, ls->files[i], oid, desc);
 	if (rc < 0)
 		return rc;
 	e = &s->stats[s->nstats++];
-	e->file = *file; /* taken from the listing */
-	*file = NULL;
-	e->size = st.st_size;
-	e->mtime_ns = ts_ns(st.st_mtim);
-	e->ctime_ns = ts_ns(st.st_ctim);
-	e->ino = st.st_ino;
+	*e = ls->st[i];
+	e->file = ls->files[i]; /* taken from the listing */
+	ls->files[i] = NULL;
 	e->cached_at_ns = now;
 	memcpy(e->oid, oid, sizeof(oid));
 	return 0;
 }
 
-/* The names of the *.so entries of `libdir`, sorted. */
-static int list_objects(char ***out, size_t *n, const char *libdir)
+/* The *.so entries of ls->libdir, sorted, and each one's stat. Run on a
+ * thread of its own while the ledger is read, as git's preload-index
+ * does, so that on two cores the two halves of a warm scan overlap. */
+static int list_and_stat(listing *ls)
 {
 	struct dirent *de;
-	char **v = NULL;
-	size_t cap = 0;
+	struct stat st;
+	size_t cap = 0, i, n1;
 	DIR *d;
 
-	*n = 0;
-	if (!(d = opendir(libdir)))
-		return lm_error_set(LM_EINVAL, "libdir %s: %s", libdir,
+	if (!(d = opendir(ls->libdir)))
+		return lm_error_set(LM_EINVAL, "libdir %s: %s", ls->libdir,
 				    strerror(errno));
 	while ((de = readdir(d))) {
 		if (!has_so_suffix(de->d_name))
 			continue;
-		if (*n == cap) {
-			char **nv = realloc(v, (cap = cap ? 2 * cap : 64) *
-						       sizeof(*v));
+		if (ls->n == cap) {
+			char **nv = realloc(ls->files,
+					    (cap = cap ? 2 * cap : 64) *
+						    sizeof(*nv));
 			if (!nv)
 				break;
-			v = nv;
+			ls->files = nv;
 		}
-		if (!(v[*n] = strdup(de->d_name)))
+		if (!(ls->files[ls->n] = strdup(de->d_name)))
 			break;
-		(*n)++;
+		ls->n++;
 	}
+	n1 = ls->n ? ls->n : 1;
+	if (!de && ls->n)
+		qsort(ls->files, ls->n, sizeof(*ls->files), cmp_str);
+	if (!de && (ls->st = calloc(n1, sizeof(*ls->st))) &&
+	    (ls->mode = calloc(n1, sizeof(*ls->mode))))
+		for (i = 0; i < ls->n; i++) {
+			lm_stat_entry *e = &ls->st[i];
+
+			if (fstatat(dirfd(d), ls->files[i], &st, 0) != 0) {
+				ls->mode[i] = -errno;
+				continue;
+			}
+			ls->mode[i] = (int)st.st_mode;
+			e->size = st.st_size;
+			e->mtime_ns = ts_ns(st.st_mtim);
+			e->ctime_ns = ts_ns(st.st_ctim);
+			e->ino = st.st_ino;
+		}
 	closedir(d);
-	if (de) {
-		while (*n)
-			free(v[--*n]);
-		free(v);
+	if (de || !ls->st || !ls->mode)
 		return lm_error_set(LM_ERROR, "out of memory");
-	}
-	if (*n)
-		qsort(v, *n, sizeof(*v), cmp_str);
-	*out = v;
 	return 0;
+}
+
+static void *listing_run(void *arg)
+{
+	listing *ls = arg;
+
+	if ((ls->rc = list_and_stat(ls)) < 0)
+		snprintf(ls->msg, sizeof(ls->msg), "%s", lm_error_last());
+	return NULL;
+}
+
+static void listing_clear(listing *ls)
+{
+	size_t i;
+
+	for (i = 0; i < ls->n; i++)
+		free(ls->files[i]);
+	free(ls->files);
+	free(ls->st);
+	free(ls->mode);
 }
 
 /* The node's current release into s->base; none when the ledger has no
@@ -283,42 +327,49 @@ static int load_base(lm_scan *s, lm_ledger *ledger)
 int lm_scan_libdir(lm_scan *s, const char *libdir, lm_ledger *ledger)
 {
 	cache c = { .ledger = ledger };
+	listing ls = { .libdir = libdir };
 	struct timespec now;
-	char **files = NULL, *path = NULL;
-	size_t nfiles = 0, dirlen = strlen(libdir), i;
+	char *path = NULL;
+	size_t dirlen = strlen(libdir), i;
+	pthread_t lister;
+	bool threaded;
 	int rc;
 
 	memset(s, 0, sizeof(*s));
-	if ((rc = list_objects(&files, &nfiles, libdir)) < 0 ||
-	    (rc = lm_path_trusted(libdir, "libdir")) < 0)
+	threaded = pthread_create(&lister, NULL, listing_run, &ls) == 0;
+	if (!threaded)
+		listing_run(&ls);
+	rc = lm_path_trusted(libdir, "libdir");
+	if (rc == 0 && ledger && (rc = load_base(s, ledger)) == 0 &&
+	    (rc = lm_ledger_stat_load(ledger, &c.v, &c.n)) == 0)
+		rc = known_by_file(&c, &s->base);
+	if (threaded)
+		pthread_join(lister, NULL);
+	if (ls.rc < 0) /* the listing's error first: a missing libdir */
+		rc = lm_error_set(ls.rc, "%s", ls.msg);
+	if (rc < 0 || (rc = lm_modset_reserve(&s->mods, ls.n)) < 0)
 		goto out;
-	if (ledger && ((rc = load_base(s, ledger)) < 0 ||
-		       (rc = lm_ledger_stat_load(ledger, &c.v, &c.n)) < 0 ||
-		       (rc = known_by_file(&c, &s->base)) < 0))
-		goto out;
-	s->stats = calloc(nfiles ? nfiles : 1, sizeof(*s->stats));
 	/* One path buffer for every file: names are at most NAME_MAX. */
-	path = malloc(dirlen + NAME_MAX + 2);
-	if (!s->stats || !path) {
+	if (!(path = malloc(dirlen + NAME_MAX + 2))) {
 		rc = lm_error_set(LM_ERROR, "out of memory");
 		goto out;
 	}
 	memcpy(path, libdir, dirlen);
 	path[dirlen] = '/';
+	s->stats = ls.st; /* compacted by scan_one; freed by lm_scan_clear */
 	clock_gettime(CLOCK_REALTIME, &now);
-	for (i = 0; i < nfiles && rc == 0; i++) {
-		size_t len = strlen(files[i]);
+	for (i = 0; i < ls.n && rc == 0; i++) {
+		size_t len = strlen(ls.files[i]);
 
 		assert(len <= NAME_MAX);
-		memcpy(path + dirlen + 1, files[i], len + 1);
-		rc = scan_one(s, &c, path, &files[i], ts_ns(now));
+		memcpy(path + dirlen + 1, ls.files[i], len + 1);
+		rc = scan_one(s, &c, path, &ls, i, ts_ns(now));
 	}
+	ls.st = NULL;
 	if (rc == 0)
 		rc = lm_modset_sort(&s->mods);
 out:
-	for (i = 0; i < nfiles; i++)
-		free(files[i]);
-	free(files);
+	listing_clear(&ls);
 	free(path);
 	free(c.known);
 	lm_stat_entries_free(c.v, c.n);
