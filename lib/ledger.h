@@ -26,7 +26,8 @@ typedef struct lm_ledger lm_ledger;
 
 enum {
 	LM_LEDGER_CREATE = 1 << 0,  /* create the file if missing */
-	LM_LEDGER_READONLY = 1 << 1 /* open read-only, never migrate */
+	LM_LEDGER_READONLY = 1 << 1, /* open read-only, never migrate */
+	LM_LEDGER_MMAP = 1 << 2      /* read through mmap: one-shot commands */
 };
 
 /* Opens (and migrates) the ledger at `path`. A ledger whose user_version is
@@ -168,6 +169,8 @@ typedef struct lm_stat_entry {
  * descriptor the caller takes from the release it already holds, or from
  * lm_ledger_module_version(). */
 int lm_ledger_stat_load(lm_ledger *l, lm_stat_entry **out, size_t *n);
+/* The number of entries in the cache. */
+int lm_ledger_stat_count(lm_ledger *l, int64_t *n);
 /* Replaces the whole cache. Every oid must already be a module version. */
 int lm_ledger_stat_store(lm_ledger *l, const lm_stat_entry *v, size_t n);
 void lm_stat_entries_free(lm_stat_entry *v, size_t n);

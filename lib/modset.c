@@ -14,14 +14,23 @@
 
 int lm_oid_valid(const char *s)
 {
+	/* A table and no early exit: checked on every module of every set
+	 * (20,000 times a warm plan of 10,000), where a compare per digit
+	 * mispredicted on every other random hex digit. */
+	static const unsigned char hex[256] = {
+		['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,
+		['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+		['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1,
+		['f'] = 1,
+	};
+	unsigned ok = 1;
 	size_t i;
 
-	if (!s)
+	if (!s || strnlen(s, LM_OID_HEXSZ + 1) != LM_OID_HEXSZ)
 		return 0;
 	for (i = 0; i < LM_OID_HEXSZ; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return 0;
-	return s[LM_OID_HEXSZ] == '\0';
+		ok &= hex[(unsigned char)s[i]];
+	return ok;
 }
 
 int lm_modset_reserve(lm_modset *s, size_t n)

@@ -69,8 +69,9 @@ int lm_state_open(lm_state *st, const char *dir, int readonly)
 				  "'livemod init --libdir DIR')", dir);
 		goto fail;
 	}
+	/* the commands' state: mapped, as they live for one command */
 	rc = lm_ledger_open(&st->ledger, path,
-			    readonly ? LM_LEDGER_READONLY : 0);
+			    LM_LEDGER_MMAP | (readonly ? LM_LEDGER_READONLY : 0));
 	if (rc == 0)
 		rc = lm_ledger_node_get(st->ledger, &st->node);
 	if (rc == LM_ENOTFOUND)

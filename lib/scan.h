@@ -36,6 +36,7 @@ typedef struct lm_scan {
 	char **warnings;        /* "x.so: no livemod descriptor; skipped" */
 	size_t nwarnings;
 	size_t nread;           /* files read and hashed (cache misses) */
+	struct lm_listing *listing; /* between lm_scan_start and _finish */
 } lm_scan;
 
 /* Scans `libdir`, using the stat cache of `ledger` when not NULL, and
@@ -45,6 +46,13 @@ typedef struct lm_scan {
  * LM_EINVAL naming libdir when it is missing or unreadable, or naming the
  * file at fault. */
 int lm_scan_libdir(lm_scan *out, const char *libdir, lm_ledger *ledger);
+/* lm_scan_libdir in two steps, for a caller with work of its own to
+ * overlap with the listing: lm_scan_start lists and stats `libdir` on a
+ * thread of its own, lm_scan_finish reads `ledger` and completes the
+ * scan (with its errors). After lm_scan_start, `out` must see
+ * lm_scan_finish or lm_scan_clear, which end that thread. */
+int lm_scan_start(lm_scan *out, const char *libdir);
+int lm_scan_finish(lm_scan *s, lm_ledger *ledger);
 void lm_scan_clear(lm_scan *s);
 
 #endif

@@ -3,6 +3,8 @@
  *
  * Only plain git objects are written (blobs, trees, commits, refs), so the
  * store stays readable by the git command line and by any later tool.
+ * libgit2 is reached through lm_git (gitlib.h), loaded by lm_store_open:
+ * every other call here takes the lm_store it returned.
  */
 #include "store.h"
 
@@ -15,11 +17,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <git2.h>
 #include <mbedtls/sha1.h>
 
 #include "error.h"
 #include "fsutil.h"
+#include "gitlib.h"
 
 struct lm_store {
 	git_repository *repo;
@@ -30,13 +32,13 @@ static pthread_once_t git_once = PTHREAD_ONCE_INIT;
 
 static void git_init_once(void)
 {
-	git_libgit2_init();
+	lm_git.libgit2_init();
 }
 
 /* Records libgit2's last error under LM_ERROR (or `code`). */
 static int git_fail(int code, const char *what, const char *path)
 {
-	const git_error *e = git_error_last();
+	const git_error *e = lm_git.error_last();
 
 	return lm_error_set(code, "%s: %s: %s", path, what,
 			    e && e->message ? e->message : "unknown error");
@@ -48,8 +50,10 @@ int lm_store_open(lm_store **out, const char *path, int create)
 	struct stat st;
 	int rc;
 
-	pthread_once(&git_once, git_init_once);
 	*out = NULL;
+	if ((rc = lm_git_load()) < 0)
+		return rc;
+	pthread_once(&git_once, git_init_once);
 	if (stat(path, &st) != 0 && !create)
 		return lm_error_set(LM_ENOTFOUND, "%s: no store here", path);
 	s = calloc(1, sizeof(*s));
@@ -58,15 +62,15 @@ int lm_store_open(lm_store **out, const char *path, int create)
 		return lm_error_set(LM_ERROR, "out of memory");
 	}
 	if (stat(path, &st) == 0) {
-		rc = git_repository_open_bare(&s->repo, path);
+		rc = lm_git.repository_open_bare(&s->repo, path);
 	} else {
 		git_repository_init_options o;
 
-		git_repository_init_options_init(
+		lm_git.repository_init_options_init(
 			&o, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
 		o.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH;
 		o.initial_head = "main";
-		rc = git_repository_init_ext(&s->repo, path, &o);
+		rc = lm_git.repository_init_ext(&s->repo, path, &o);
 	}
 	if (rc < 0) {
 		rc = git_fail(LM_ERROR, "cannot open store", path);
@@ -81,7 +85,7 @@ void lm_store_free(lm_store *s)
 {
 	if (!s)
 		return;
-	git_repository_free(s->repo);
+	lm_git.repository_free(s->repo);
 	free(s->path);
 	free(s);
 }
@@ -149,7 +153,7 @@ int lm_store_put_file(lm_store *s, const char *path, const char *expect)
 				  "%s: changed while planning (was %.12s, now "
 				  "%.12s); run the plan again", path, expect,
 				  hex);
-	if (rc == 0 && git_blob_create_from_buffer(&oid, s->repo, buf, len) < 0)
+	if (rc == 0 && lm_git.blob_create_from_buffer(&oid, s->repo, buf, len) < 0)
 		rc = git_fail(LM_ERROR, "cannot store", path);
 	free(buf);
 	return rc;
@@ -161,11 +165,11 @@ int lm_store_has(lm_store *s, const char *oid_hex)
 	git_oid oid;
 	int has;
 
-	if (git_oid_fromstr(&oid, oid_hex) < 0 ||
-	    git_repository_odb(&odb, s->repo) < 0)
+	if (lm_git.oid_fromstr(&oid, oid_hex) < 0 ||
+	    lm_git.repository_odb(&odb, s->repo) < 0)
 		return 0;
-	has = git_odb_exists(odb, &oid);
-	git_odb_free(odb);
+	has = lm_git.odb_exists(odb, &oid);
+	lm_git.odb_free(odb);
 	return has;
 }
 
@@ -178,22 +182,22 @@ int lm_store_read(lm_store *s, const char *oid_hex, void **buf, size_t *len)
 
 	*buf = NULL;
 	*len = 0;
-	if (git_oid_fromstr(&oid, oid_hex) < 0)
+	if (lm_git.oid_fromstr(&oid, oid_hex) < 0)
 		return lm_error_set(LM_EINVAL, "'%s' is not an object id",
 				    oid_hex);
-	if ((rc = git_blob_lookup(&blob, s->repo, &oid)) < 0)
+	if ((rc = lm_git.blob_lookup(&blob, s->repo, &oid)) < 0)
 		return rc == GIT_ENOTFOUND
 			? lm_error_set(LM_ENOTFOUND, "%s: object %s is missing",
 				       s->path, oid_hex)
 			: git_fail(LM_EINVAL, "cannot read object", s->path);
-	*len = (size_t)git_blob_rawsize(blob);
+	*len = (size_t)lm_git.blob_rawsize(blob);
 	*buf = malloc(*len ? *len : 1);
 	if (!*buf) {
-		git_blob_free(blob);
+		lm_git.blob_free(blob);
 		return lm_error_set(LM_ERROR, "out of memory");
 	}
-	memcpy(*buf, git_blob_rawcontent(blob), *len);
-	git_blob_free(blob);
+	memcpy(*buf, lm_git.blob_rawcontent(blob), *len);
+	lm_git.blob_free(blob);
 	/* libgit2 does not re-hash loose objects on read; an object altered
 	 * on disk must not reach dlopen. */
 	rc = lm_store_hash_buf(again, *buf, *len);
@@ -216,19 +220,19 @@ static int build_tree(lm_store *s, git_oid *tree_oid, const lm_modset *mods)
 	size_t i;
 	int rc = 0;
 
-	if (git_treebuilder_new(&tb, s->repo, NULL) < 0)
+	if (lm_git.treebuilder_new(&tb, s->repo, NULL) < 0)
 		return git_fail(LM_ERROR, "cannot build tree", s->path);
 	for (i = 0; i < mods->n && rc == 0; i++) {
 		const lm_modinfo *m = &mods->v[i];
 
-		if (git_oid_fromstr(&oid, m->oid) < 0 ||
-		    git_treebuilder_insert(NULL, tb, m->file, &oid,
+		if (lm_git.oid_fromstr(&oid, m->oid) < 0 ||
+		    lm_git.treebuilder_insert(NULL, tb, m->file, &oid,
 					   GIT_FILEMODE_BLOB) < 0)
 			rc = git_fail(LM_ERROR, "cannot add to tree", m->file);
 	}
-	if (rc == 0 && git_treebuilder_write(tree_oid, tb) < 0)
+	if (rc == 0 && lm_git.treebuilder_write(tree_oid, tb) < 0)
 		rc = git_fail(LM_ERROR, "cannot write tree", s->path);
-	git_treebuilder_free(tb);
+	lm_git.treebuilder_free(tb);
 	return rc;
 }
 
@@ -239,7 +243,7 @@ int lm_store_write_tree(lm_store *s, char out[LM_OID_HEXSZ + 1],
 	int rc = build_tree(s, &tree_oid, mods);
 
 	if (rc == 0)
-		git_oid_tostr(out, LM_OID_HEXSZ + 1, &tree_oid);
+		lm_git.oid_tostr(out, LM_OID_HEXSZ + 1, &tree_oid);
 	return rc;
 }
 
@@ -249,11 +253,11 @@ int lm_store_commit_tree(lm_store *s, char out[LM_OID_HEXSZ + 1],
 	git_commit *c = NULL;
 	git_oid commit_oid;
 
-	if (git_oid_fromstr(&commit_oid, commit) < 0 ||
-	    git_commit_lookup(&c, s->repo, &commit_oid) < 0)
+	if (lm_git.oid_fromstr(&commit_oid, commit) < 0 ||
+	    lm_git.commit_lookup(&c, s->repo, &commit_oid) < 0)
 		return git_fail(LM_ERROR, "release commit missing", s->path);
-	git_oid_tostr(out, LM_OID_HEXSZ + 1, git_commit_tree_id(c));
-	git_commit_free(c);
+	lm_git.oid_tostr(out, LM_OID_HEXSZ + 1, lm_git.commit_tree_id(c));
+	lm_git.commit_free(c);
 	return 0;
 }
 
@@ -267,30 +271,30 @@ int lm_store_commit(lm_store *s, char out[LM_OID_HEXSZ + 1],
 	git_oid tree_oid, commit_oid, parent_oid;
 	int rc = 0;
 
-	if (git_oid_fromstr(&tree_oid, tree_hex) < 0 ||
-	    git_tree_lookup(&tree, s->repo, &tree_oid) < 0 ||
-	    git_signature_now(&sig, "livemod", "livemod@localhost") < 0) {
+	if (lm_git.oid_fromstr(&tree_oid, tree_hex) < 0 ||
+	    lm_git.tree_lookup(&tree, s->repo, &tree_oid) < 0 ||
+	    lm_git.signature_now(&sig, "livemod", "livemod@localhost") < 0) {
 		rc = git_fail(LM_ERROR, "cannot commit", s->path);
 		goto out;
 	}
 	if (parent && *parent &&
-	    (git_oid_fromstr(&parent_oid, parent) < 0 ||
-	     git_commit_lookup(&pc, s->repo, &parent_oid) < 0)) {
+	    (lm_git.oid_fromstr(&parent_oid, parent) < 0 ||
+	     lm_git.commit_lookup(&pc, s->repo, &parent_oid) < 0)) {
 		rc = git_fail(LM_ERROR, "parent release commit missing",
 			      s->path);
 		goto out;
 	}
-	if (git_commit_create(&commit_oid, s->repo, NULL, sig, sig, NULL,
+	if (lm_git.commit_create(&commit_oid, s->repo, NULL, sig, sig, NULL,
 			      message, tree, pc ? 1 : 0,
 			      (const git_commit **)&pc) < 0) {
 		rc = git_fail(LM_ERROR, "cannot commit", s->path);
 		goto out;
 	}
-	git_oid_tostr(out, LM_OID_HEXSZ + 1, &commit_oid);
+	lm_git.oid_tostr(out, LM_OID_HEXSZ + 1, &commit_oid);
 out:
-	git_commit_free(pc);
-	git_tree_free(tree);
-	git_signature_free(sig);
+	lm_git.commit_free(pc);
+	lm_git.tree_free(tree);
+	lm_git.signature_free(sig);
 	return rc;
 }
 
@@ -317,17 +321,17 @@ int lm_store_tag(lm_store *s, int64_t release, const char *commit)
 		 (long long)release);
 	clear_stale_lock(s, name);
 	clear_stale_lock(s, "refs/heads/main");
-	if (git_oid_fromstr(&oid, commit) < 0)
+	if (lm_git.oid_fromstr(&oid, commit) < 0)
 		return lm_error_set(LM_EINVAL, "'%s' is not a commit id",
 				    commit);
-	if (git_reference_create(&ref, s->repo, name, &oid, 1,
+	if (lm_git.reference_create(&ref, s->repo, name, &oid, 1,
 				 "livemod: release") < 0)
 		return git_fail(LM_ERROR, "cannot tag release", s->path);
-	git_reference_free(ref);
-	if (git_reference_create(&ref, s->repo, "refs/heads/main", &oid, 1,
+	lm_git.reference_free(ref);
+	if (lm_git.reference_create(&ref, s->repo, "refs/heads/main", &oid, 1,
 				 "livemod: newest release") < 0)
 		return git_fail(LM_ERROR, "cannot move main", s->path);
-	git_reference_free(ref);
+	lm_git.reference_free(ref);
 	return 0;
 }
 
@@ -364,7 +368,7 @@ int lm_store_release_tags(lm_store *s, int64_t **ids, size_t *n)
 
 	*ids = NULL;
 	*n = 0;
-	if (git_reference_foreach_glob(s->repo, "refs/tags/release-*", tag_cb,
+	if (lm_git.reference_foreach_glob(s->repo, "refs/tags/release-*", tag_cb,
 				       &t) < 0) {
 		free(t.v);
 		return git_fail(LM_ERROR, "cannot list release tags", s->path);
@@ -383,29 +387,29 @@ int lm_store_commit_parents(lm_store *s, const char *commit,
 	unsigned k;
 
 	*n = 0;
-	if (git_oid_fromstr(&oid, commit) < 0)
+	if (lm_git.oid_fromstr(&oid, commit) < 0)
 		return lm_error_set(LM_EINVAL, "'%s' is not a commit id",
 				    commit);
-	if (git_commit_lookup(&c, s->repo, &oid) < 0)
+	if (lm_git.commit_lookup(&c, s->repo, &oid) < 0)
 		return git_fail(LM_ENOTFOUND, "commit missing", s->path);
-	for (k = 0; k < git_commit_parentcount(c) && *n < max; k++)
-		git_oid_tostr(out[(*n)++], LM_OID_HEXSZ + 1,
-			      git_commit_parent_id(c, k));
-	git_commit_free(c);
+	for (k = 0; k < lm_git.commit_parentcount(c) && *n < max; k++)
+		lm_git.oid_tostr(out[(*n)++], LM_OID_HEXSZ + 1,
+			      lm_git.commit_parent_id(c, k));
+	lm_git.commit_free(c);
 	return 0;
 }
 
 int lm_store_main(lm_store *s, char out[LM_OID_HEXSZ + 1])
 {
 	git_oid oid;
-	int rc = git_reference_name_to_id(&oid, s->repo, "refs/heads/main");
+	int rc = lm_git.reference_name_to_id(&oid, s->repo, "refs/heads/main");
 
 	out[0] = '\0';
 	if (rc == GIT_ENOTFOUND)
 		return 0;
 	if (rc < 0)
 		return git_fail(LM_ERROR, "cannot read main", s->path);
-	git_oid_tostr(out, LM_OID_HEXSZ + 1, &oid);
+	lm_git.oid_tostr(out, LM_OID_HEXSZ + 1, &oid);
 	return 0;
 }
 
@@ -418,17 +422,17 @@ int lm_store_untag(lm_store *s, int64_t release, const char *main_was)
 
 	snprintf(name, sizeof(name), "refs/tags/release-%lld",
 		 (long long)release);
-	rc = release > 0 ? git_reference_remove(s->repo, name) : 0;
+	rc = release > 0 ? lm_git.reference_remove(s->repo, name) : 0;
 	if (rc < 0 && rc != GIT_ENOTFOUND)
 		return git_fail(LM_ERROR, "cannot untag release", s->path);
 	if (!main_was)
 		return 0;
 	if (!*main_was)
-		rc = git_reference_remove(s->repo, "refs/heads/main");
-	else if ((rc = git_oid_fromstr(&oid, main_was)) == 0 &&
-		 (rc = git_reference_create(&ref, s->repo, "refs/heads/main",
+		rc = lm_git.reference_remove(s->repo, "refs/heads/main");
+	else if ((rc = lm_git.oid_fromstr(&oid, main_was)) == 0 &&
+		 (rc = lm_git.reference_create(&ref, s->repo, "refs/heads/main",
 					    &oid, 1, "livemod: undo")) == 0)
-		git_reference_free(ref);
+		lm_git.reference_free(ref);
 	if (rc < 0 && rc != GIT_ENOTFOUND)
 		return git_fail(LM_ERROR, "cannot move main back", s->path);
 	return 0;
