@@ -176,8 +176,7 @@ void lm_descriptor_free(lm_descriptor *d)
 {
 	if (!d)
 		return;
-	free(d->name);
-	free(d->vsn);
+	/* name and vsn live in d's own block (lm_descriptor_new) */
 	free_strings(d->deps, d->ndeps);
 	free_exports(d->exports, d->nexports);
 	free(d);
@@ -188,19 +187,19 @@ static int oom(void)
 	return lm_error_set(LM_ERROR, "out of memory");
 }
 
-/* A zeroed descriptor with `name` and `vsn` copied. */
-static lm_descriptor *descriptor_new(const char *name, const char *vsn)
+lm_descriptor *lm_descriptor_new(const char *name, const char *vsn)
 {
-	lm_descriptor *d = calloc(1, sizeof(*d));
+	size_t nl, vl;
+	lm_descriptor *d;
 
-	if (!d)
+	name = name ? name : "";
+	vsn = vsn ? vsn : "";
+	nl = strlen(name) + 1;
+	vl = strlen(vsn) + 1;
+	if (!(d = calloc(1, sizeof(*d) + nl + vl)))
 		return NULL;
-	d->name = strdup(name ? name : "");
-	d->vsn = strdup(vsn ? vsn : "");
-	if (!d->name || !d->vsn) {
-		lm_descriptor_free(d);
-		return NULL;
-	}
+	d->name = memcpy((char *)(d + 1), name, nl);
+	d->vsn = memcpy(d->name + nl, vsn, vl);
 	return d;
 }
 
@@ -244,7 +243,7 @@ lm_descriptor *lm_descriptor_dup(const lm_descriptor *d)
 
 	if (!d)
 		return NULL;
-	if (!(c = descriptor_new(d->name, d->vsn)))
+	if (!(c = lm_descriptor_new(d->name, d->vsn)))
 		return NULL;
 	c->abi = d->abi;
 	c->callbacks = d->callbacks;
@@ -896,7 +895,7 @@ int lm_descriptor_from_json(lm_descriptor **out, const cJSON *json,
 	if ((rc = json_string(json, "name", label, &name)) != 0 ||
 	    (rc = json_string(json, "vsn", label, &vsn)) != 0)
 		return rc;
-	if (!(d = descriptor_new(name, vsn)))
+	if (!(d = lm_descriptor_new(name, vsn)))
 		return oom();
 	if ((rc = abi_from_json(d, json, label)) != 0 ||
 	    (rc = deps_from_json(d, json, label)) != 0 ||
@@ -995,7 +994,7 @@ static int desc_from_raw(lm_descriptor **out, const struct lm_module_desc *raw,
 	if ((rc = validate_name(raw->name, label)) != 0 ||
 	    (rc = validate_vsn(raw->vsn, label)) != 0)
 		return rc;
-	if (!(d = descriptor_new(raw->name, raw->vsn)))
+	if (!(d = lm_descriptor_new(raw->name, raw->vsn)))
 		return oom();
 	d->abi = raw->abi;
 	d->purge = (lm_purge_mode)raw->purge;

@@ -731,7 +731,7 @@ static int desc_finish(lm_ledger *l, lm_descriptor *d, const char *oid,
 	int rc = 0;
 
 	*out = NULL;
-	if (!d->name || !d->vsn || !deps) {
+	if (!deps) {
 		rc = lm_error_set(LM_EINVAL, "%s: missing fields",
 				  mv_label(l, oid, label, sizeof(label)));
 	} else if (!lm_module_name_valid(d->name) || !lm_vsn_valid(d->vsn) ||
@@ -765,9 +765,11 @@ static int desc_from_row(lm_ledger *l, sqlite3_stmt *st, int col,
 			 const char *oid, bool with_exports,
 			 lm_descriptor **out)
 {
-	lm_descriptor *d = calloc(1, sizeof(*d));
-	const char *deps, *exports;
-	int rc;
+	const char *name = (const char *)sqlite3_column_text(st, col);
+	const char *vsn = (const char *)sqlite3_column_text(st, col + 1);
+	const char *deps = (const char *)sqlite3_column_text(st, col + 3);
+	const char *exports = (const char *)sqlite3_column_text(st, col + 4);
+	lm_descriptor *d = lm_descriptor_new(name, vsn);
 
 	*out = NULL;
 	if (!d)
@@ -775,15 +777,8 @@ static int desc_from_row(lm_ledger *l, sqlite3_stmt *st, int col,
 	d->abi = (unsigned)sqlite3_column_int64(st, col + 2);
 	d->callbacks = (unsigned)sqlite3_column_int64(st, col + 5);
 	d->purge = (lm_purge_mode)sqlite3_column_int64(st, col + 6);
-	if ((rc = col_str(st, col, &d->name)) != 0 ||
-	    (rc = col_str(st, col + 1, &d->vsn)) != 0) {
-		lm_descriptor_free(d);
-		return rc;
-	}
-	deps = (const char *)sqlite3_column_text(st, col + 3);
-	exports = (const char *)sqlite3_column_text(st, col + 4);
-	if (!exports) /* NOT NULL columns: damaged, "missing fields" */
-		deps = NULL;
+	if (!name || !vsn || !exports) /* NOT NULL columns: damaged */
+		deps = NULL; /* desc_finish: "missing fields" */
 	return desc_finish(l, d, oid, deps, with_exports ? exports : NULL,
 			   out);
 }
@@ -1039,11 +1034,8 @@ static int index_module(lm_ledger *l, lm_modset *s, char *const f[8])
 
 	if (abi < 0 || cb < 0 || purge < 0)
 		return 1;
-	if (!(d = calloc(1, sizeof(*d))) || !(d->name = strdup(f[0])) ||
-	    !(d->vsn = strdup(f[3]))) {
-		lm_descriptor_free(d);
+	if (!(d = lm_descriptor_new(f[0], f[3])))
 		return oom();
-	}
 	d->abi = (unsigned)abi;
 	d->callbacks = (unsigned)cb;
 	d->purge = (lm_purge_mode)purge;

@@ -52,7 +52,8 @@ static int grow(lm_modset *s)
 			     : lm_modset_reserve(s, s->cap ? s->cap * 2 : 16);
 }
 
-/* Appends an entry whose descriptor is `desc`, owned when not `shared`.
+/* Appends an entry whose descriptor is `desc` and file name `file`, both
+ * copied or taken when not `shared`, borrowed when it is.
  * Takes an owned `desc` whatever happens, so no caller has a failure path
  * that leaks it. `oid` may be NULL or "" while the blob id is not known
  * yet. */
@@ -71,7 +72,7 @@ static int add(lm_modset *s, const char *file, const char *oid,
 				    "hex digits",
 				    file, oid);
 	}
-	if (grow(s) != 0 || !(f = strdup(file))) {
+	if (grow(s) != 0 || !(f = shared ? (char *)file : strdup(file))) {
 		if (!shared)
 			lm_descriptor_free(desc);
 		return lm_error_set(LM_ERROR, "out of memory");
@@ -159,9 +160,10 @@ void lm_modset_clear(lm_modset *s)
 	if (!s)
 		return;
 	for (i = 0; i < s->n; i++) {
+		if (s->v[i].shared)
+			continue;
 		free(s->v[i].file);
-		if (!s->v[i].shared)
-			lm_descriptor_free(s->v[i].desc);
+		lm_descriptor_free(s->v[i].desc);
 	}
 	free(s->v);
 	s->v = NULL;

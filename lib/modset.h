@@ -3,10 +3,10 @@
  *
  * Kept sorted by module name so that two sets diff in one merge pass.
  *
- * A set owns its descriptors, except those added with
- * lm_modset_add_shared(): those belong to another set, which must outlive
- * this one. Planning 10,000 modules shares rather than copies the
- * descriptors of the release it diffs against.
+ * A set owns its descriptors and file names, except those added with
+ * lm_modset_add_shared(): those belong to another set (or a scan's stat
+ * entries), which must outlive this one. Planning 10,000 modules shares
+ * rather than copies the descriptors of the release it diffs against.
  */
 #ifndef LM_MODSET_H
 #define LM_MODSET_H
@@ -22,7 +22,7 @@ typedef struct lm_modinfo {
 	char *file;                   /* file name in libdir and release tree */
 	char oid[LM_OID_HEXSZ + 1];   /* git blob id of the file, hex */
 	lm_descriptor *desc;          /* owned unless `shared` */
-	bool shared;                  /* desc belongs to another set */
+	bool shared;                  /* file and desc belong to another */
 } lm_modinfo;
 
 typedef struct lm_modset {
@@ -35,8 +35,8 @@ int lm_modset_reserve(lm_modset *s, size_t n);
 /* Appends, taking ownership of `desc`; copies `file`. */
 int lm_modset_add(lm_modset *s, const char *file, const char *oid,
 		  lm_descriptor *desc);
-/* Appends `desc` without taking it: it stays owned by whoever owns it now
- * (another set), which must outlive `s`. Copies `file`. */
+/* Appends `file` and `desc` without taking or copying them: they stay
+ * owned by whoever owns them now (another set), which must outlive `s`. */
 int lm_modset_add_shared(lm_modset *s, const char *file, const char *oid,
 			 const lm_descriptor *desc);
 /* Sorts by module name (a pass that finds the set sorted already is all

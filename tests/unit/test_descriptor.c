@@ -1000,10 +1000,23 @@ static void test_purge_names(void **state)
 static lm_descriptor *named(const char *name)
 {
 	lm_descriptor *d = json_desc(good_json);
+	lm_descriptor *n = lm_descriptor_new(name, d->vsn);
 
-	free(d->name);
-	d->name = strdup(name);
-	return d;
+	/* good_json's descriptor under another name: its parts move over */
+	assert_non_null(n);
+	n->abi = d->abi;
+	n->callbacks = d->callbacks;
+	n->purge = d->purge;
+	n->deps = d->deps;
+	n->ndeps = d->ndeps;
+	n->exports = d->exports;
+	n->nexports = d->nexports;
+	d->deps = NULL;
+	d->ndeps = 0;
+	d->exports = NULL;
+	d->nexports = 0;
+	lm_descriptor_free(d);
+	return n;
 }
 
 #define OID_A "0123456789abcdef0123456789abcdef01234567"

@@ -107,11 +107,9 @@ static lm_descriptor *mkdesc(const char *name, const char *vsn,
 			     const char *deps, const char *exports,
 			     unsigned callbacks, lm_purge_mode purge)
 {
-	lm_descriptor *d = calloc(1, sizeof(*d));
+	lm_descriptor *d = lm_descriptor_new(name, vsn);
 
 	assert_non_null(d);
-	d->name = strdup(name);
-	d->vsn = strdup(vsn);
 	d->abi = 1;
 	d->callbacks = callbacks;
 	d->purge = purge;
@@ -723,8 +721,9 @@ static void test_module_version_shared(void **state)
 	/* r2: mod_util and mod_rooms unchanged, mod_messager new bytes. */
 	sample_set(&s, 0);
 	oid_of(s.v[0].oid, 50);
-	free(s.v[0].desc->vsn);
-	s.v[0].desc->vsn = strdup("1.2.0");
+	/* in place: the vsn lives in the descriptor's block, same length */
+	assert_int_equal(strlen(s.v[0].desc->vsn), strlen("1.2.0"));
+	strcpy(s.v[0].desc->vsn, "1.2.0");
 	oid_of(commit, 101);
 	assert_int_equal(lm_ledger_release_add(f->l, &r2, r1, commit, &s,
 					       NULL),

@@ -21,11 +21,9 @@
 static lm_descriptor *mkdesc(const char *name, const char *vsn, unsigned cb,
 			     const char *deps)
 {
-	lm_descriptor *d = calloc(1, sizeof(*d));
+	lm_descriptor *d = lm_descriptor_new(name, vsn);
 
 	assert_non_null(d);
-	d->name = strdup(name);
-	d->vsn = strdup(vsn);
 	d->abi = LM_ABI_VERSION;
 	d->callbacks = cb;
 	assert_int_equal(lm_descriptor_set_deps_text(d, deps), 0);
