@@ -10,7 +10,7 @@
 set -eu
 TOP=$(cd "$(dirname "$0")/.." && pwd)
 N=${BENCH_MODULES:-10000}
-REPS=${BENCH_REPS:-7}
+REPS=${BENCH_REPS:-9}
 W=${BENCH_DIR:-$TOP/build/bench-plan}
 LIVEMOD=$TOP/build/livemod
 
@@ -36,7 +36,10 @@ cold_lm=$(median < "$W/cold.lm")
 cold_git=$(median < "$W/cold.git")
 
 # --- warm ---------------------------------------------------------------
-( cd "$W/lib" && git -c user.name=b -c user.email=b@b commit -qm base )
+( cd "$W/lib" && git -c user.name=b -c user.email=b@b -c gc.auto=0 \
+	-c maintenance.auto=false commit -qm base ) # no background gc
+# the cold runs wrote ~1 GB: let its writeback finish, not tax both sides
+sync
 sleep 1.2
 # a cold plan run records the stat cache (nothing changed: no plan)
 "$LIVEMOD" --state "$W/state" plan > /dev/null
