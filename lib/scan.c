@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -248,21 +247,15 @@ static int scan_one(lm_scan *s, cache *c, const char *path, listing *ls,
 	return 0;
 }
 
-/* A zeroed array whose pages are populated in one call: on a VM each
- * page faulted in alone costs ~11 us (docs/planner.md), and the stat
- * array of 10,000 files is 220 pages. */
+/* A zeroed array populated in one call (the stat array of 10,000 files
+ * is 220 pages). */
 static void *calloc_populated(size_t n, size_t size)
 {
-	const uintptr_t page = 4096;
-	uintptr_t from, to;
 	char *p;
 
 	if (n > SIZE_MAX / size || !(p = malloc(n * size)))
 		return NULL;
-	from = ((uintptr_t)p + page - 1) & ~(page - 1);
-	to = ((uintptr_t)p + n * size) & ~(page - 1);
-	if (to > from)
-		madvise((void *)from, to - from, MADV_POPULATE_WRITE);
+	lm_populate(p, n * size);
 	return memset(p, 0, n * size);
 }
 

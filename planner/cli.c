@@ -5,15 +5,14 @@
 
 #include <malloc.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include <cjson/cJSON.h>
 
 #include "error.h"
+#include "fsutil.h"
 
 static void print_error_json(int rc, const char *msg)
 {
@@ -57,8 +56,6 @@ int cli_usage(const cli *c, const char *fmt, ...)
  */
 void cli_heap_reserve(size_t bytes)
 {
-	const size_t page = 4096;
-	uintptr_t from, to;
 	char *p;
 
 	if (bytes < (1u << 20))
@@ -67,10 +64,7 @@ void cli_heap_reserve(size_t bytes)
 	mallopt(M_TRIM_THRESHOLD, 512 << 20);
 	if (!(p = malloc(bytes)))
 		return;
-	from = ((uintptr_t)p + page - 1) & ~(uintptr_t)(page - 1);
-	to = ((uintptr_t)p + bytes) & ~(uintptr_t)(page - 1);
-	if (to > from)
-		madvise((void *)from, to - from, MADV_POPULATE_WRITE);
+	lm_populate(p, bytes);
 	free(p);
 }
 
