@@ -1,6 +1,7 @@
 /*
- * fsutil.h - small file-system (and memory) helpers the planner and agent share: whole
- * file reads, atomic writes (temp file, fsync, rename), directory creation.
+ * fsutil.h - small file-system helpers the planner and agent share: whole
+ * file reads, atomic writes (temp file, fsync, rename), directory creation,
+ * path trust checks; and populating memory in one call.
  */
 #ifndef LM_FSUTIL_H
 #define LM_FSUTIL_H
