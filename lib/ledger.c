@@ -1310,18 +1310,6 @@ int lm_ledger_run_finish(lm_ledger *l, int64_t run, const char *status,
 	return rc;
 }
 
-int lm_ledger_run_timings(lm_ledger *l, int64_t run, const char *timings)
-{
-	char what[64];
-
-	assert(l && timings);
-	snprintf(what, sizeof(what), "apply run %lld: timings",
-		 (long long)run);
-	return q_update1(l, what, "finished apply run", run,
-			 "UPDATE apply_runs SET timings_json = ? WHERE id = ? "
-			 "AND status <> 'running'", "si", timings, run);
-}
-
 int lm_ledger_run_mark_interrupted(lm_ledger *l, int *n)
 {
 	int rc;

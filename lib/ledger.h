@@ -144,9 +144,6 @@ int lm_ledger_run_phase(lm_ledger *l, int64_t run, const char *phase);
 int lm_ledger_run_finish(lm_ledger *l, int64_t run, const char *status,
 			 const char *check, const char *eval,
 			 const char *timings);
-/* Replaces a finished run's timings (the apply records its result before
- * its last steps, and their times after them). */
-int lm_ledger_run_timings(lm_ledger *l, int64_t run, const char *timings);
 /* Marks every run still 'running' as 'interrupted'; returns how many in
  * *n. Called by the agent at boot. */
 int lm_ledger_run_mark_interrupted(lm_ledger *l, int *n);

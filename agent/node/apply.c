@@ -10,22 +10,28 @@
  *   soft pre-purges possible, the node still on the plan's from-release.
  *   Any failure unstages everything: the node is exactly as it was.
  *
- *   after: every pre-purge first (old-old versions: before anything is
- *   suspended, so a task pinned there is never stuck behind a suspended
- *   module while the purge waits for it); then the script's suspends (all
- *   at once, one grace period), code_change and load steps make each new
- *   version's state — an init for an added module — without publishing
- *   anything. When all of them succeeded, the ledger records the result
- *   (the run ok, the node on the new release) and only then are the new
- *   versions published (each one atomic pointer store, its module
- *   resumed right after), removed modules removed and old versions purged
- *   (one batch: one grace period and one unmap check for all). Publishing
- *   cannot fail once every state is made, so the code never runs ahead of
- *   the ledger: a ledger that cannot be written (a full disk) stops the
- *   apply before anything is published. A code_change or init that fails,
- *   or that last ledger write, leaves every old version published and
- *   serving: the staged versions are unloaded, the suspended modules
- *   resumed, and eval reports the error.
+ *   after: the ledger records the point of no return and, in the same
+ *   write, the node on the new release (current, not yet permanent);
+ *   every pre-purge (old-old versions: before anything is suspended, so a
+ *   task pinned there is never stuck behind a suspended module while the
+ *   purge waits for it); then the script's suspends (all at once, one
+ *   grace period), code_change and load steps make each new version's
+ *   state — an init for an added module — without publishing anything;
+ *   then the new versions are published (each one atomic pointer store,
+ *   its module resumed right after), removed modules removed and old
+ *   versions purged (one batch: one grace period and one unmap check for
+ *   all). Publishing cannot fail once every state is made. The run's end
+ *   (ok, plan applied, permanent unless a try) is written after the
+ *   modules resumed, so no ledger write sits inside the pause callers of
+ *   a suspended module see; the code still never runs ahead of the
+ *   ledger, whose current release moved before the suspension. A ledger
+ *   that cannot take that first write (a full disk) stops the apply with
+ *   nothing changed; one that cannot take the last leaves the new release
+ *   current but not permanent (a restart boots the old one), said in a
+ *   warning. A code_change or init that fails leaves every old version
+ *   published and serving: the staged versions are unloaded, the
+ *   suspended modules resumed, the node's current release put back, and
+ *   eval reports the error.
  *
  * The ledger records the run's phases as they pass, so a node killed at
  * any moment boots on the release whose eval last succeeded (node.c).
@@ -58,7 +64,6 @@ typedef struct run {
 	size_t nstaged;
 	char **suspended;
 	size_t nsuspended;
-	int recorded;            /* the ledger holds the run's success */
 	struct timespec t0, step;
 } run;
 
@@ -501,6 +506,16 @@ typedef struct begin_args {
 	int64_t *run_id;
 } begin_args;
 
+/* The node's memory is what runs: a write refused after an eval failure
+ * (a full disk) may have left the ledger's current release ahead of it.
+ * Put right before the node plans or starts a run. */
+static int sync_current(lm_node *n, void *arg)
+{
+	(void)arg;
+	return lm_ledger_node_set_current(n->ledger, n->info.id,
+					  n->info.current_release);
+}
+
 /* Reads and vets the plan, then records the run's start. */
 static int begin_run(lm_node *n, void *arg)
 {
@@ -534,7 +549,8 @@ static int begin_run(lm_node *n, void *arg)
 		rc = lm_plan_from_json(a->plan, row.json, strlen(row.json),
 				       label);
 	if (rc == 0 && (rc = lm_ledger_begin(n->ledger)) == 0) {
-		if ((rc = lm_ledger_run_start(n->ledger, a->run_id, a->plan_id,
+		if ((rc = sync_current(n, NULL)) == 0 &&
+		    (rc = lm_ledger_run_start(n->ledger, a->run_id, a->plan_id,
 					      row.from_release,
 					      row.to_release)) == 0 &&
 		    (rc = lm_ledger_plan_set_status(n->ledger, a->plan_id,
@@ -547,16 +563,25 @@ static int begin_run(lm_node *n, void *arg)
 	return rc;
 }
 
-typedef struct phase_args {
-	int64_t run_id;
-	const char *phase;
-} phase_args;
-
-static int record_phase(lm_node *n, void *arg)
+/* The point of no return, and the node on the plan's release: one write
+ * before anything changes, so that the code never runs ahead of the
+ * ledger and no write is left for the pause. Not permanent yet: a node
+ * that dies from here boots the release it came from. */
+static int record_ponr(lm_node *n, void *arg)
 {
-	phase_args *a = arg;
+	const run *r = arg;
+	int rc = lm_ledger_begin(n->ledger);
 
-	return lm_ledger_run_phase(n->ledger, a->run_id, a->phase);
+	if (rc < 0)
+		return rc;
+	if ((rc = lm_ledger_run_phase(n->ledger, r->run_id,
+				      "point_of_no_return")) == 0 &&
+	    (rc = lm_ledger_node_set_current(n->ledger, n->info.id,
+					     r->plan->to_release)) == 0)
+		rc = lm_ledger_commit(n->ledger);
+	else
+		lm_ledger_rollback(n->ledger);
+	return rc;
 }
 
 typedef struct finish_args {
@@ -580,14 +605,16 @@ static int finish_run(lm_node *n, void *arg)
 		return rc;
 	if (ok)
 		rc = lm_ledger_run_phase(n->ledger, a->r->run_id, "done");
+	/* the current release as it runs: moved at the point of no return,
+	 * back to where it was when eval failed */
 	if (rc == 0 &&
 	    (rc = lm_ledger_run_finish(n->ledger, a->r->run_id, a->status,
 				       a->check, a->eval, a->timings)) == 0 &&
 	    (rc = lm_ledger_plan_set_status(n->ledger, p->id,
 					    ok ? "applied" : "failed")) == 0 &&
-	    ok &&
-	    (rc = lm_ledger_node_set_current(n->ledger, n->info.id,
-					     p->to_release)) == 0 &&
+	    (rc = lm_ledger_node_set_current(
+		     n->ledger, n->info.id,
+		     ok ? p->to_release : p->from_release)) == 0 &&
 	    permanent)
 		rc = lm_ledger_node_set_permanent(n->ledger, n->info.id,
 						  p->to_release);
@@ -595,18 +622,9 @@ static int finish_run(lm_node *n, void *arg)
 		rc = lm_ledger_commit(n->ledger);
 	else
 		lm_ledger_rollback(n->ledger);
-	if (rc == 0 && ok)
-		n->info.current_release = p->to_release;
 	if (rc == 0 && permanent)
 		n->info.permanent_release = p->to_release;
 	return rc;
-}
-
-static int record_timings(lm_node *n, void *arg)
-{
-	finish_args *a = arg;
-
-	return lm_ledger_run_timings(n->ledger, a->r->run_id, a->timings);
 }
 
 /* "{ok,["w1","w2"]}" or "{error,"reason"}", and its JSON twin. */
@@ -774,14 +792,27 @@ static int conclude(run *r, int status, int reached_eval,
 	fa.check = check;
 	fa.eval = eval;
 	fa.timings = cJSON_PrintUnformatted(r->timings);
-	if (!r->recorded) {
-		rc = ledger_locked(r->n, finish_run, &fa);
-	} else if (ledger_locked(r->n, record_timings, &fa) < 0) {
-		/* the result is recorded; only the last steps' times are not */
-		fprintf(stderr, "livemod: run %lld: timings not recorded: %s\n",
-			(long long)r->run_id, lm_error_last());
-		rc = 0;
-	} else {
+	if ((rc = ledger_locked(r->n, finish_run, &fa)) < 0 && reached_eval) {
+		/* What runs is what eval says (new code live: its release is
+		 * current in the ledger since the point of no return; old
+		 * code: the next ledger write puts it back, sync_current);
+		 * only the record of the run's end is missing. */
+		char *w = NULL;
+
+		if (asprintf(&w, "the ledger could not record the end of run "
+			     "%lld (%s): the node runs release %lld; its "
+			     "permanent release, the one a restart boots, is "
+			     "%lld",
+			     (long long)r->run_id, lm_error_last(),
+			     (long long)r->n->info.current_release,
+			     (long long)r->n->info.permanent_release) >= 0) {
+			fprintf(stderr, "livemod: WARNING: %s\n", w);
+			cJSON_AddItemToArray(r->warnings, cJSON_CreateString(w));
+		}
+		free(w);
+		r->flags |= LM_APPLY_TRY; /* reported as not permanent */
+		if (status)
+			lm_error_set(status, "%s", err);
 		rc = 0;
 	}
 	if (rc == 0)
@@ -802,36 +833,11 @@ static int conclude(run *r, int status, int reached_eval,
 	return rc;
 }
 
-/* The run's success, in the ledger before anything is published: the
- * run ok, its plan applied, the node on the new release. When this write
- * fails the apply stops with nothing published, as if eval had. */
-static int record_success(run *r)
-{
-	finish_args fa = { r, "ok", NULL, NULL, NULL };
-	char *ok = json_result_text(r->warnings, NULL);
-	int rc;
-
-	fa.check = fa.eval = ok; /* {"ok": [warnings]} both */
-	fa.timings = cJSON_PrintUnformatted(r->timings);
-	if (!ok || !fa.timings)
-		rc = lm_error_set(LM_ERROR, "out of memory");
-	else if ((rc = ledger_locked(r->n, finish_run, &fa)) < 0)
-		lm_error_wrap("the ledger could not record release %lld",
-			      (long long)r->plan->to_release);
-	else
-		r->recorded = 1;
-	mark(r, "record");
-	free(ok);
-	free(fa.timings);
-	return rc;
-}
-
 static int apply_locked(lm_node *n, int64_t plan_id, const char *expected,
 			unsigned flags, lm_apply_result **res)
 {
 	run r = { 0 };
 	begin_args ba = { plan_id, expected, &r.plan, &r.run_id };
-	phase_args pa = { 0, NULL };
 	size_t ponr = 0;
 	int rc;
 
@@ -843,7 +849,6 @@ static int apply_locked(lm_node *n, int64_t plan_id, const char *expected,
 		return rc;
 	r.timings = cJSON_CreateObject();
 	r.warnings = cJSON_CreateArray();
-	pa.run_id = r.run_id;
 	log_plan(r.plan);
 	mark(&r, "begin"); /* vetting the plan, recording the run */
 	if ((rc = before_ponr(&r, &ponr)) < 0) {
@@ -857,8 +862,7 @@ static int apply_locked(lm_node *n, int64_t plan_id, const char *expected,
 	}
 	/* The run passes 'checked' and 'point_of_no_return' at once: one
 	 * ledger write, not two, between the check and the first change. */
-	pa.phase = "point_of_no_return";
-	if (ledger_locked(n, record_phase, &pa) < 0) {
+	if (ledger_locked(n, record_ponr, &r) < 0) {
 		char *msg = strdup(lm_error_last());
 
 		unstage_all(&r);
@@ -869,14 +873,12 @@ static int apply_locked(lm_node *n, int64_t plan_id, const char *expected,
 		goto out;
 	}
 	pre_purges(&r, ponr + 1);
-	if ((rc = phase_prepare(&r, ponr + 1)) == 0 &&
-	    (rc = record_success(&r)) == 0 &&
-	    (rc = phase_commit(&r, ponr + 1)) < 0) {
-		/* every state was made: only a broken invariant gets here */
-		fprintf(stderr, "livemod: BUG: publish failed after the ledger "
-			"recorded release %lld: %s\n",
-			(long long)r.plan->to_release, lm_error_last());
-		rc = 0;
+	if ((rc = phase_prepare(&r, ponr + 1)) == 0) {
+		if (phase_commit(&r, ponr + 1) < 0)
+			/* every state was made: only a broken invariant */
+			fprintf(stderr, "livemod: BUG: publish failed after "
+				"every state was made: %s\n", lm_error_last());
+		n->info.current_release = r.plan->to_release;
 	}
 	if (rc < 0) {
 		char *msg = strdup(lm_error_last());
@@ -972,7 +974,8 @@ static int plan_and_apply(lm_node *n, int (*plan)(lm_node *, void *),
 	if (pthread_mutex_trylock(&n->apply_mu) != 0)
 		return lm_error_set(LM_EBUSY, "another apply is running on "
 				    "this node");
-	rc = ledger_locked(n, plan, a);
+	if ((rc = ledger_locked(n, sync_current, NULL)) == 0)
+		rc = ledger_locked(n, plan, a);
 	if (rc == 0 && a->plan_id)
 		rc = apply_locked(n, a->plan_id, NULL, flags, res);
 	else if (rc == 0 && (*res = calloc(1, sizeof(**res))))

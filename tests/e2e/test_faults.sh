@@ -329,6 +329,66 @@ t_plan_file_pending() {
 	has "mod_b" "$OUT"
 }
 
+# The ledger refusing the run's last write (a SQLite trigger stands in
+# for a disk that filled between the point of no return and the end):
+# the new code is live and the ledger names its release as current, the
+# answer is eval ok with a warning, and the release is not permanent, so
+# a restart boots the old one.
+t_ledger_refuses_run_end() {
+	mod mod_a.so mod_a 1.0.0 -DMOD_CODE_CHANGE
+	expect 0 lm init --libdir "$LIB" --app app
+	host --call mod_a
+	mod mod_a.so mod_a 1.1.0 -DMOD_CODE_CHANGE -DMOD_ANSWER=2
+	sql "CREATE TRIGGER t_full BEFORE UPDATE OF status ON apply_runs
+	     WHEN NEW.status = 'ok' BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+	expect 0 lm update
+	has "eval: {ok," "$OUT$ERR"
+	has "could not record the end of run" "$OUT$ERR"
+	has "permanent release, the one a restart boots, is 1" "$OUT$ERR"
+	expect 0 lm status
+	has "mod_a  1.1.0" "$OUT"
+	[ "$(sql "SELECT current_release || '/' || permanent_release FROM nodes")" = 2/1 ] ||
+		fail "node row: $(sql 'SELECT current_release, permanent_release FROM nodes')"
+	sql "DROP TRIGGER t_full"
+	host_kill
+	consistent
+	host --call mod_a
+	expect 0 lm status
+	has "mod_a  1.0.0" "$OUT"
+	expect 0 lm history
+	has "interrupted" "$OUT"
+	host_kill
+}
+
+# An eval that fails, and a ledger that then refuses to put the node's
+# current release back (the trigger again): the node runs the old code
+# and says so; the next apply writes the ledger right before anything
+# else, and a plan made meanwhile from the wrong release is refused as
+# stale rather than applied.
+t_ledger_refuses_revert() {
+	mod mod_a.so mod_a 1.0.0 -DMOD_CODE_CHANGE
+	expect 0 lm init --libdir "$LIB" --app app
+	host --call mod_a
+	mod mod_a.so mod_a 1.1.0 -DMOD_CC_FAIL -DMOD_ANSWER=2
+	sql "CREATE TRIGGER t_full BEFORE UPDATE OF current_release ON nodes
+	     WHEN NEW.current_release < OLD.current_release
+	     BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+	expect 1 lm update
+	has "eval: {error," "$OUT$ERR"
+	expect 0 lm status
+	has "mod_a  1.0.0" "$OUT"
+	sql "DROP TRIGGER t_full"
+	mod mod_a.so mod_a 1.2.0 -DMOD_CODE_CHANGE -DMOD_ANSWER=3
+	expect 0 lm update
+	has "eval: {ok,[]}" "$OUT$ERR"
+	expect 0 lm status
+	has "mod_a  1.2.0" "$OUT"
+	[ "$(sql "SELECT current_release = permanent_release FROM nodes")" = 1 ] ||
+		fail "node row: $(sql 'SELECT current_release, permanent_release FROM nodes')"
+	host_kill
+	consistent
+}
+
 # The node killed while an old version awaits its soft purge (a pinned
 # task holds it): the restart boots the new release alone.
 t_node_killed_during_purge() {
@@ -356,7 +416,8 @@ t_node_killed_during_purge() {
 
 for t in ${FAULT_TESTS:-t_disk_full_plan t_disk_full_init t_disk_full_node \
 	 t_store_blob_missing t_object_replaced_between_plan_and_apply \
-	 t_plan_killed t_plan_file_pending t_node_killed_during_purge}; do
+	 t_plan_killed t_plan_file_pending t_ledger_refuses_run_end \
+	 t_ledger_refuses_revert t_node_killed_during_purge}; do
 	run_test "$t"
 done
 finish
