@@ -334,13 +334,22 @@ t_plan_file_pending() {
 # the new code is live and the ledger names its release as current, the
 # answer is eval ok with a warning, and the release is not permanent, so
 # a restart boots the old one.
-t_ledger_refuses_run_end() {
+# refusing TABLE COLUMN WHEN FLAGS...: mod_a 1.0.0 served by a node, 1.1.0
+# built with FLAGS in libdir, and the ledger refusing updates of
+# TABLE.COLUMN WHEN (a trigger, dropped with 'DROP TRIGGER t_full').
+refusing() {
+	table=$1 column=$2 when=$3
+	shift 3
 	mod mod_a.so mod_a 1.0.0 -DMOD_CODE_CHANGE
 	expect 0 lm init --libdir "$LIB" --app app
 	host --call mod_a
-	mod mod_a.so mod_a 1.1.0 -DMOD_CODE_CHANGE -DMOD_ANSWER=2
-	sql "CREATE TRIGGER t_full BEFORE UPDATE OF status ON apply_runs
-	     WHEN NEW.status = 'ok' BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+	mod mod_a.so mod_a 1.1.0 -DMOD_ANSWER=2 "$@"
+	sql "CREATE TRIGGER t_full BEFORE UPDATE OF $column ON $table
+	     WHEN $when BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+}
+
+t_ledger_refuses_run_end() {
+	refusing apply_runs status "NEW.status = 'ok'" -DMOD_CODE_CHANGE
 	expect 0 lm update
 	has "eval: {ok," "$OUT$ERR"
 	has "could not record the end of run" "$OUT$ERR"
@@ -366,13 +375,8 @@ t_ledger_refuses_run_end() {
 # else, and a plan made meanwhile from the wrong release is refused as
 # stale rather than applied.
 t_ledger_refuses_revert() {
-	mod mod_a.so mod_a 1.0.0 -DMOD_CODE_CHANGE
-	expect 0 lm init --libdir "$LIB" --app app
-	host --call mod_a
-	mod mod_a.so mod_a 1.1.0 -DMOD_CC_FAIL -DMOD_ANSWER=2
-	sql "CREATE TRIGGER t_full BEFORE UPDATE OF current_release ON nodes
-	     WHEN NEW.current_release < OLD.current_release
-	     BEGIN SELECT RAISE(ABORT, 'disk full'); END"
+	refusing nodes current_release \
+		"NEW.current_release < OLD.current_release" -DMOD_CC_FAIL
 	expect 1 lm update
 	has "eval: {error," "$OUT$ERR"
 	expect 0 lm status
