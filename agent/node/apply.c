@@ -811,8 +811,6 @@ static int conclude(run *r, int status, int reached_eval,
 		}
 		free(w);
 		r->flags |= LM_APPLY_TRY; /* reported as not permanent */
-		if (status)
-			lm_error_set(status, "%s", err);
 		rc = 0;
 	}
 	if (rc == 0)

@@ -34,7 +34,7 @@ static lm_plan_side *side(const char *name, const char *vsn, char hex,
 			  unsigned cb, const char *deps, const char *exports)
 {
 	lm_plan_side *sd = calloc(1, sizeof(*sd));
-	lm_descriptor *d = calloc(1, sizeof(*d));
+	lm_descriptor *d = lm_descriptor_new(name, vsn);
 	char file[128];
 
 	assert_non_null(sd);
@@ -42,8 +42,6 @@ static lm_plan_side *side(const char *name, const char *vsn, char hex,
 	snprintf(file, sizeof(file), "%s.so", name);
 	sd->file = xstrdup(file);
 	memset(sd->oid, hex, LM_OID_HEXSZ);
-	d->name = xstrdup(name);
-	d->vsn = xstrdup(vsn);
 	d->abi = LM_ABI_VERSION;
 	d->callbacks = cb;
 	assert_int_equal(lm_descriptor_set_deps_text(d, deps), 0);
