@@ -394,7 +394,8 @@ static int load_base(lm_scan *s, lm_ledger *ledger)
 	return rc;
 }
 
-int lm_scan_start(lm_scan *s, const char *libdir)
+/* lm_scan_start, with the listing on a thread of its own when `thread` */
+static int scan_start(lm_scan *s, const char *libdir, bool thread)
 {
 	listing *ls = calloc(1, sizeof(*ls));
 
@@ -405,11 +406,17 @@ int lm_scan_start(lm_scan *s, const char *libdir)
 	}
 	pthread_mutex_init(&ls->mu, NULL);
 	pthread_cond_init(&ls->cv, NULL);
-	ls->threaded = pthread_create(&ls->lister, NULL, listing_run, ls) == 0;
+	ls->threaded = thread &&
+		       pthread_create(&ls->lister, NULL, listing_run, ls) == 0;
 	if (!ls->threaded)
 		listing_run(ls);
 	s->listing = ls;
 	return 0;
+}
+
+int lm_scan_start(lm_scan *s, const char *libdir)
+{
+	return scan_start(s, libdir, true);
 }
 
 int lm_scan_finish(lm_scan *s, lm_ledger *ledger)
@@ -463,7 +470,7 @@ out:
 
 int lm_scan_libdir(lm_scan *s, const char *libdir, lm_ledger *ledger)
 {
-	int rc = lm_scan_start(s, libdir);
+	int rc = scan_start(s, libdir, false);
 
 	return rc < 0 ? rc : lm_scan_finish(s, ledger);
 }

@@ -50,7 +50,11 @@ int lm_scan_libdir(lm_scan *out, const char *libdir, lm_ledger *ledger);
  * overlap with the listing: lm_scan_start lists and stats `libdir` on a
  * thread of its own, lm_scan_finish reads `ledger` and completes the
  * scan (with its errors). After lm_scan_start, `out` must see
- * lm_scan_finish or lm_scan_clear, which end that thread. */
+ * lm_scan_finish or lm_scan_clear, which end that thread.
+ * lm_scan_libdir itself creates no thread: the node scans inside a busy
+ * server, whose own threads should not share the CPUs with a helper at
+ * every update; the one-shot CLI, with two cores to itself, starts its
+ * scans this way. */
 int lm_scan_start(lm_scan *out, const char *libdir);
 int lm_scan_finish(lm_scan *s, lm_ledger *ledger);
 void lm_scan_clear(lm_scan *s);
