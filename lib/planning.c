@@ -455,18 +455,21 @@ static int publish_plan_file(const lm_state *st, int64_t id)
 int lm_planning_settle(lm_state *st)
 {
 	int64_t newest;
-	char *next;
+	char *next = NULL, *last = NULL;
 	int rc = lm_ledger_plan_newest(st->ledger, &newest);
 
 	if (rc < 0)
 		return rc;
-	if (!(next = plan_file(st, newest + 1, ".pending")))
-		return lm_error_set(LM_ERROR, "out of memory");
-	if (unlink(next) != 0 && errno != ENOENT)
+	if (!(next = plan_file(st, newest + 1, ".pending")) ||
+	    !(last = plan_file(st, newest, ".pending")))
+		rc = lm_error_set(LM_ERROR, "out of memory");
+	else if (unlink(next) != 0 && errno != ENOENT)
 		rc = lm_error_set(LM_ERROR, "%s: %s", next, strerror(errno));
-	free(next);
-	if (rc == 0 && newest > 0)
+	/* only a pending file: a plan file someone removed stays removed */
+	if (rc == 0 && newest > 0 && access(last, F_OK) == 0)
 		rc = publish_plan_file(st, newest);
+	free(next);
+	free(last);
 	return rc;
 }
 

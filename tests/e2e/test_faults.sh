@@ -327,6 +327,11 @@ t_plan_file_pending() {
 	settled
 	expect 0 lm show 2
 	has "mod_b" "$OUT"
+	# a plan file removed by hand is no leftover: planning goes on
+	rm "$STATE/plans/2.json"
+	mod mod_c.so mod_c 1.0.0
+	expect 0 lm plan
+	settled
 }
 
 # The ledger refusing the run's last write (a SQLite trigger stands in
