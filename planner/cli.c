@@ -60,6 +60,8 @@ void cli_heap_reserve(size_t bytes)
 
 	if (bytes < (1u << 20))
 		return; /* small work: faults cost less than the call */
+	if (bytes > (64u << 20))
+		bytes = 64u << 20; /* the rest, if any, faulted as it comes */
 	mallopt(M_MMAP_THRESHOLD, 64 << 20);
 	mallopt(M_TRIM_THRESHOLD, 512 << 20);
 	if (!(p = malloc(bytes)))
