@@ -506,14 +506,28 @@ typedef struct begin_args {
 	int64_t *run_id;
 } begin_args;
 
-/* The node's memory is what runs: a write refused after an eval failure
- * (a full disk) may have left the ledger's current release ahead of it.
- * Put right before the node plans or starts a run. */
 static int sync_current(lm_node *n, void *arg)
 {
 	(void)arg;
 	return lm_ledger_node_set_current(n->ledger, n->info.id,
 					  n->info.current_release);
+}
+
+/* Takes apply_mu for one apply (or plan and apply): LM_EBUSY when another
+ * holds it. Then puts the ledger's current release right: the node's
+ * memory is what runs, and a write refused after an eval failure (a full
+ * disk) may have left the ledger ahead of it, before anything plans from
+ * it or checks a plan against it. On failure apply_mu is not held. */
+static int apply_enter(lm_node *n)
+{
+	int rc;
+
+	if (pthread_mutex_trylock(&n->apply_mu) != 0)
+		return lm_error_set(LM_EBUSY, "another apply is running on "
+				    "this node");
+	if ((rc = ledger_locked(n, sync_current, NULL)) < 0)
+		pthread_mutex_unlock(&n->apply_mu);
+	return rc;
 }
 
 /* Reads and vets the plan, then records the run's start. */
@@ -549,8 +563,7 @@ static int begin_run(lm_node *n, void *arg)
 		rc = lm_plan_from_json(a->plan, row.json, strlen(row.json),
 				       label);
 	if (rc == 0 && (rc = lm_ledger_begin(n->ledger)) == 0) {
-		if ((rc = sync_current(n, NULL)) == 0 &&
-		    (rc = lm_ledger_run_start(n->ledger, a->run_id, a->plan_id,
+		if ((rc = lm_ledger_run_start(n->ledger, a->run_id, a->plan_id,
 					      row.from_release,
 					      row.to_release)) == 0 &&
 		    (rc = lm_ledger_plan_set_status(n->ledger, a->plan_id,
@@ -795,7 +808,7 @@ static int conclude(run *r, int status, int reached_eval,
 	if ((rc = ledger_locked(r->n, finish_run, &fa)) < 0 && reached_eval) {
 		/* What runs is what eval says (new code live: its release is
 		 * current in the ledger since the point of no return; old
-		 * code: the next ledger write puts it back, sync_current);
+		 * code: the next apply puts it back, apply_enter);
 		 * only the record of the run's end is missing. */
 		char *w = NULL;
 
@@ -905,9 +918,8 @@ int lm_node_apply(lm_node *n, int64_t plan_id, const char *expected_json,
 	int rc;
 
 	*res = NULL;
-	if (pthread_mutex_trylock(&n->apply_mu) != 0)
-		return lm_error_set(LM_EBUSY, "another apply is running on "
-				    "this node");
+	if ((rc = apply_enter(n)) < 0)
+		return rc;
 	rc = apply_locked(n, plan_id, expected_json, flags, res);
 	pthread_mutex_unlock(&n->apply_mu);
 	return rc;
@@ -969,11 +981,9 @@ static int plan_and_apply(lm_node *n, int (*plan)(lm_node *, void *),
 	int rc;
 
 	*res = NULL;
-	if (pthread_mutex_trylock(&n->apply_mu) != 0)
-		return lm_error_set(LM_EBUSY, "another apply is running on "
-				    "this node");
-	if ((rc = ledger_locked(n, sync_current, NULL)) == 0)
-		rc = ledger_locked(n, plan, a);
+	if ((rc = apply_enter(n)) < 0)
+		return rc;
+	rc = ledger_locked(n, plan, a);
 	if (rc == 0 && a->plan_id)
 		rc = apply_locked(n, a->plan_id, NULL, flags, res);
 	else if (rc == 0 && (*res = calloc(1, sizeof(**res))))
