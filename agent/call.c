@@ -6,6 +6,7 @@
  * The fast path itself is inline in <livemod/agent.h>.
  */
 #include "internal.h"
+#include "imports.h"
 
 #include <sched.h>
 #include <stdio.h>
@@ -236,7 +237,7 @@ int lm_export_ref_lookup(lm_export_ref **out, lm_runtime *rt,
 		return lm_error_set(LM_EINVAL, "export ref: module, name and "
 				    "signature are required");
 	lm__assert_outside_call(__func__);
-	sig = lm__sig_normalize(signature);
+	sig = lm_sig_normalize(signature);
 	if (!sig)
 		return lm_error_set(LM_ERROR, "out of memory");
 	pthread_mutex_lock(&rt->mu);

@@ -4,8 +4,8 @@
  * every export the host holds a ref to against the new version's exports.
  */
 #include "internal.h"
+#include "imports.h"
 
-#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,34 +83,6 @@ int lm__descriptor_compare(const lm_descriptor *got,
 	return 0;
 }
 
-static int ident(int c)
-{
-	return isalnum(c) || c == '_';
-}
-
-/* Tokens are what matter: "lm_task*" and "lm_task *" are one type. Keep
- * one space only where it separates two identifier characters. */
-char *lm__sig_normalize(const char *sig)
-{
-	char *out = malloc(strlen(sig) + 1), *o = out;
-	const unsigned char *s = (const unsigned char *)sig;
-
-	if (!out)
-		return NULL;
-	while (*s) {
-		if (isspace(*s)) {
-			while (isspace(*s))
-				s++;
-			if (o > out && *s && ident(o[-1]) && ident(*s))
-				*o++ = ' ';
-			continue;
-		}
-		*o++ = (char)*s++;
-	}
-	*o = '\0';
-	return out;
-}
-
 /* 1 when `v` exports `name` with the signature `sig` (normalized), 0 when
  * it lacks it, -1 when the signature differs (message set). */
 int lm__export_matches(const struct lm_version *v, const char *name,
@@ -122,7 +94,7 @@ int lm__export_matches(const struct lm_version *v, const char *name,
 	*e = lm__version_export(v, name);
 	if (!*e)
 		return 0;
-	have = lm__sig_normalize((*e)->signature);
+	have = lm_sig_normalize((*e)->signature);
 	if (!have)
 		return lm_error_set(LM_ERROR, "out of memory");
 	same = strcmp(have, sig) == 0;

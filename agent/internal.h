@@ -145,8 +145,6 @@ void lm__version_free(struct lm_version *v);
 /* check.c */
 int lm__descriptor_compare(const lm_descriptor *got,
 			   const lm_descriptor *planned, const char *path);
-/* Whitespace-insensitive form of a signature; caller frees. */
-char *lm__sig_normalize(const char *sig);
 /* Checks `v` against every export the host holds a ref to and fills its
  * table. */
 int lm__version_bind(struct lm_module *mod, struct lm_version *v);

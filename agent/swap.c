@@ -419,21 +419,20 @@ int lm_runtime_load(lm_runtime *rt, const char *path, const char *oid)
 	return rc;
 }
 
-int lm__remove_take(lm_runtime *rt, const char *module, lm_purge_mode mode,
-		    unsigned flags, struct lm__taken *t)
+/* Why `mod` cannot be removed with `mode` now, as an error; 0 when it can.
+ * The one rule for the check (lm_runtime_check_remove) and the removal
+ * itself, so that a check that passed predicts the removal. */
+static int remove_refusal(lm_runtime *rt, struct lm_module *mod,
+			  lm_purge_mode mode, unsigned flags)
 {
-	struct lm_version *cur, **tail, *v;
-	struct lm_module *mod;
-	int rc = lm__module_loaded(&mod, rt, module);
+	struct lm_version *v;
 
-	if (rc < 0)
-		return rc;
 	if (mod->nrefs)
 		return lm_error_set(LM_EBUSY, "module %s: the host holds %zu "
 				    "export refs into it; free them first",
-				    module, mod->nrefs);
+				    mod->name, mod->nrefs);
 	if (mod->staged || mod->suspended)
-		return lm_error_set(LM_EBUSY, "module %s is %s", module,
+		return lm_error_set(LM_EBUSY, "module %s is %s", mod->name,
 				    mod->staged ? "being upgraded (staged)" :
 						  "suspended");
 	if (mode == LM_SOFT_PURGE && !(flags & LM_PURGE_DEFER)) {
@@ -443,14 +442,39 @@ int lm__remove_take(lm_runtime *rt, const char *module, lm_purge_mode mode,
 			if (lm__version_pins(v))
 				return lm_error_set(LM_EBUSY, "module %s: pins "
 						    "remain on version %s",
-						    module, v->desc->vsn);
+						    mod->name, v->desc->vsn);
 	}
 	if (mode != LM_SOFT_PURGE && !rt->brutal_fn &&
 	    lm__version_pins(mod->published))
 		return lm_error_set(LM_EBUSY, "module %s: pins remain on %s "
 				    "and no brutal-purge callback is "
-				    "registered", module,
+				    "registered", mod->name,
 				    mod->published->desc->vsn);
+	return 0;
+}
+
+int lm_runtime_check_remove(lm_runtime *rt, const char *module,
+			    lm_purge_mode mode)
+{
+	struct lm_module *mod;
+	int rc;
+
+	pthread_mutex_lock(&rt->mu);
+	if ((rc = lm__module_loaded(&mod, rt, module)) == 0)
+		rc = remove_refusal(rt, mod, mode, 0);
+	pthread_mutex_unlock(&rt->mu);
+	return rc;
+}
+
+int lm__remove_take(lm_runtime *rt, const char *module, lm_purge_mode mode,
+		    unsigned flags, struct lm__taken *t)
+{
+	struct lm_version *cur, **tail;
+	struct lm_module *mod;
+	int rc = lm__module_loaded(&mod, rt, module);
+
+	if (rc < 0 || (rc = remove_refusal(rt, mod, mode, flags)) < 0)
+		return rc;
 	pthread_mutex_lock(&mod->mu);
 	cur = mod->published;
 	mod->published = NULL;

@@ -8,6 +8,7 @@
 #include "history.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "error.h"
 
@@ -41,6 +42,8 @@ static cJSON *release_json(const lm_release_info *r, const lm_node_info *n)
 	cJSON_AddItemToObject(o, "note", str_or_null(r->note));
 	cJSON_AddBoolToObject(o, "current", r->id == n->current_release);
 	cJSON_AddBoolToObject(o, "permanent", r->id == n->permanent_release);
+	cJSON_AddItemToObject(o, "boot_failed", str_or_null(r->boot_failed));
+	cJSON_AddItemToObject(o, "same_as", id_or_null(r->same_as));
 	return o;
 }
 
@@ -62,19 +65,61 @@ static cJSON *run_json(const lm_run_info *r)
 	return o;
 }
 
+/* What became of a plan, in words: the runs say how an applied or failed
+ * one went; these say what became of one that never got that far. */
+static const char *plan_fate(const lm_plan_row *p, const lm_run_info *runs,
+			     size_t nruns)
+{
+	const lm_run_info *last = NULL;
+
+	for (size_t i = 0; i < nruns && !last; i++) /* runs: newest first */
+		if (runs[i].plan_id == p->id)
+			last = &runs[i];
+	if (strcmp(p->status, "superseded") == 0)
+		return "superseded by a later plan, never applied";
+	if (strcmp(p->status, "planned") == 0)
+		return "waiting to be applied";
+	if (!last)
+		return p->status;
+	if (strcmp(last->status, "check_failed") == 0)
+		return "check failed before the point of no return: never "
+		       "applied, nothing changed";
+	if (strcmp(last->status, "eval_failed") == 0)
+		return "eval failed: the old versions kept serving";
+	if (strcmp(last->status, "interrupted") == 0)
+		return "interrupted by the node's death";
+	return p->status;
+}
+
+static cJSON *plan_json(const lm_plan_row *p, const lm_run_info *runs,
+			size_t nruns)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(o, "id", (double)p->id);
+	cJSON_AddNumberToObject(o, "from", (double)p->from_release);
+	cJSON_AddNumberToObject(o, "to", (double)p->to_release);
+	cJSON_AddStringToObject(o, "status", p->status);
+	cJSON_AddStringToObject(o, "fate", plan_fate(p, runs, nruns));
+	cJSON_AddStringToObject(o, "created_at", p->created_at);
+	return o;
+}
+
 int lm_history_json(cJSON **out, lm_ledger *l)
 {
 	lm_node_info node = { 0 };
 	lm_release_info *rels = NULL;
 	lm_run_info *runs = NULL;
-	size_t nrels = 0, nruns = 0, i;
+	lm_plan_row *plans = NULL;
+	size_t nrels = 0, nruns = 0, nplans = 0, i;
 	cJSON *o = NULL, *arr;
 	int rc;
 
 	*out = NULL;
 	if ((rc = lm_ledger_node_get(l, &node)) < 0 ||
 	    (rc = lm_ledger_release_list(l, &rels, &nrels)) < 0 ||
-	    (rc = lm_ledger_run_list(l, &runs, &nruns)) < 0)
+	    (rc = lm_ledger_run_list(l, &runs, &nruns)) < 0 ||
+	    (rc = lm_ledger_plan_list(l, &plans, &nplans)) < 0)
 		goto out;
 	if (!(o = cJSON_CreateObject())) {
 		rc = lm_error_set(LM_ERROR, "out of memory");
@@ -89,14 +134,20 @@ int lm_history_json(cJSON **out, lm_ledger *l)
 	arr = cJSON_AddArrayToObject(o, "runs");
 	for (i = 0; i < nruns; i++)
 		cJSON_AddItemToArray(arr, run_json(&runs[i]));
+	arr = cJSON_AddArrayToObject(o, "plans");
+	for (i = 0; i < nplans; i++)
+		cJSON_AddItemToArray(arr, plan_json(&plans[i], runs, nruns));
 	*out = o;
 out:
 	for (i = 0; i < nrels; i++)
 		lm_release_info_clear(&rels[i]);
 	for (i = 0; i < nruns; i++)
 		lm_run_info_clear(&runs[i]);
+	for (i = 0; i < nplans; i++)
+		lm_plan_row_clear(&plans[i]);
 	free(rels);
 	free(runs);
+	free(plans);
 	lm_node_info_clear(&node);
 	return rc;
 }

@@ -654,7 +654,8 @@ int lm_ledger_node_get(lm_ledger *l, lm_node_info *out)
 	assert(l && out);
 	rc = q_prep(l, &st,
 		    "SELECT id, name, app, libdir, current_release, "
-		    "permanent_release FROM nodes ORDER BY id LIMIT 1",
+		    "permanent_release, booted_release FROM nodes "
+		    "ORDER BY id LIMIT 1",
 		    "");
 	if (rc == 0 && (rc = q_step(l, st, "read node")) == 0)
 		rc = lm_error_set(LM_ENOTFOUND,
@@ -664,6 +665,7 @@ int lm_ledger_node_get(lm_ledger *l, lm_node_info *out)
 		n.id = sqlite3_column_int64(st, 0);
 		n.current_release = sqlite3_column_int64(st, 4);
 		n.permanent_release = sqlite3_column_int64(st, 5);
+		n.booted_release = sqlite3_column_int64(st, 6);
 		if ((rc = col_text(st, 1, &n.name)) == 0 &&
 		    (rc = col_str(st, 2, &n.app)) == 0)
 			rc = col_text(st, 3, &n.libdir);
@@ -690,6 +692,14 @@ int lm_ledger_node_set_permanent(lm_ledger *l, int64_t node, int64_t release)
 	assert(l);
 	return q_update1(l, "set permanent release", "node", node,
 			 "UPDATE nodes SET permanent_release = ? WHERE id = ?",
+			 "ri", release, node);
+}
+
+int lm_ledger_node_set_booted(lm_ledger *l, int64_t node, int64_t release)
+{
+	assert(l);
+	return q_update1(l, "set booted release", "node", node,
+			 "UPDATE nodes SET booted_release = ? WHERE id = ?",
 			 "ri", release, node);
 }
 
@@ -892,6 +902,21 @@ static int release_from_row(sqlite3_stmt *st, lm_release_info *r)
 	return rc;
 }
 
+/* A listed release also says whether it failed to boot and which earlier
+ * release holds the very same modules (release_index rows are equal
+ * exactly when name, file and oid of every module are). */
+static int release_list_row(sqlite3_stmt *st, void *e)
+{
+	lm_release_info *r = e;
+	int rc = release_from_row(st, r);
+
+	if (rc == 0 && (rc = col_str(st, 5, &r->boot_failed)) != 0)
+		lm_release_info_clear(r);
+	else if (rc == 0)
+		r->same_as = sqlite3_column_int64(st, 6);
+	return rc;
+}
+
 #define RELEASE_SELECT \
 	"SELECT id, parent, commit_oid, created_at, note FROM releases "
 
@@ -911,11 +936,6 @@ int lm_ledger_release_get(lm_ledger *l, int64_t id, lm_release_info *out)
 	return rc;
 }
 
-static int release_row(sqlite3_stmt *st, void *e)
-{
-	return release_from_row(st, e);
-}
-
 static void release_clear(void *e)
 {
 	lm_release_info_clear(e);
@@ -927,9 +947,16 @@ int lm_ledger_release_list(lm_ledger *l, lm_release_info **out, size_t *n)
 	int rc;
 
 	assert(l && out && n);
-	if ((rc = q_prep(l, &st, RELEASE_SELECT "ORDER BY id DESC", "")) != 0)
+	if ((rc = q_prep(l, &st,
+			 "SELECT r.id, r.parent, r.commit_oid, r.created_at, "
+			 "r.note, b.reason, (SELECT min(o.release_id) FROM "
+			 "release_index o WHERE o.release_id < r.id AND "
+			 "o.modules = i.modules) FROM releases r "
+			 "LEFT JOIN boot_failures b ON b.release_id = r.id "
+			 "LEFT JOIN release_index i ON i.release_id = r.id "
+			 "ORDER BY r.id DESC", "")) != 0)
 		return rc;
-	return q_list(l, st, "list releases", sizeof(**out), release_row,
+	return q_list(l, st, "list releases", sizeof(**out), release_list_row,
 		      release_clear, (void **)out, n);
 }
 
@@ -939,6 +966,7 @@ void lm_release_info_clear(lm_release_info *r)
 		return;
 	free(r->created_at);
 	free(r->note);
+	free(r->boot_failed);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -1181,15 +1209,33 @@ int lm_ledger_plan_set_status(lm_ledger *l, int64_t id, const char *status)
 			 status, id);
 }
 
+#define PLAN_COLS "id, from_release, to_release, status, path, created_at"
+
+/* A plan row of PLAN_COLS, and the json column after them if `json`. */
+static int plan_from_row(sqlite3_stmt *st, lm_plan_row *p, bool json)
+{
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	p->id = sqlite3_column_int64(st, 0);
+	p->from_release = sqlite3_column_int64(st, 1);
+	p->to_release = sqlite3_column_int64(st, 2);
+	if ((rc = col_text(st, 3, &p->status)) == 0 &&
+	    (rc = col_str(st, 4, &p->path)) == 0 &&
+	    (rc = col_text(st, 5, &p->created_at)) == 0 && json)
+		rc = col_str(st, 6, &p->json);
+	if (rc != 0)
+		lm_plan_row_clear(p);
+	return rc;
+}
+
 /* One plan row chosen by `where` (binding `types` like q_prep); `what`
  * names it in the not-found message. */
 static int plan_row(lm_ledger *l, lm_plan_row *out, const char *what,
 		    const char *where, const char *types, ...)
 {
-	lm_plan_row p = { 0 };
 	sqlite3_stmt *st;
-	char *sql = sqlite3_mprintf("SELECT id, from_release, to_release, "
-				    "status, path, created_at, json FROM "
+	char *sql = sqlite3_mprintf("SELECT " PLAN_COLS ", json FROM "
 				    "plans WHERE %s ORDER BY id DESC LIMIT 1",
 				    where);
 	va_list ap;
@@ -1203,22 +1249,33 @@ static int plan_row(lm_ledger *l, lm_plan_row *out, const char *what,
 	sqlite3_free(sql);
 	if (rc == 0 && (rc = q_step(l, st, "read plan")) == 0)
 		rc = lm_error_set(LM_ENOTFOUND, "%s: no %s", l->path, what);
-	if (rc == 1) {
-		p.id = sqlite3_column_int64(st, 0);
-		p.from_release = sqlite3_column_int64(st, 1);
-		p.to_release = sqlite3_column_int64(st, 2);
-		if ((rc = col_text(st, 3, &p.status)) == 0 &&
-		    (rc = col_str(st, 4, &p.path)) == 0 &&
-		    (rc = col_text(st, 5, &p.created_at)) == 0)
-			rc = col_str(st, 6, &p.json);
-	}
+	if (rc == 1)
+		rc = plan_from_row(st, out, true);
 	sqlite3_finalize(st);
-	if (rc != 0) {
-		lm_plan_row_clear(&p);
+	return rc;
+}
+
+static int plan_list_row(sqlite3_stmt *st, void *e)
+{
+	return plan_from_row(st, e, false);
+}
+
+static void plan_list_clear(void *e)
+{
+	lm_plan_row_clear(e);
+}
+
+int lm_ledger_plan_list(lm_ledger *l, lm_plan_row **out, size_t *n)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	assert(l && out && n);
+	if ((rc = q_prep(l, &st, "SELECT " PLAN_COLS " FROM plans "
+			 "ORDER BY id DESC", "")) != 0)
 		return rc;
-	}
-	*out = p;
-	return 0;
+	return q_list(l, st, "list plans", sizeof(**out), plan_list_row,
+		      plan_list_clear, (void **)out, n);
 }
 
 int lm_ledger_plan_get(lm_ledger *l, int64_t id, lm_plan_row *out)
@@ -1509,4 +1566,76 @@ void lm_stat_entries_free(lm_stat_entry *v, size_t n)
 	for (i = 0; v && i < n; i++)
 		free(v[i].file);
 	free(v);
+}
+
+/* ---------------------------------------------------------------------
+ * Boot failures and the host's declared imports
+ * ------------------------------------------------------------------- */
+
+int lm_ledger_boot_failure_add(lm_ledger *l, int64_t release,
+			       int64_t fallback, const char *reason)
+{
+	assert(l && release > 0 && fallback > 0 && reason);
+	return q_exec(l, "record boot failure",
+		      "INSERT OR IGNORE INTO boot_failures (release_id, reason, "
+		      "fallback) VALUES (?, ?, ?)",
+		      "isi", release, *reason ? reason : "unknown", fallback);
+}
+
+int lm_ledger_boot_failure_get(lm_ledger *l, int64_t release, char **reason)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	assert(l && reason);
+	*reason = NULL;
+	rc = q_prep(l, &st, "SELECT reason FROM boot_failures "
+		    "WHERE release_id = ?", "i", release);
+	if (rc == 0 && (rc = q_step(l, st, "read boot failure")) == 1)
+		rc = col_text(st, 0, reason);
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int lm_ledger_imports_get(lm_ledger *l, lm_imports *out)
+{
+	sqlite3_stmt *st;
+	lm_imports im = { 0 };
+	int rc;
+
+	assert(l && out);
+	rc = q_prep(l, &st, "SELECT module, name, signature FROM host_imports "
+		    "ORDER BY module, name", "");
+	while (rc == 0 && (rc = q_step(l, st, "read host imports")) == 1) {
+		const char *m = (const char *)sqlite3_column_text(st, 0);
+		const char *n = (const char *)sqlite3_column_text(st, 1);
+		const char *s = (const char *)sqlite3_column_text(st, 2);
+
+		rc = !m || !n || !s ? col_null(st, !m ? 0 : !n ? 1 : 2)
+				    : lm_imports_add(&im, m, n, s);
+	}
+	sqlite3_finalize(st);
+	if (rc < 0) {
+		lm_imports_clear(&im);
+		return rc;
+	}
+	*out = im;
+	return 0;
+}
+
+int lm_ledger_imports_set(lm_ledger *l, const lm_imports *im)
+{
+	int rc;
+
+	assert(l && im);
+	rc = sp_begin(l);
+	if (rc == 0)
+		rc = q_exec(l, "replace host imports",
+			    "DELETE FROM host_imports", "");
+	for (size_t i = 0; rc == 0 && i < im->n; i++)
+		rc = q_exec(l, "record host import",
+			    "INSERT INTO host_imports (module, name, signature) "
+			    "VALUES (?, ?, ?)", "sss", im->v[i].module,
+			    im->v[i].name, im->v[i].signature);
+	return sp_end(l, rc);
 }

@@ -20,6 +20,7 @@
 
 #include <stdint.h>
 
+#include "imports.h"
 #include "modset.h"
 
 typedef struct lm_ledger lm_ledger;
@@ -55,6 +56,7 @@ typedef struct lm_node_info {
 	char *libdir;             /* absolute path */
 	int64_t current_release;  /* 0 when none */
 	int64_t permanent_release;/* 0 when none */
+	int64_t booted_release;   /* the last release that booted, 0 none */
 } lm_node_info;
 
 int lm_ledger_node_create(lm_ledger *l, int64_t *out_id, const char *name,
@@ -63,7 +65,24 @@ int lm_ledger_node_create(lm_ledger *l, int64_t *out_id, const char *name,
 int lm_ledger_node_get(lm_ledger *l, lm_node_info *out);
 int lm_ledger_node_set_current(lm_ledger *l, int64_t node, int64_t release);
 int lm_ledger_node_set_permanent(lm_ledger *l, int64_t node, int64_t release);
+int lm_ledger_node_set_booted(lm_ledger *l, int64_t node, int64_t release);
 void lm_node_info_clear(lm_node_info *n);
+
+/* ---- boot failures and the host's declared imports -------------------- */
+
+/* Records that `release` failed to boot for `reason` and that the node
+ * booted `fallback` instead (a release fails once: a second record of the
+ * same release keeps the first). */
+int lm_ledger_boot_failure_add(lm_ledger *l, int64_t release,
+			       int64_t fallback, const char *reason);
+/* Why `release` failed to boot: *reason malloc'ed, NULL when it never
+ * failed. */
+int lm_ledger_boot_failure_get(lm_ledger *l, int64_t release, char **reason);
+
+/* The imports the host declared at its last start, sorted by module and
+ * name; replaced whole by _set. */
+int lm_ledger_imports_get(lm_ledger *l, lm_imports *out);
+int lm_ledger_imports_set(lm_ledger *l, const lm_imports *im);
 
 /* ---- releases and module versions ------------------------------------ */
 
@@ -73,6 +92,10 @@ typedef struct lm_release_info {
 	char commit[LM_OID_HEXSZ + 1];
 	char *created_at;         /* ISO 8601 UTC */
 	char *note;
+	/* lm_ledger_release_list only: */
+	char *boot_failed;        /* why it failed to boot here, or NULL */
+	int64_t same_as;          /* the earliest release with the same
+				   * modules and objects, 0 none */
 } lm_release_info;
 
 /* Records a release: the module versions (inserted when new, keyed by oid)
@@ -122,6 +145,8 @@ int lm_ledger_plan_newest(lm_ledger *l, int64_t *out_id);
 /* The newest plan from `from` to `to` that was applied; LM_ENOTFOUND. */
 int lm_ledger_plan_applied(lm_ledger *l, int64_t from, int64_t to,
 			   lm_plan_row *out);
+/* Every plan, newest first, without its json. */
+int lm_ledger_plan_list(lm_ledger *l, lm_plan_row **out, size_t *n);
 void lm_plan_row_clear(lm_plan_row *p);
 
 /* ---- apply runs --------------------------------------------------------- */

@@ -28,7 +28,8 @@ const char *lm_now_iso(void)
 }
 
 cJSON *lm_update_info_json(const char *libdir, int64_t release,
-			   const lm_plan *p, const lm_scan *scan)
+			   const lm_plan *p, const lm_scan *scan,
+			   const char *check_error)
 {
 	cJSON *o = cJSON_CreateObject(), *mods, *check, *warn;
 	char *pj = NULL;
@@ -45,11 +46,27 @@ cJSON *lm_update_info_json(const char *libdir, int64_t release,
 	else
 		cJSON_AddNullToObject(o, "plan");
 	check = cJSON_AddObjectToObject(o, "check");
-	warn = cJSON_AddArrayToObject(check, "ok");
-	for (i = 0; i < scan->nwarnings; i++)
-		cJSON_AddItemToArray(warn, cJSON_CreateString(scan->warnings[i]));
+	if (check_error) {
+		cJSON_AddStringToObject(check, "error", check_error);
+	} else {
+		warn = cJSON_AddArrayToObject(check, "ok");
+		for (i = 0; i < scan->nwarnings; i++)
+			cJSON_AddItemToArray(warn, cJSON_CreateString(
+							   scan->warnings[i]));
+	}
 	free(pj);
 	return o;
+}
+
+int lm_planning_check(const lm_state *st, const lm_plan *p)
+{
+	lm_imports im = { 0 };
+	int rc = lm_ledger_imports_get(st->ledger, &im);
+
+	if (rc == 0)
+		rc = lm_imports_check_plan(&im, p);
+	lm_imports_clear(&im);
+	return rc;
 }
 
 int lm_state_open(lm_state *st, const char *dir, int readonly)

@@ -94,9 +94,16 @@ int lm_planning_settle(lm_state *st);
 
 /* update_info as JSON, for the CLI and the control API alike:
  * {"libdir","release","modules":[names],"plan":{...}|null,
- *  "check":{"ok":[warnings]}}. `p` may be NULL (nothing changed). */
+ *  "check":{"ok":[warnings]}|{"error":reason}}. `p` may be NULL (nothing
+ * changed); `check_error` NULL when the check passed. */
 cJSON *lm_update_info_json(const char *libdir, int64_t release,
-			   const lm_plan *p, const lm_scan *scan);
+			   const lm_plan *p, const lm_scan *scan,
+			   const char *check_error);
+
+/* What the planner can check of a plan offline: the imports the node's
+ * host declared at its last start (recorded in the ledger) are all kept.
+ * LM_ECHECK naming the module and export. */
+int lm_planning_check(const lm_state *st, const lm_plan *p);
 
 /* ISO 8601 UTC time of now, e.g. "2026-11-25T12:00:00Z" (static buffer
  * of the calling thread). */

@@ -32,6 +32,10 @@ static void print_release(const cJSON *r)
 		printf("  current");
 	if (cli_json_true(r, "permanent"))
 		printf("  permanent");
+	if (cli_json_num(r, "same_as"))
+		printf("  same as release %lld", cli_json_num(r, "same_as"));
+	if (cli_json_str(r, "boot_failed", NULL))
+		printf("  boot_failed: %s", cli_json_str(r, "boot_failed", ""));
 	putchar('\n');
 }
 
@@ -91,6 +95,13 @@ int cmd_history(cli *c)
 			print_run(it);
 		if (!cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(h, "runs")))
 			printf("none\n");
+		printf("\nplans (newest first):\n");
+		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(h, "plans"))
+			printf("plan %-4lld %lld -> %lld  %s: %s\n",
+			       cli_json_num(it, "id"), cli_json_num(it, "from"),
+			       cli_json_num(it, "to"),
+			       cli_json_str(it, "status", "-"),
+			       cli_json_str(it, "fate", "-"));
 	}
 	cJSON_Delete(h);
 	return 0;

@@ -305,6 +305,12 @@ static void print_status(const cli *c, const cJSON *root)
 						      : "awaiting purge");
 	}
 	printf("release %lld\n", cli_json_num(root, "release"));
+	if (cJSON_GetObjectItemCaseSensitive(root, "fallback_from"))
+		printf("BOOT FALLBACK: release %lld failed to boot (%s); the "
+		       "node runs release %lld, the last that booted\n",
+		       cli_json_num(root, "fallback_from"),
+		       cli_json_str(root, "reason", "?"),
+		       cli_json_num(root, "release"));
 }
 
 int cmd_status(cli *c)

@@ -90,8 +90,11 @@ int cmd_plan(cli *c)
 			       (long long)pl.st.node.current_release);
 		goto out;
 	}
-	if (!c->dry_run &&
-	    (rc = lm_planning_record(&pl.st, pl.plan, &pl.new_set, &pl.scan)) < 0)
+	/* a plan the node's check must refuse is not recorded */
+	if ((rc = lm_planning_check(&pl.st, pl.plan)) < 0 ||
+	    (!c->dry_run &&
+	     (rc = lm_planning_record(&pl.st, pl.plan, &pl.new_set,
+				      &pl.scan)) < 0))
 		goto out;
 	if (c->json)
 		cli_print_plan_json(pl.plan);
@@ -139,6 +142,7 @@ out:
  *   check: {ok,[Warnings]} | {error,Reason} */
 int cmd_update_info(cli *c)
 {
+	char *check_err = NULL;
 	planned pl;
 	size_t i;
 	int rc;
@@ -148,10 +152,15 @@ int cmd_update_info(cli *c)
 			printf("check: {error,\"%s\"}\n", lm_error_last());
 		goto out;
 	}
+	if (pl.plan && (rc = lm_planning_check(&pl.st, pl.plan)) < 0 &&
+	    !(check_err = strdup(lm_error_last()))) {
+		rc = lm_error_set(LM_ERROR, "out of memory");
+		goto out;
+	}
 	if (c->json) {
 		cJSON *o = lm_update_info_json(pl.st.node.libdir,
 					       pl.st.node.current_release,
-					       pl.plan, &pl.scan);
+					       pl.plan, &pl.scan, check_err);
 
 		cli_print_json_text(cJSON_Print(o));
 		cJSON_Delete(o);
@@ -164,11 +173,18 @@ int cmd_update_info(cli *c)
 	cli_print_script("script", pl.plan ? &pl.plan->script : NULL, pl.plan);
 	cli_print_script("low level script",
 			  pl.plan ? &pl.plan->low_level : NULL, pl.plan);
+	if (check_err) {
+		printf("check: {error,\"%s\"}\n", check_err);
+		goto out;
+	}
 	printf("check: {ok,[");
 	for (i = 0; i < pl.scan.nwarnings; i++)
 		printf("%s\"%s\"", i ? "," : "", pl.scan.warnings[i]);
 	printf("]}\n");
 out:
 	planned_clear(&pl);
+	if (check_err) /* the check's error, printed above, is the answer */
+		lm_error_set(rc, "%s", check_err);
+	free(check_err);
 	return rc < 0 ? cli_fail(c, rc) : 0;
 }

@@ -239,8 +239,12 @@ static int check_deps(run *r)
 	return rc;
 }
 
-/* Every purge the script will do must be possible now: soft purges with
- * no pins left, brutal ones with a host callback to end the pinners. */
+/* Every purge and removal the script will do must be possible now: soft
+ * purges with no pins left, brutal ones with a host callback to end the
+ * pinners, no removal of a module the host holds export refs into. Eval
+ * then has nothing left to warn about that would leave the node running
+ * code its ledger does not name (docs/agent.md, "What the check
+ * predicts"). */
 static int check_purges(run *r)
 {
 	const lm_script *s = &r->plan->low_level;
@@ -255,11 +259,31 @@ static int check_purges(run *r)
 			rc = lm_runtime_check_purge(r->n->rt, in->modules[0],
 						    in->pre_purge);
 		else if (in->op == LM_OP_REMOVE)
-			rc = lm_runtime_check_purge(r->n->rt, in->modules[0],
-						    in->pre_purge);
+			rc = lm_runtime_check_remove(r->n->rt, in->modules[0],
+						     in->pre_purge);
 		if (rc < 0)
 			rc = lm_error_recode(LM_ECHECK);
 	}
+	return rc;
+}
+
+/* A release that failed to boot on this node would be made permanent by
+ * a live apply that never runs its init, and fail the next boot again. */
+static int check_boot_failed(run *r)
+{
+	char *reason = NULL;
+	int rc;
+
+	pthread_mutex_lock(&r->n->ledger_mu);
+	rc = lm_ledger_boot_failure_get(r->n->ledger, r->plan->to_release,
+					&reason);
+	pthread_mutex_unlock(&r->n->ledger_mu);
+	if (rc == 0 && reason)
+		rc = lm_error_set(LM_ECHECK, "release %lld failed to boot on "
+				  "this node (%s); install a fixed build, "
+				  "whose release is new", (long long)
+				  r->plan->to_release, reason);
+	free(reason);
 	return rc;
 }
 
@@ -278,6 +302,10 @@ static int before_ponr(run *r, size_t *ponr)
 		}
 	}
 	*ponr = i;
+	if (rc == 0)
+		rc = lm_imports_check_plan(&r->n->imports, r->plan);
+	if (rc == 0)
+		rc = check_boot_failed(r);
 	if (rc == 0)
 		rc = check_deps(r);
 	if (rc == 0)

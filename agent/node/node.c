@@ -8,7 +8,8 @@
  * boots on the last release whose eval succeeded and was not a mere try,
  * and its unfinished run is marked 'interrupted' (its plan 'failed').
  * A try never made permanent is undone by the restart: the permanent
- * release becomes current again.
+ * release becomes current again. A release that cannot boot is recorded
+ * boot_failed and the node boots the last release that booted on it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,8 +107,9 @@ static int boot_module(lm_node *n, lm_store *store, const lm_modinfo *m)
 	return rc;
 }
 
-/* Loads the current release, dependencies first. */
-static int boot_release(lm_node *n)
+/* Loads release `id`, dependencies first, after checking it gives every
+ * import the host declared. */
+static int boot_release(lm_node *n, int64_t id)
 {
 	lm_modset set = { 0 };
 	const char **names = NULL, **order = NULL;
@@ -115,8 +117,8 @@ static int boot_release(lm_node *n)
 	size_t i;
 	int rc;
 
-	if ((rc = lm_ledger_release_modules(n->ledger, n->info.current_release,
-					    &set)) < 0 ||
+	if ((rc = lm_ledger_release_modules(n->ledger, id, &set)) < 0 ||
+	    (rc = lm_imports_check_set(&n->imports, &set)) < 0 ||
 	    (rc = lm_store_open(&store, n->store_path, 0)) < 0)
 		goto out;
 	if (!(names = calloc(set.n + 1, sizeof(*names)))) {
@@ -137,6 +139,95 @@ out:
 	return rc;
 }
 
+/* A fresh runtime, for booting another release after a failed boot left
+ * some modules of the first loaded. */
+static int runtime_new(lm_node *n, const lm_node_options *opts)
+{
+	int rc = lm_runtime_new(&n->rt);
+
+	if (rc == 0 && opts->on_brutal_purge)
+		lm_runtime_on_brutal_purge(n->rt, opts->on_brutal_purge,
+					   opts->on_brutal_purge_ctx);
+	return rc;
+}
+
+/* The node boots `fallback` in place of `failed`: recorded in one write
+ * (the failure with its reason; current, permanent and booted moved), so
+ * that the failed release is never booted by itself again. */
+static int record_fallback(lm_node *n, int64_t failed, int64_t fallback,
+			   const char *reason)
+{
+	int rc = lm_ledger_begin(n->ledger);
+
+	if (rc < 0)
+		return rc;
+	if ((rc = lm_ledger_boot_failure_add(n->ledger, failed, fallback,
+					     reason)) == 0 &&
+	    (rc = lm_ledger_node_set_current(n->ledger, n->info.id,
+					     fallback)) == 0 &&
+	    (rc = lm_ledger_node_set_permanent(n->ledger, n->info.id,
+					       fallback)) == 0 &&
+	    (rc = lm_ledger_node_set_booted(n->ledger, n->info.id,
+					    fallback)) == 0)
+		rc = lm_ledger_commit(n->ledger);
+	else
+		lm_ledger_rollback(n->ledger);
+	return rc;
+}
+
+/* Boots the permanent release; when it cannot boot, the last release that
+ * booted on this node, if any other (DESIGN.md: "a node that cannot boot
+ * its current release boots the last release that booted on it"). */
+static int boot(lm_node *n, const lm_node_options *opts)
+{
+	int64_t failed = n->info.current_release;
+	int64_t fallback = n->info.booted_release;
+	char *reason, *known = NULL;
+	int rc = boot_release(n, failed);
+
+	if (rc == 0) {
+		if (n->info.booted_release != failed &&
+		    lm_ledger_node_set_booted(n->ledger, n->info.id,
+					      failed) < 0)
+			fprintf(stderr, "livemod: warning: the ledger could not "
+				"record that release %lld booted: %s\n",
+				(long long)failed, lm_error_last());
+		n->info.booted_release = failed;
+		return 0;
+	}
+	if (!fallback || fallback == failed ||
+	    lm_ledger_boot_failure_get(n->ledger, fallback, &known) < 0 ||
+	    known) {
+		free(known);
+		return rc; /* nothing known to boot instead: the error stands */
+	}
+	if (!(reason = strdup(lm_error_last())))
+		return lm_error_set(LM_ERROR, "out of memory");
+	fprintf(stderr, "livemod: ERROR: release %lld failed to boot: %s\n"
+		"livemod: ERROR: booting release %lld, the last release that "
+		"booted on this node; release %lld is marked boot_failed and "
+		"is not booted again by itself\n", (long long)failed, reason,
+		(long long)fallback, (long long)failed);
+	lm_runtime_free(n->rt);
+	n->rt = NULL;
+	if ((rc = runtime_new(n, opts)) < 0 ||
+	    (rc = boot_release(n, fallback)) < 0) {
+		lm_error_wrap("release %lld failed to boot (%s), and so did "
+			      "fallback release %lld", (long long)failed,
+			      reason, (long long)fallback);
+		free(reason);
+		return rc;
+	}
+	if ((rc = record_fallback(n, failed, fallback, reason)) < 0) {
+		free(reason);
+		return rc;
+	}
+	n->info.current_release = n->info.permanent_release = fallback;
+	n->fallback_from = failed;
+	n->fallback_reason = reason;
+	return 0;
+}
+
 /* The node runs code from its store, extracted to objects/, as its
  * ledger says: anyone who can write to one of them can make it run
  * theirs (docs/SECURITY.md). A state dir not yet made by `livemod init`
@@ -151,6 +242,24 @@ static int trusted_dirs(lm_node *n)
 		rc = lm_path_trusted(objects, "objects dir");
 	free(objects);
 	return rc == LM_ENOTFOUND ? 0 : rc;
+}
+
+/* Takes the host's declared imports and records them, so that the
+ * planner checks plans against them while the node is down too. */
+static int declare_imports(lm_node *n, const lm_node_options *opts)
+{
+	int rc = 0;
+
+	if (opts->nimports && !opts->imports)
+		return lm_error_set(LM_EINVAL, "lm_node_start: %zu imports "
+				    "declared and no array", opts->nimports);
+	for (size_t i = 0; i < opts->nimports && rc == 0; i++)
+		rc = lm_imports_add(&n->imports, opts->imports[i].module,
+				    opts->imports[i].name,
+				    opts->imports[i].signature);
+	if (rc == 0)
+		rc = lm_ledger_imports_set(n->ledger, &n->imports);
+	return rc;
 }
 
 int lm_node_start(lm_node **out, const lm_node_options *opts)
@@ -182,14 +291,12 @@ int lm_node_start(lm_node **out, const lm_node_options *opts)
 				  "(run 'livemod init --libdir DIR')",
 				  opts->state_dir);
 	if (rc < 0 || (rc = lm_ledger_node_get(n->ledger, &n->info)) < 0 ||
+	    (rc = declare_imports(n, opts)) < 0 ||
 	    (rc = settle_permanent(n)) < 0 ||
 	    (rc = settle_interrupted(n)) < 0 ||
-	    (rc = lm_runtime_new(&n->rt)) < 0)
+	    (rc = runtime_new(n, opts)) < 0)
 		goto fail;
-	if (opts->on_brutal_purge)
-		lm_runtime_on_brutal_purge(n->rt, opts->on_brutal_purge,
-					   opts->on_brutal_purge_ctx);
-	if ((rc = boot_release(n)) < 0 ||
+	if ((rc = boot(n, opts)) < 0 ||
 	    (rc = lm_node_http_start(n, opts)) < 0)
 		goto fail;
 	free(ledger_path);
@@ -214,6 +321,8 @@ void lm_node_stop(lm_node *n)
 	lm_node_http_stop(n);
 	lm_runtime_free(n->rt);
 	lm_node_info_clear(&n->info);
+	lm_imports_clear(&n->imports);
+	free(n->fallback_reason);
 	lm_ledger_free(n->ledger);
 	pthread_mutex_destroy(&n->apply_mu);
 	pthread_mutex_destroy(&n->ledger_mu);
@@ -251,6 +360,13 @@ int64_t lm_node_permanent_release(lm_node *n)
 	pthread_mutex_unlock(&n->ledger_mu);
 	lm_node_info_clear(&info);
 	return r;
+}
+
+int64_t lm_node_fallback(lm_node *n, const char **reason)
+{
+	if (reason)
+		*reason = n->fallback_reason;
+	return n->fallback_from;
 }
 
 int lm_node_http_port(lm_node *n)

@@ -16,6 +16,7 @@
 
 #include <livemod/node.h>
 
+#include "imports.h"
 #include "ledger.h"
 #include "planning.h"
 
@@ -38,6 +39,9 @@ struct lm_node {
 	int http_port;
 	unsigned idle_s;            /* a connection's idle timeout (http.c) */
 	int sock_fd;
+	lm_imports imports;         /* the host's declared imports */
+	int64_t fallback_from;      /* the release that failed to boot, or 0 */
+	char *fallback_reason;
 };
 
 /* What planning the node's libdir gave: the scan, the to-release and the

@@ -14,6 +14,20 @@
 #include "history.h"
 #include "planning.h"
 
+/* "fallback_from" and "reason" when the node booted a fallback release
+ * because its permanent one failed to boot: said wherever a person or a
+ * script looks at the node's state. */
+static void add_fallback(cJSON *o, lm_node *n)
+{
+	const char *reason;
+	int64_t from = lm_node_fallback(n, &reason);
+
+	if (!from)
+		return;
+	cJSON_AddNumberToObject(o, "fallback_from", (double)from);
+	cJSON_AddStringToObject(o, "reason", reason);
+}
+
 /* Prints `o` into *out and frees it. */
 static int emit(cJSON *o, char **out)
 {
@@ -55,11 +69,16 @@ int lm_node_update_info_json(lm_node *n, char **out)
 	pthread_mutex_lock(&n->ledger_mu);
 	rc = lm_node_plan(n, &o, &pl);
 	pthread_mutex_unlock(&n->ledger_mu);
-	if (rc == 0)
+	if (rc == 0) {
+		const char *err = pl.plan && lm_imports_check_plan(
+					&n->imports, pl.plan) < 0
+					  ? lm_error_last() : NULL;
+
 		rc = emit(lm_update_info_json(n->info.libdir,
 					      lm_node_release(n), pl.plan,
-					      &pl.scan),
+					      &pl.scan, err),
 			  out);
+	}
 	lm_node_planned_clear(&pl);
 	return rc;
 }
@@ -87,6 +106,7 @@ int lm_node_modules_json(lm_node *n, char **out)
 		return rc;
 	root = cJSON_CreateObject();
 	cJSON_AddNumberToObject(root, "release", (double)lm_node_release(n));
+	add_fallback(root, n);
 	arr = cJSON_AddArrayToObject(root, "modules");
 	for (i = 0; i < nm; i++) {
 		const lm_module_info *m = &mods[i];
@@ -157,5 +177,6 @@ int lm_node_health_json(lm_node *n, char **out)
 	cJSON_AddNumberToObject(o, "permanent",
 				(double)lm_node_permanent_release(n));
 	cJSON_AddNumberToObject(o, "modules", (double)nm);
+	add_fallback(o, n);
 	return emit(o, out);
 }

@@ -204,6 +204,12 @@ int lm_runtime_check_purge(lm_runtime *rt, const char *module,
 int lm_runtime_remove(lm_runtime *rt, const char *module, lm_purge_mode mode,
 		      unsigned flags);
 
+/* The check a removal would pass, changing nothing: the same refusals as
+ * lm_runtime_remove (export refs held, pins a soft purge or a missing
+ * brutal-purge callback cannot end), LM_EBUSY naming what holds it. */
+int lm_runtime_check_remove(lm_runtime *rt, const char *module,
+			    lm_purge_mode mode);
+
 /* One purge (or removal) of lm_runtime_purge_batch. */
 typedef struct lm_purge_op {
 	const char *module;

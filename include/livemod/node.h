@@ -25,6 +25,25 @@ extern "C" {
 
 typedef struct lm_node lm_node;
 
+/*
+ * One export the host looks up: declared when the node starts, so that
+ * booting a release validates it (a release that lacks it, or has it with
+ * another signature, does not boot: the node falls back) and every plan
+ * is checked against it, by the node and offline by the planner (a plan
+ * that removes the module or changes the export fails its check).
+ *
+ *   static const lm_import imports[] = {
+ *       LM_IMPORT(mod_util, escape, int (const char *, char *, size_t)),
+ *   };
+ */
+typedef struct lm_import {
+	const char *module;
+	const char *name;
+	const char *signature; /* LM_SIG(type), as for lm_export_ref_lookup */
+} lm_import;
+
+#define LM_IMPORT(module, name, ...) { #module, #name, LM_SIG(__VA_ARGS__) }
+
 typedef struct lm_node_options {
 	const char *state_dir;   /* required */
 	/* Serve the control API on state/agent.sock (mode 0600). */
@@ -36,13 +55,23 @@ typedef struct lm_node_options {
 	 * callback (see lm_runtime_on_brutal_purge); may be NULL. */
 	lm_brutal_purge_fn on_brutal_purge;
 	void *on_brutal_purge_ctx;
+	/* The exports the host will look up (may be NULL when nimports is
+	 * 0): validated at boot, recorded in the ledger, every plan checked
+	 * against them. */
+	const lm_import *imports;
+	size_t nimports;
 } lm_node_options;
 
 /* Starts the node. On start, apply runs left 'running' by a node that
  * died are marked 'interrupted', and the node boots on its permanent
  * release (OTP's word): the last one whose eval succeeded, unless that
  * apply was only a try (LM_APPLY_TRY) never made permanent — then the
- * restart undoes it, and the permanent release becomes current again. */
+ * restart undoes it, and the permanent release becomes current again.
+ * A permanent release that cannot boot (an object fails to load, an init
+ * fails, a declared import is missing or has another signature) is
+ * recorded 'boot_failed' with the reason, and the node boots the last
+ * release that booted on it instead (lm_node_fallback; the node's log,
+ * GET /health, `livemod status` and `history` say so). */
 int lm_node_start(lm_node **out, const lm_node_options *opts);
 
 /* Stops serving and unloads every module. Every export ref and pin the
@@ -57,6 +86,10 @@ int64_t lm_node_release(lm_node *node);
 
 /* The release the node boots on a restart (ledger id). */
 int64_t lm_node_permanent_release(lm_node *node);
+
+/* When the node booted a fallback release: the release that failed to
+ * boot (and *reason, owned by the node, why); else 0. */
+int64_t lm_node_fallback(lm_node *node, const char **reason);
 
 /* The TCP port the control API listens on (after start with
  * http_listen "127.0.0.1:0"), or 0. */

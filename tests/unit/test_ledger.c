@@ -189,10 +189,11 @@ static void test_create_and_reopen(void **state)
 	assert_int_equal(sql_int(db, "PRAGMA synchronous"), 1); /* NORMAL */
 	sql_text_is(db, "PRAGMA journal_mode", "wal");
 	sql_text_is(db, "PRAGMA integrity_check", "ok");
-	/* 001's seven and 002's release_index. */
+	/* 001's seven, 002's release_index, 003's boot_failures and
+	 * host_imports. */
 	assert_int_equal(sql_int(db, "SELECT count(*) FROM sqlite_schema "
 				     "WHERE type = 'table'"),
-			 8);
+			 10);
 	lm_ledger_free(l);
 	f->l = NULL;
 
