@@ -319,3 +319,33 @@ out:
 	lm_release_info_clear(&to_info);
 	return rc;
 }
+
+int lm_rollback_set_boot(lm_state *st, int64_t to, int64_t *was)
+{
+	lm_node_info now = { 0 };
+	lm_release_info r = { 0 };
+	int rc = lm_ledger_begin(st->ledger);
+
+	*was = 0;
+	if (rc < 0)
+		return rc;
+	/* read under the write lock: another command may just have moved it */
+	if ((rc = lm_ledger_node_get(st->ledger, &now)) == 0 &&
+	    (rc = lm_ledger_release_get(st->ledger, to, &r)) == LM_ENOTFOUND)
+		rc = lm_error_set(LM_ENOTFOUND, "no release %lld (see 'livemod "
+				  "history')", (long long)to);
+	*was = now.permanent_release ? now.permanent_release
+				     : now.current_release;
+	if (rc == 0 && *was == to && now.current_release == to)
+		rc = lm_error_set(LM_EINVAL, "release %lld is already the "
+				  "release the node boots", (long long)to);
+	if (rc == 0 &&
+	    (rc = lm_ledger_node_set_current(st->ledger, now.id, to)) == 0 &&
+	    (rc = lm_ledger_node_set_permanent(st->ledger, now.id, to)) == 0)
+		rc = lm_ledger_commit(st->ledger);
+	if (rc < 0)
+		lm_ledger_rollback(st->ledger);
+	lm_release_info_clear(&r);
+	lm_node_info_clear(&now);
+	return rc;
+}

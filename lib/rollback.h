@@ -34,4 +34,13 @@ int lm_rollback_target(lm_state *st, int64_t to, int64_t *out);
 int lm_rollback_compute(lm_plan **out, lm_state *st, const char *store_path,
 			int64_t to, const lm_plan_opts *opts);
 
+/*
+ * With no node running: makes release `to` the one the next start boots
+ * (current and permanent), in one write under the ledger's lock, and
+ * says in *was which it was. The libdir is left alone, as an online
+ * rollback leaves it. LM_ENOTFOUND for an unknown release; LM_EINVAL
+ * when `to` is already the boot release.
+ */
+int lm_rollback_set_boot(lm_state *st, int64_t to, int64_t *was);
+
 #endif

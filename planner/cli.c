@@ -208,3 +208,22 @@ char *cli_term_text(const cJSON *v)
 	free(out);
 	return NULL;
 }
+
+long long cli_positive(const char *arg)
+{
+	size_t len = strlen(arg);
+
+	if (len == 0 || len > 18 || strspn(arg, "0123456789") != len)
+		return -1;
+	return atoll(arg) > 0 ? atoll(arg) : -1;
+}
+
+long long cli_release_arg(const cli *c, const char *arg)
+{
+	long long id = cli_positive(arg);
+
+	if (id < 0)
+		cli_usage(c, "'%s' is not a release id (a positive integer)",
+			  arg);
+	return id;
+}

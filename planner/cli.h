@@ -60,6 +60,19 @@ void cli_print_plan_json(const lm_plan *p);
 int cli_node_apply(cli *c, const char *method, const char *path,
 		   const char *body, size_t len);
 
+/* A positive decimal integer of at most 18 digits, or -1. */
+long long cli_positive(const char *arg);
+/* A release operand: its id, or -1 after a usage error naming it. */
+long long cli_release_arg(const cli *c, const char *arg);
+
+/* Whether a node runs on the state dir: 1 it answers, 0 none (nothing
+ * listens on agent.sock), < 0 an error (set). */
+int cli_node_running(const cli *c);
+
+/* With no node running, makes `to` the release the next start boots and
+ * says so (rollback, make_permanent). Returns the exit status. */
+int cli_set_boot_release(cli *c, long long to);
+
 /* The endpoint's path, with ?try=1 under --try (static buffer). */
 const char *cli_try_path(const cli *c, const char *path);
 

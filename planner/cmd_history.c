@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "error.h"
 #include "history.h"
+#include "rollback.h"
 
 /*   release 3  1a2b3c4d5e6f  from 2  2026-11-25T14:30:01.123Z  current */
 static void print_release(const cJSON *r)
@@ -107,23 +108,64 @@ int cmd_history(cli *c)
 	return 0;
 }
 
-/* OTP's release_handler:make_permanent: the release the node runs now
- * becomes the one it boots. */
-int cmd_make_permanent(cli *c)
+int cli_set_boot_release(cli *c, long long to)
 {
-	lm_node_info now = { 0 };
 	lm_state st;
 	int64_t was = 0;
 	int rc;
 
+	if ((rc = lm_state_open(&st, c->state, 0)) < 0)
+		return cli_fail(c, rc);
+	rc = lm_rollback_set_boot(&st, to, &was);
+	lm_state_close(&st);
+	if (rc < 0)
+		return cli_fail(c, rc);
+	if (c->json)
+		printf("{\"boot\": %lld, \"was\": %lld, \"running\": false}\n",
+		       to, (long long)was);
+	else
+		printf("no node running: release %lld is the release the next "
+		       "start boots (was release %lld); it takes effect at the "
+		       "next start. The libdir is unchanged: 'livemod update "
+		       "all' then plans from release %lld to what the libdir "
+		       "holds.\n", to, (long long)was, to);
+	return 0;
+}
+
+/* OTP's release_handler:make_permanent: the release the node runs now
+ * becomes the one it boots. With no node running, any recorded release
+ * can be chosen as the one the next start boots. */
+int cmd_make_permanent(cli *c)
+{
+	lm_node_info now = { 0 };
+	lm_state st;
+	long long want = 0;
+	int64_t was = 0;
+	int rc, running;
+
 	if (!cli_state_dir(c))
 		return 2;
+	if (c->nargs == 1 &&
+	    ((want = cli_release_arg(c, c->args[0])) < 1))
+		return 2;
+	if ((running = cli_node_running(c)) < 0)
+		return cli_fail(c, running);
+	if (!running && want)
+		return cli_set_boot_release(c, want);
 	if ((rc = lm_state_open(&st, c->state, 0)) < 0)
 		return cli_fail(c, rc);
 	if ((rc = lm_ledger_begin(st.ledger)) == 0) {
 		/* read under the write lock: an apply may just have moved it */
-		if ((rc = lm_ledger_node_get(st.ledger, &now)) == 0 &&
-		    now.current_release == now.permanent_release)
+		if ((rc = lm_ledger_node_get(st.ledger, &now)) == 0 && want &&
+		    want != now.current_release)
+			rc = lm_error_set(LM_EINVAL, "the running node is on "
+					  "release %lld: only the release it "
+					  "runs can be made permanent (to run "
+					  "release %lld: livemod rollback --to "
+					  "%lld)", (long long)now.current_release,
+					  want, want);
+		else if (rc == 0 &&
+			 now.current_release == now.permanent_release)
 			rc = lm_error_set(LM_EINVAL, "nothing is current but "
 					  "not permanent: release %lld is "
 					  "already permanent",

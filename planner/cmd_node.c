@@ -171,6 +171,19 @@ int cli_node_apply(cli *c, const char *method, const char *path,
 	return request(c, method, path, body, len, print_result);
 }
 
+int cli_node_running(const cli *c)
+{
+	lm_client_response r;
+	int rc = lm_client_request(&r, c->state, "GET", "/health", NULL, 0);
+
+	if (rc == LM_ENONODE)
+		return 0;
+	if (rc < 0)
+		return rc;
+	lm_client_response_clear(&r);
+	return 1;
+}
+
 /* ---- the commands ------------------------------------------------------------ */
 
 const char *cli_try_path(const cli *c, const char *path)

@@ -56,9 +56,11 @@ static const command commands[] = {
 	{ "rollback", cmd_rollback,
 	  COMMON | OPT(O_TO) | OPT(O_DRY_RUN) | OPT(O_TRY), 0, 0,
 	  "rollback [--to RELEASE] [--dry-run] [--try]   plan and apply the "
-	  "way back (default: the release the current one came from)" },
-	{ "make_permanent", cmd_make_permanent, COMMON, 0, 0,
-	  "make_permanent   make the node's current release the one it boots" },
+	  "way back (default: the release the current one came from); no "
+	  "node running: set the release the next start boots" },
+	{ "make_permanent", cmd_make_permanent, COMMON, 0, 1,
+	  "make_permanent [RELEASE]   make the node's current release the one "
+	  "it boots (no node running: the release the next start boots)" },
 	{ "gc", cmd_gc, COMMON | OPT(O_KEEP) | OPT(O_DRY_RUN), 0, 0,
 	  "gc [--keep N] [--dry-run]   prune releases beyond the newest N "
 	  "that no node needs, and unused objects" },
@@ -120,16 +122,6 @@ static int add_extra(cli *c, char *arg)
 	return 0;
 }
 
-/* A positive decimal integer of at most 18 digits, or -1. */
-static long long positive(const char *arg)
-{
-	size_t len = strlen(arg);
-
-	if (len == 0 || len > 18 || strspn(arg, "0123456789") != len)
-		return -1;
-	return atoll(arg) > 0 ? atoll(arg) : -1;
-}
-
 static int take_option(cli *c, int o, char *arg)
 {
 	int p;
@@ -149,12 +141,12 @@ static int take_option(cli *c, int o, char *arg)
 	case O_EXTRA: return add_extra(c, arg);
 	case O_TRY: c->try_only = 1; return 0;
 	case O_TO:
-		if ((c->to = positive(arg)) < 0)
+		if ((c->to = cli_positive(arg)) < 0)
 			return cli_usage(c, "--to wants a release id (a positive "
 				     "integer), got '%s'", arg);
 		return 0;
 	case O_KEEP:
-		if ((c->keep = positive(arg)) < 0)
+		if ((c->keep = cli_positive(arg)) < 0)
 			return cli_usage(c, "--keep wants a positive number of "
 				     "releases, got '%s'", arg);
 		return 0;

@@ -121,6 +121,12 @@ unchanged() {
 		fail "state changed: $(diff "$T/.snap.before" "$T/.snap.after" | head -20)"
 }
 
+# jq-less JSON: SQLite's json functions on a file.
+# jf FILE PATH: the value at PATH ('$.error.code').
+jf() {
+	sqlite3 :memory: "SELECT json_extract(readfile('$1'), '$2')"
+}
+
 sql() {
 	sqlite3 "$STATE/ledger.db" "$1"
 }

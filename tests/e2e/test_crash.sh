@@ -33,9 +33,6 @@ SEED=${CRASH_SEED:-$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')}
 exec 3>&1
 
 
-jf() {
-	sqlite3 :memory: "SELECT json_extract(readfile('$1'), '$2')"
-}
 
 # served: "name vsn oid" per module the node serves, and its release.
 served() {

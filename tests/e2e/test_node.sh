@@ -52,11 +52,6 @@ api() {
 	BODY=$(cat "$T/.body" 2>/dev/null)
 }
 
-# jq-less JSON: SQLite's json functions on a file.
-# jf FILE PATH: the value at PATH ('$.error.code').
-jf() {
-	sqlite3 :memory: "SELECT json_extract(readfile('$1'), '$2')"
-}
 
 # want_code CODE [ERRCODE]: the last api call answered CODE (and, for an
 # error, {"error": {"code": ERRCODE}}).

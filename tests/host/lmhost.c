@@ -3,10 +3,13 @@
  * on a state dir and keeps calling its modules, for the end-to-end tests
  * of update, apply, status and the control API.
  *
- *   lmhost --state DIR [--http 127.0.0.1:0] [--call MOD]... [--pin MOD]...
+ *   lmhost --state DIR [--http 127.0.0.1:0] [--call MOD]... [--import MOD]...
+ *          [--pin MOD]...
  *
  * --call MOD  a thread calls MOD's `int answer(void)` in a tight loop
  *             (short calls); a call answered <= 0 is counted as bad.
+ * --import MOD  declares MOD's `int answer(void)` an import of the host
+ *             (lm_node_options imports): boot and every plan check it.
  * --pin MOD   a task pins MOD; a brutal purge of its version ends it
  *             (the task prints "ended MOD VSN" and lets go); SIGUSR1
  *             makes pinned tasks refresh.
@@ -35,6 +38,7 @@ static volatile sig_atomic_t stop, refresh;
 static atomic_long calls, bad;
 static lm_export_ref *refs[MAXN];
 static pinned pins[MAXN];
+static lm_import imports[MAXN];
 static int nrefs, npins;
 
 static void on_signal(int sig)
@@ -104,6 +108,7 @@ int main(int argc, char **argv)
 
 	o.control_socket = 1;
 	o.on_brutal_purge = end_task;
+	o.imports = imports;
 	for (i = 1; i + 1 < argc; i += 2) {
 		if (strcmp(argv[i], "--state") == 0)
 			o.state_dir = argv[i + 1];
@@ -111,6 +116,10 @@ int main(int argc, char **argv)
 			o.http_listen = argv[i + 1];
 		else if (strcmp(argv[i], "--call") == 0 && nrefs < MAXN)
 			refs[nrefs++] = (lm_export_ref *)argv[i + 1];
+		else if (strcmp(argv[i], "--import") == 0 &&
+			 o.nimports < MAXN)
+			imports[o.nimports++] = (lm_import){
+				argv[i + 1], "answer", LM_SIG(int (void)) };
 		else if (strcmp(argv[i], "--pin") == 0 && npins < MAXN)
 			pins[npins++].module = argv[i + 1];
 		else
@@ -118,7 +127,7 @@ int main(int argc, char **argv)
 	}
 	if (i < argc || !o.state_dir) {
 		fprintf(stderr, "usage: lmhost --state DIR [--http ADDR] "
-				"[--call MOD]... [--pin MOD]...\n");
+				"[--call MOD]... [--import MOD]... [--pin MOD]...\n");
 		return 2;
 	}
 	signal(SIGTERM, on_signal);
