@@ -80,8 +80,14 @@ static void print_result(const cli *c, const cJSON *root)
 {
 	const cJSON *plan = cJSON_GetObjectItemCaseSensitive(root, "plan");
 	const cJSON *check = cJSON_GetObjectItemCaseSensitive(root, "check");
+	const cJSON *w;
 	lm_plan *p;
 
+	/* the scan's warnings, as `plan` and `update_list` print them */
+	cJSON_ArrayForEach(w, cJSON_GetObjectItemCaseSensitive(root, "warnings"))
+		if (cJSON_IsString(w))
+			fprintf(stderr, "livemod %s: warning: %s\n", c->cmd,
+				w->valuestring);
 	if (!plan || cJSON_IsNull(plan)) {
 		if (cJSON_GetObjectItemCaseSensitive(root, "release"))
 			printf("nothing to update: libdir matches release "
@@ -229,29 +235,21 @@ int cmd_update(cli *c)
 	return rc;
 }
 
-/* The id a plan file records: a positive integer (a dry run has null). */
-static int file_plan_id(long long *id, const char *text, size_t len,
-			const char *path)
+/* The id of the plan in file `path`, read and validated as `livemod show`
+ * reads it, so a hand-edited plan is refused with the field that is
+ * wrong; a dry run's plan has none. */
+static int file_plan_id(long long *id, const char *path)
 {
-	cJSON *root = cJSON_ParseWithLength(text, len);
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "id");
-	int rc = 0;
+	lm_plan *p = NULL;
+	int rc = lm_plan_load_file(&p, path);
 
-	if (!cJSON_IsObject(root) ||
-	    !cJSON_GetObjectItemCaseSensitive(root, "format"))
-		rc = lm_error_set(LM_EINVAL, "%s: not a livemod plan (no "
-				  "format field)", path);
-	else if (cJSON_IsNull(v))
+	if (rc == 0 && p->id < 1)
 		rc = lm_error_set(LM_EINVAL, "%s: id: null, a dry run's plan "
 				  "(only a recorded plan can be applied: run "
 				  "livemod plan)", path);
-	else if (!cJSON_IsNumber(v) || v->valuedouble < 1 ||
-		 v->valuedouble != (double)(long long)v->valuedouble)
-		rc = lm_error_set(LM_EINVAL, "%s: id: expected a plan id",
-				  path);
-	else
-		*id = (long long)v->valuedouble;
-	cJSON_Delete(root);
+	if (rc == 0)
+		*id = (long long)p->id;
+	lm_plan_free(p);
 	return rc;
 }
 
@@ -274,7 +272,7 @@ int cmd_apply(cli *c)
 					 arg);
 	} else {
 		if ((rc = lm_file_read(&text, &len, arg)) < 0 ||
-		    (rc = file_plan_id(&id, text, len, arg)) < 0) {
+		    (rc = file_plan_id(&id, arg)) < 0) {
 			if (rc == LM_ENOTFOUND)
 				lm_error_set(LM_ENOTFOUND, "no plan file %s",
 					     arg);

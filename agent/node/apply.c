@@ -958,7 +958,47 @@ typedef struct plan_args {
 	size_t n;
 	int64_t to;                 /* rollback: the target, 0 its default */
 	int64_t plan_id;            /* 0: nothing to apply */
+	cJSON *warnings;            /* update: the scan's, as `plan` prints */
 } plan_args;
+
+/* Does the recorded plan `row` do what `p` would: from the same release,
+ * every module to the same object (or removed)? Then it is the plan an
+ * operator reviewed (the post-install hook records one), and the update
+ * applies it rather than superseding it with its twin. */
+static int same_plan(const lm_plan_row *row, const lm_plan *p)
+{
+	lm_plan *q = NULL;
+	int same = row->json && row->from_release == p->from_release &&
+		   lm_plan_from_json(&q, row->json, strlen(row->json),
+				     "plan") == 0 &&
+		   q->nmodules == p->nmodules;
+
+	for (size_t i = 0; same && i < p->nmodules; i++) {
+		const lm_plan_module *a = &p->modules[i];
+		const lm_plan_module *b = plan_module(q, a->name);
+
+		same = b && !a->new_side == !b->new_side &&
+		       (!a->new_side ||
+			strcmp(a->new_side->oid, b->new_side->oid) == 0);
+	}
+	lm_plan_free(q);
+	return same;
+}
+
+/* The plan waiting to be applied (status 'planned'), if it is `p`'s twin:
+ * its id, else 0. */
+static int64_t reviewed_twin(lm_node *n, const lm_plan *p)
+{
+	lm_plan_row row = { 0 };
+	int64_t newest = 0, id = 0;
+
+	if (lm_ledger_plan_newest(n->ledger, &newest) == 0 && newest &&
+	    lm_ledger_plan_get(n->ledger, newest, &row) == 0 &&
+	    strcmp(row.status, "planned") == 0 && same_plan(&row, p))
+		id = row.id;
+	lm_plan_row_clear(&row);
+	return id;
+}
 
 /* Plans the way from the node's release to its libdir and records it. */
 static int plan_update(lm_node *n, void *arg)
@@ -971,9 +1011,14 @@ static int plan_update(lm_node *n, void *arg)
 	o.only = a->modules;
 	o.nonly = a->n;
 	rc = lm_node_plan(n, &o, &pl);
-	if (rc == 0 && pl.plan)
-		rc = lm_planning_record(&pl.st, pl.plan, &pl.new_set, &pl.scan);
-	if (rc == 0 && pl.plan)
+	for (size_t i = 0; rc == 0 && i < pl.scan.nwarnings; i++) {
+		fprintf(stderr, "livemod: warning: %s\n", pl.scan.warnings[i]);
+		cJSON_AddItemToArray(a->warnings,
+				     cJSON_CreateString(pl.scan.warnings[i]));
+	}
+	if (rc == 0 && pl.plan && !(a->plan_id = reviewed_twin(n, pl.plan)) &&
+	    (rc = lm_planning_record(&pl.st, pl.plan, &pl.new_set,
+				     &pl.scan)) == 0)
 		a->plan_id = pl.plan->id;
 	lm_node_planned_clear(&pl);
 	return rc;
@@ -1000,6 +1045,41 @@ static int plan_rollback(lm_node *n, void *arg)
 	return rc;
 }
 
+static int nothing_result(lm_apply_result **res, int64_t release)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNullToObject(o, "plan");
+	cJSON_AddNumberToObject(o, "release", (double)release);
+	cJSON_AddItemToObject(o, "modules", cJSON_CreateArray());
+	if (!(*res = calloc(1, sizeof(**res))) ||
+	    !((*res)->json = cJSON_Print(o))) {
+		lm_apply_result_free(*res);
+		*res = NULL;
+		cJSON_Delete(o);
+		return lm_error_set(LM_ERROR, "out of memory");
+	}
+	cJSON_Delete(o);
+	return 0;
+}
+
+/* The scan's warnings ("a .so in the libdir that is not a livemod
+ * module") go into the answer as "warnings", as `plan` prints them. */
+static void add_warnings(lm_apply_result *res, const cJSON *warnings)
+{
+	cJSON *o = cJSON_Parse(res->json);
+	char *text;
+
+	if (!o)
+		return;
+	cJSON_AddItemToObject(o, "warnings", cJSON_Duplicate(warnings, 1));
+	if ((text = cJSON_Print(o))) {
+		free(res->json);
+		res->json = text;
+	}
+	cJSON_Delete(o);
+}
+
 /* Plans with `plan` under the ledger lock, then applies what it
  * recorded; the whole under apply_mu, so nothing moves the node between
  * the two. A plan with no change answers an empty result. */
@@ -1009,22 +1089,28 @@ static int plan_and_apply(lm_node *n, int (*plan)(lm_node *, void *),
 	int rc;
 
 	*res = NULL;
+	if (!(a->warnings = cJSON_CreateArray()))
+		return lm_error_set(LM_ERROR, "out of memory");
 	if ((rc = apply_enter(n)) < 0)
-		return rc;
+		goto out;
 	rc = ledger_locked(n, plan, a);
 	if (rc == 0 && a->plan_id)
 		rc = apply_locked(n, a->plan_id, NULL, flags, res);
-	else if (rc == 0 && (*res = calloc(1, sizeof(**res))))
-		(*res)->json = strdup("{\"plan\": null, \"check\": \"{ok,[]}\", "
-				      "\"eval\": \"{ok,[]}\", \"modules\": []}");
+	else if (rc == 0)
+		/* nothing to update: no check ran, so none is reported */
+		rc = nothing_result(res, lm_node_release(n));
 	pthread_mutex_unlock(&n->apply_mu);
+	if (*res && cJSON_GetArraySize(a->warnings))
+		add_warnings(*res, a->warnings);
+out:
+	cJSON_Delete(a->warnings);
 	return rc;
 }
 
 int lm_node_update(lm_node *n, const char *const *modules, size_t nmod,
 		   unsigned flags, lm_apply_result **res)
 {
-	plan_args a = { modules, nmod, 0, 0 };
+	plan_args a = { modules, nmod, 0, 0, NULL };
 
 	return plan_and_apply(n, plan_update, &a, flags, res);
 }
@@ -1032,7 +1118,7 @@ int lm_node_update(lm_node *n, const char *const *modules, size_t nmod,
 int lm_node_rollback(lm_node *n, int64_t to, unsigned flags,
 		     lm_apply_result **res)
 {
-	plan_args a = { NULL, 0, to, 0 };
+	plan_args a = { NULL, 0, to, 0, NULL };
 
 	return plan_and_apply(n, plan_rollback, &a, flags, res);
 }

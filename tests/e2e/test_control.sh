@@ -428,7 +428,7 @@ t_cli() {
 	expect 2 lm apply "$T/dry.json"
 	has "dry run" "$ERR"
 	expect 2 lm apply "$T/noplan.json"
-	has "not a livemod plan" "$ERR"
+	has "format: missing; not a livemod.plan/1 plan" "$ERR"
 	expect 2 lm status extra
 	unchanged
 	host_stop

@@ -234,6 +234,101 @@ t_offline_rollback_and_make_permanent() {
 	has "nothing to update" "$OUT"
 }
 
+# ---- honest output ---------------------------------------------------------
+
+t_update_says_what_it_saw() {
+	base
+	host --call mod_x
+	# nothing to update: no check or eval lines, for no check ran
+	expect 0 lm update all
+	has "nothing to update: libdir matches release 1" "$OUT"
+	hasnt "check:" "$OUT"
+	hasnt "eval:" "$OUT"
+	# a .so that is not a livemod module is named, by update as by plan
+	echo 'int f(void); int f(void) { return 1; }' > "$T/junk.c"
+	"$CC" -shared -fPIC -o "$LIB/junk.so" "$T/junk.c" || exit 99
+	expect 0 lm update_list
+	has "junk.so" "$ERR"
+	expect 0 lm update all
+	has "livemod update: warning: " "$ERR"
+	has "junk.so" "$ERR"
+	has "junk.so" "$(cat "$T/host.err")"
+	mod mod_x.so mod_x 1.1.0 -DMOD_CODE_CHANGE -DMOD_ANSWER=2
+	lm --json update all > "$T/u.json"
+	has "junk.so" "$(jf "$T/u.json" '$.warnings[0]')"
+	invariant
+}
+
+# The post-install hook records a plan for review; the next `update all`
+# applies that very plan when it still matches the libdir, and a plan
+# that never ran says so in history.
+t_reviewed_plan_applied_not_orphaned() {
+	base
+	host --call mod_x
+	mod mod_x.so mod_x 1.1.0 -DMOD_CODE_CHANGE -DMOD_ANSWER=2
+	expect 0 lm plan
+	expect 0 lm update all
+	has "plan 1: release 1 -> 2" "$OUT"
+	[ "$(sql "SELECT group_concat(id || ':' || status, ' ') FROM plans")" = "1:applied" ] ||
+		fail "plans: $(sql 'SELECT id, status FROM plans')"
+	invariant
+	# a reviewed plan the libdir no longer matches is superseded, and
+	# history says it never ran
+	mod mod_x.so mod_x 1.2.0 -DMOD_CODE_CHANGE -DMOD_ANSWER=3
+	expect 0 lm plan
+	mod mod_x.so mod_x 1.3.0 -DMOD_CODE_CHANGE -DMOD_ANSWER=4
+	expect 0 lm update all
+	has "plan 3: release 2 -> 4" "$OUT"
+	expect 0 lm history
+	has "plan 2    2 -> 3  superseded: superseded by a later plan, never applied" "$OUT"
+	has "plan 3    2 -> 4  applied: applied" "$OUT"
+	# a check failure: never applied, nothing changed
+	rm "$LIB/mod_x.so"
+	expect 1 lm update all
+	expect 0 lm history
+	has "plan 4    4 -> 5  failed: check failed before the point of no return: never applied, nothing changed" "$OUT"
+	invariant
+}
+
+# `livemod apply FILE` names what is wrong with a hand-edited plan, as
+# `livemod show` does, and changes nothing.
+t_apply_hand_edited_plan() {
+	base
+	host --call mod_x
+	mod mod_x.so mod_x 1.1.0 -DMOD_CODE_CHANGE -DMOD_ANSWER=2
+	expect 0 lm plan
+	sed 's/"update"/"restart_emulator"/' "$STATE/plans/1.json" > "$T/op.json"
+	sed '0,/,/s/,//' "$STATE/plans/1.json" > "$T/comma.json"
+	snapshot before
+	expect 2 lm apply "$T/op.json"
+	has "op.json: script[0].op: unknown instruction 'restart_emulator'" "$ERR"
+	expect 2 lm show "$T/op.json"
+	has "script[0].op: unknown instruction 'restart_emulator'" "$ERR"
+	expect 2 lm apply "$T/comma.json"
+	has "comma.json: not JSON (syntax error near byte" "$ERR"
+	unchanged
+	expect 0 lm apply "$STATE/plans/1.json"
+	invariant
+}
+
+# A release whose modules are those of an earlier one says so.
+t_history_same_as() {
+	base
+	host --call mod_x
+	cp "$LIB/mod_x.so" "$T/x1.so"
+	mod mod_x.so mod_x 1.1.0 -DMOD_CODE_CHANGE -DMOD_ANSWER=2
+	expect 0 lm update all
+	cp "$T/x1.so" "$LIB/mod_x.so"
+	expect 0 lm update all
+	expect 0 lm history
+	echo "$OUT" | grep -q '^release 3 .*same as release 1' ||
+		fail "history: $OUT"
+	echo "$OUT" | grep '^release 2 ' | grep -q 'same as' && fail "release 2: $OUT"
+	lm --json history > "$T/h"
+	[ "$(jf "$T/h" '$.releases[0].same_as')" = 1 ] || fail "json: $(cat "$T/h")"
+	invariant
+}
+
 for t in $(grep -o '^t_[a-z0-9_]*' "$0"); do
 	run_test "$t"
 done
