@@ -1639,3 +1639,21 @@ int lm_ledger_imports_set(lm_ledger *l, const lm_imports *im)
 			    im->v[i].name, im->v[i].signature);
 	return sp_end(l, rc);
 }
+
+int lm_ledger_oid_first_release(lm_ledger *l, const char *name,
+				const char *oid, int64_t *out)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	assert(l && name && oid && out);
+	*out = 0;
+	rc = q_prep(l, &st, "SELECT min(release_id) FROM release_modules "
+		    "WHERE oid = ? AND name = ?", "ss", oid, name);
+	if (rc == 0 && (rc = q_step(l, st, "read object history")) == 1) {
+		*out = sqlite3_column_int64(st, 0);
+		rc = 0;
+	}
+	sqlite3_finalize(st);
+	return rc;
+}

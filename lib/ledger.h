@@ -115,6 +115,10 @@ int lm_ledger_release_index(lm_ledger *l, int64_t id, lm_modset *out);
 int lm_ledger_release_list(lm_ledger *l, lm_release_info **out, size_t *n);
 void lm_release_info_clear(lm_release_info *r);
 
+/* The first release that held object `oid` as module `name`, 0 none. */
+int lm_ledger_oid_first_release(lm_ledger *l, const char *name,
+				const char *oid, int64_t *out);
+
 /* The descriptor recorded for object `oid`; LM_ENOTFOUND when none. */
 int lm_ledger_module_version(lm_ledger *l, const char *oid,
 			     lm_descriptor **out);

@@ -78,17 +78,18 @@ static int op_parse(const char *s)
 }
 
 static const char *const change_names[] = {
-	[LM_ADDED] = "added", [LM_CHANGED] = "changed", [LM_REMOVED] = "removed"
+	[LM_ADDED] = "added", [LM_CHANGED] = "changed", [LM_REMOVED] = "removed",
+	[LM_DOWNGRADED] = "downgraded"
 };
 
 const char *lm_change_name(lm_change_kind c)
 {
-	return (unsigned)c <= LM_REMOVED ? change_names[c] : "?";
+	return (unsigned)c <= LM_DOWNGRADED ? change_names[c] : "?";
 }
 
 static int change_parse(const char *s)
 {
-	for (int i = LM_ADDED; i <= LM_REMOVED; i++)
+	for (int i = LM_ADDED; i <= LM_DOWNGRADED; i++)
 		if (strcmp(change_names[i], s) == 0)
 			return i;
 	return -1;
@@ -234,13 +235,16 @@ static bool script_is_high(int which)
 	return which == S_UP_HIGH || which == S_DOWN_HIGH;
 }
 
-/* code_change's mode in script `which`: the plan's direction, and the
- * reverse in its downgrade. */
-static lm_change_mode script_mode(const lm_plan *p, int which)
+/* code_change's mode in script `which` for module `m`: the plan's
+ * direction, and the reverse in its downgrade; the reverse again for a
+ * module the plan takes to older bytes (LM_DOWNGRADED). */
+static lm_change_mode script_mode(const lm_plan *p, int which,
+				  const lm_plan_module *m)
 {
 	bool back = which >= S_DOWN_HIGH;
+	bool older = m && m->change == LM_DOWNGRADED;
 
-	return (p->direction == LM_DOWN) != back ? LM_DOWN : LM_UP;
+	return ((p->direction == LM_DOWN) != back) != older ? LM_DOWN : LM_UP;
 }
 
 /* ---- JSON writing ---------------------------------------------------- */
@@ -1142,7 +1146,8 @@ static int code_change_check(const lm_plan *p, const lm_plan_module *m,
 		return field_err(at, key, "'%s' is %s; code_change needs a "
 				 "changed module", m->name,
 				 lm_change_name(m->change));
-	newer = p->direction == LM_DOWN ? m->old_side : m->new_side;
+	newer = (p->direction == LM_DOWN) != (m->change == LM_DOWNGRADED)
+			? m->old_side : m->new_side;
 	if (!(newer->desc->callbacks & LM_CB_CODE_CHANGE))
 		return field_err(at, key, "'%s' %s defines no code_change",
 				 m->name, newer->desc->vsn);
@@ -1180,10 +1185,6 @@ static int instr_validate(const lm_plan *p, const lm_instr *in, int which,
 		return field_err(at, "op", "%s is a %s instruction",
 				 lm_op_name(in->op),
 				 (f & F_HIGH) ? "high-level" : "low-level");
-	if ((f & F_CHANGES) && in->mode != script_mode(p, which))
-		return field_err(at, "mode", "%s, but this script goes %s",
-				 mode_name(in->mode),
-				 mode_name(script_mode(p, which)));
 	if ((rc = instr_shape(in, f, at)))
 		return rc;
 	for (size_t k = 0; k < in->nmodules; k++) {
@@ -1197,6 +1198,14 @@ static int instr_validate(const lm_plan *p, const lm_instr *in, int which,
 		if ((f & (F_ADVANCED | F_CHANGES)) &&
 		    (rc = code_change_check(p, m, at, key)))
 			return rc;
+		if ((f & F_CHANGES) && in->mode != script_mode(p, which, m))
+			return field_err(at, "mode", "%s, but this script goes "
+					 "%s%s%s", mode_name(in->mode),
+					 mode_name(script_mode(p, which, m)),
+					 m->change == LM_DOWNGRADED
+						 ? " for downgraded " : "",
+					 m->change == LM_DOWNGRADED ? m->name
+								    : "");
 	}
 	for (size_t k = 0; k < in->ndep_mods; k++) {
 		char kb[64];

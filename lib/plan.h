@@ -19,7 +19,12 @@
 typedef enum lm_change_kind {
 	LM_ADDED,
 	LM_CHANGED,
-	LM_REMOVED
+	LM_REMOVED,
+	/* Changed to bytes an earlier release holds for the module, older
+	 * than those it replaces (an operator copied v1 back over v2): the
+	 * way there is a downgrade, code_change down run in the current
+	 * version, as a rollback runs it. */
+	LM_DOWNGRADED
 } lm_change_kind;
 
 /* One version of a module as the plan knows it. */

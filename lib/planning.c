@@ -204,6 +204,29 @@ static const char *extra_for(const lm_plan_opts *o, const char *name)
 	return "";
 }
 
+/* A module changed to bytes that an earlier release recorded for it
+ * before the bytes it replaces is a downgrade (an operator copied v1
+ * back over v2); any other change goes up. Which bytes are older is
+ * which release first held them: a version's number says nothing the
+ * ledger can trust. */
+static int change_kind(lm_change_kind *out, lm_ledger *l,
+		       const lm_modinfo *old, const lm_modinfo *new)
+{
+	int64_t was = 0, now = 0;
+	int rc;
+
+	*out = LM_CHANGED;
+	if ((rc = lm_ledger_oid_first_release(l, new->desc->name, new->oid,
+					      &now)) < 0 ||
+	    !now ||
+	    (rc = lm_ledger_oid_first_release(l, old->desc->name, old->oid,
+					      &was)) < 0)
+		return rc;
+	if (now < was)
+		*out = LM_DOWNGRADED;
+	return 0;
+}
+
 static int add_change(lm_plan *p, lm_ledger *l, lm_change_kind kind,
 		      const lm_modinfo *old, const lm_modinfo *new,
 		      const lm_plan_opts *o)
@@ -254,8 +277,12 @@ static int diff_sets(lm_plan *p, lm_ledger *l, const lm_modset *old,
 		} else if (c > 0) {
 			rc = add_change(p, l, LM_ADDED, NULL, &new->v[j++], o);
 		} else {
-			if (strcmp(old->v[i].oid, new->v[j].oid) != 0)
-				rc = add_change(p, l, LM_CHANGED, &old->v[i],
+			lm_change_kind kind = LM_CHANGED;
+
+			if (strcmp(old->v[i].oid, new->v[j].oid) != 0 &&
+			    (rc = change_kind(&kind, l, &old->v[i],
+					      &new->v[j])) == 0)
+				rc = add_change(p, l, kind, &old->v[i],
 						&new->v[j], o);
 			i++;
 			j++;

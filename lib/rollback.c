@@ -221,7 +221,7 @@ static int turn_round(lm_plan *p)
 		lm_plan_module *m = &p->modules[i];
 
 		SWAP(lm_plan_side *, m->old_side, m->new_side);
-		if (m->change != LM_CHANGED)
+		if (m->change == LM_ADDED || m->change == LM_REMOVED)
 			m->change = m->change == LM_ADDED ? LM_REMOVED
 							  : LM_ADDED;
 	}

@@ -508,6 +508,9 @@ static lm_op high_op(const lm_plan_module *m, bool up)
 		/* both ways the newer version's code_change converts the state */
 		return m->new_side->desc->callbacks & LM_CB_CODE_CHANGE
 		       ? LM_OP_UPDATE : LM_OP_LOAD_MODULE;
+	case LM_DOWNGRADED: /* the newer version is the one replaced */
+		return m->old_side->desc->callbacks & LM_CB_CODE_CHANGE
+		       ? LM_OP_UPDATE : LM_OP_LOAD_MODULE;
 	}
 	assert(!"unknown change kind");
 	return LM_OP_LOAD_MODULE;
@@ -622,7 +625,10 @@ static int translate(lm_script *low, const lm_instr *h, lm_change_mode mode)
 	}
 }
 
-static int build_low(lm_script *low, const lm_script *high, lm_change_mode mode)
+/* `mode` is the direction's; a module taken to older bytes goes the
+ * other way (LM_DOWNGRADED). */
+static int build_low(lm_script *low, const lm_script *high, const lm_plan *p,
+		     lm_change_mode mode)
 {
 	const lm_instr ponr = {.op = LM_OP_POINT_OF_NO_RETURN};
 	int rc;
@@ -632,9 +638,15 @@ static int build_low(lm_script *low, const lm_script *high, lm_change_mode mode)
 	if ((rc = push_load_object_code(low, high)) ||
 	    (rc = lm_script_push(low, &ponr)))
 		return rc;
-	for (size_t i = 0; i < high->n; i++)
-		if ((rc = translate(low, &high->v[i], mode)))
+	for (size_t i = 0; i < high->n; i++) {
+		const lm_plan_module *m = plan_find(p, high->v[i].modules[0]);
+		bool older = m && m->change == LM_DOWNGRADED;
+
+		if ((rc = translate(low, &high->v[i],
+				    older ? (mode == LM_UP ? LM_DOWN : LM_UP)
+					  : mode)))
 			return rc;
+	}
 	return 0;
 }
 
@@ -647,7 +659,7 @@ static int build_direction(lm_script *high, lm_script *low, const lm_plan *p,
 	for (size_t i = 0; i < p->nmodules; i++)
 		if ((rc = push_high(high, p, order[i].m, up)))
 			return rc;
-	return build_low(low, high, up ? LM_UP : LM_DOWN);
+	return build_low(low, high, p, up ? LM_UP : LM_DOWN);
 }
 
 /* p->modules rearranged into the order of `v` (which points into it). */

@@ -234,6 +234,46 @@ t_offline_rollback_and_make_permanent() {
 	has "nothing to update" "$OUT"
 }
 
+# ---- reinstalling older bytes ------------------------------------------------
+
+# mod_s (tests/modules/stateful.c) keeps its value in a layout that changes
+# with its major version and writes every step to $LMTEST_TRAIL. v1 copied
+# back over v2 is a downgrade: code_change down, run in v2, converts the
+# state to v1's layout (an upgrade run in v1 would read v2's layout as its
+# own); then v2 again goes up.
+t_reinstalled_older_bytes_downgrade() {
+	export LMTEST_TRAIL="$T/trail"
+	smod 1.0.0
+	cp "$LIB/mod_s.so" "$T/s1.so"
+	expect 0 lm init --libdir "$LIB" --app rec
+	host --call mod_s
+	smod 2.0.0
+	cp "$LIB/mod_s.so" "$T/s2.so"
+	expect 0 lm update all
+	has "{code_change,up,[{mod_s,[]}]}" "$OUT"
+	cp "$T/s1.so" "$LIB/mod_s.so"
+	expect 0 lm update_list --json
+	hasj '{"module": "mod_s", "change": "downgraded"}' "$OUT"
+	expect 0 lm update all
+	has "{code_change,down,[{mod_s,[]}]}" "$OUT"
+	has "eval: {ok,[]}" "$OUT"
+	[ "$(served mod_s)" = 1.0.0 ] || fail "mod_s: $(served mod_s)"
+	invariant
+	cp "$T/s2.so" "$LIB/mod_s.so"
+	expect 0 lm update all
+	has "{code_change,up,[{mod_s,[]}]}" "$OUT"
+	[ "$(served mod_s)" = 2.0.0 ] || fail "mod_s: $(served mod_s)"
+	invariant
+	# the trail: v1 made 42; up to layout 2, down (in v2) to 1, up again;
+	# the value survives every step
+	[ "$(cut -d' ' -f1,2 "$T/trail" | paste -sd ',')" = "init 1,up 1->2,down 2->1,adopt 1,up 1->2" ] ||
+		fail "trail: $(cat "$T/trail")"
+	grep -v 'value 42 ' "$T/trail" && fail "a value changed: $(cat "$T/trail")"
+	# the calls kept answering: the host counts no bad answer
+	kill -TERM "$HOST"; wait "$HOST"; HOST=""
+	has "bad 0" "$(cat "$T/host.out")"
+}
+
 # ---- honest output ---------------------------------------------------------
 
 t_update_says_what_it_saw() {
