@@ -557,10 +557,29 @@ static int open_listener(const char *addr)
 	return 0;
 }
 
-static int resolve(lm_export_ref **out, const char *mod, const char *name,
-		   const char *sig)
+/* What chatd looks up, declared to the node once: booting a release
+ * checks it gives each of these, and every plan is checked against them
+ * (docs/host-guide.md, "Declaring imports"). */
+enum { I_ESCAPE, I_RECORD, I_FORMAT, I_STATS, I_MOTD, I_COUNT };
+static const lm_import imports[I_COUNT] = {
+	[I_ESCAPE] = LM_IMPORT(mod_util, escape,
+			       int (const char *, char *, size_t)),
+	[I_RECORD] = LM_IMPORT(mod_messager, record,
+			       long (lm_task *, const char *, const char *, size_t)),
+	[I_FORMAT] = LM_IMPORT(mod_messager, format,
+			       int (lm_task *, const char *, long, const char *,
+				    const char *, char *, size_t)),
+	[I_STATS] = LM_IMPORT(mod_messager, stats,
+			      int (lm_task *, const char *, char *, size_t)),
+	[I_MOTD] = LM_IMPORT(mod_motd, motd, int (lm_task *, char *, size_t)),
+};
+
+static int resolve(lm_export_ref **out, int which)
 {
-	if (lm_export_ref_lookup(out, rt, mod, name, sig) == 0)
+	const lm_import *im = &imports[which];
+
+	if (lm_export_ref_lookup(out, rt, im->module, im->name,
+				 im->signature) == 0)
 		return 0;
 	logf_("%s", lm_error_last());
 	return -1;
@@ -645,21 +664,18 @@ int main(int argc, char **argv)
 
 	o.control_socket = 1;
 	o.on_brutal_purge = on_brutal_purge;
+	o.imports = imports;
+	o.nimports = I_COUNT;
 	if (lm_node_start(&node, &o) < 0) {
 		logf_("cannot start the node: %s", lm_error_last());
 		return 1;
 	}
 	rt = lm_node_runtime(node);
-	if (resolve(&ref.escape, "mod_util", "escape",
-		    LM_SIG(int (const char *, char *, size_t))) < 0 ||
-	    resolve(&ref.record, "mod_messager", "record",
-		    LM_SIG(long (lm_task *, const char *, const char *, size_t))) < 0 ||
-	    resolve(&ref.format, "mod_messager", "format",
-		    LM_SIG(int (lm_task *, const char *, long, const char *, const char *, char *, size_t))) < 0 ||
-	    resolve(&ref.stats, "mod_messager", "stats",
-		    LM_SIG(int (lm_task *, const char *, char *, size_t))) < 0 ||
-	    resolve(&ref.motd, "mod_motd", "motd",
-		    LM_SIG(int (lm_task *, char *, size_t))) < 0 ||
+	if (resolve(&ref.escape, I_ESCAPE) < 0 ||
+	    resolve(&ref.record, I_RECORD) < 0 ||
+	    resolve(&ref.format, I_FORMAT) < 0 ||
+	    resolve(&ref.stats, I_STATS) < 0 ||
+	    resolve(&ref.motd, I_MOTD) < 0 ||
 	    open_listener(listen_addr) < 0) {
 		free_refs();
 		lm_node_stop(node);
