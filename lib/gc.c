@@ -277,6 +277,7 @@ static int row_node(void *ctx, sqlite3_stmt *row)
 	if (!g->out->current && !g->out->permanent) {
 		g->out->current = sqlite3_column_int64(row, 0);
 		g->out->permanent = sqlite3_column_int64(row, 1);
+		g->out->booted = sqlite3_column_int64(row, 2);
 	}
 	return 0;
 }
@@ -302,11 +303,14 @@ static int mark(gc *g)
 		g->v[i].keep = (int64_t)(g->n - i) <= g->o->keep;
 	if ((rc = sql_each(g->db, "reading the node",
 			   "SELECT ifnull(current_release, 0), "
-			   "ifnull(permanent_release, 0) FROM nodes ORDER BY id",
+			   "ifnull(permanent_release, 0), "
+			   "ifnull(booted_release, 0) FROM nodes ORDER BY id",
 			   0, 0, row_node, g)) < 0 ||
 	    (rc = sql_each(g->db, "reading the node",
 			   "SELECT current_release FROM nodes UNION "
-			   "SELECT permanent_release FROM nodes",
+			   "SELECT permanent_release FROM nodes UNION "
+			   /* what a boot falls back to */
+			   "SELECT booted_release FROM nodes",
 			   0, 0, row_keep, g)) < 0 ||
 	    (rc = sql_each(g->db, "reading plans in flight", IN_FLIGHT,
 			   0, 0, row_keep, g)) < 0 ||
@@ -372,6 +376,8 @@ static int prune_ledger(gc *g)
 		{ "deleting apply runs",
 		  "DELETE FROM apply_runs WHERE " RUNS_PRUNED },
 		{ "deleting plans", "DELETE FROM plans WHERE " PLANS_PRUNED },
+		{ "deleting boot failures", "DELETE FROM boot_failures WHERE "
+		  "release_id IN temp.gc_prune OR fallback IN temp.gc_prune" },
 		{ "deleting release index rows", "DELETE FROM release_index "
 		  "WHERE release_id IN temp.gc_prune" },
 		{ "deleting release modules", "DELETE FROM release_modules "

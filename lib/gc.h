@@ -2,7 +2,8 @@
  * gc.h - housekeeping (`livemod gc`): prune the releases no one needs from
  * the ledger, the store and objects/.
  *
- * Kept: the newest N releases, the node's current and permanent releases,
+ * Kept: the newest N releases, the node's current, permanent and last
+ * booted releases (what a failed boot falls back to),
  * and both ends of every plan still 'planned' or 'applying'. The rest go,
  * with the plans and apply runs that name them, the module versions no
  * kept release holds, their store objects (through git's own gc) and the
@@ -46,6 +47,7 @@ typedef struct lm_gc_result {
 	lm_gc_oid *objects;         /* objects/<oid>.so removed, sorted */
 	size_t nobjects;
 	int64_t current, permanent; /* the node's, 0 when none */
+	int64_t booted;             /* the last release that booted, 0 none */
 	char **warnings;            /* what was left for later, and why */
 	size_t nwarnings;
 } lm_gc_result;

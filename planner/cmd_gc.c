@@ -132,8 +132,12 @@ static void print_human(const lm_gc_result *r, int dry_run)
 	}
 	printf(" kept");
 	print_ids(r->kept, r->nkept);
-	printf(": current %lld, permanent %lld\n", (long long)r->current,
+	printf(": current %lld, permanent %lld", (long long)r->current,
 	       (long long)r->permanent);
+	if (r->booted && r->booted != r->current && r->booted != r->permanent)
+		printf(", booted %lld (what a failed boot falls back to)",
+		       (long long)r->booted);
+	putchar('\n');
 	if (r->nplans) {
 		printf("  plans:");
 		print_ids(r->plans, r->nplans);
@@ -174,6 +178,7 @@ static void print_json(const lm_gc_result *r, int dry_run,
 	cJSON_AddItemToObject(root, "kept", ids_json(r->kept, r->nkept));
 	cJSON_AddNumberToObject(root, "current", (double)r->current);
 	cJSON_AddNumberToObject(root, "permanent", (double)r->permanent);
+	cJSON_AddNumberToObject(root, "booted", (double)r->booted);
 	cJSON_AddBoolToObject(root, "dry_run", dry_run);
 	warns = cJSON_AddArrayToObject(root, "warnings");
 	if (node_warning)

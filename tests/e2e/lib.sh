@@ -63,6 +63,20 @@ raw() {
 		-o "$LIB/$1" "$TOP/tests/modules/raw.c" || exit 99
 }
 
+# smod VSN: mod_s (tests/modules/stateful.c, a state whose layout changes
+# with the major version) at VSN into the libdir.
+smod() {
+	"$CC" -std=c11 -Wall -Wextra -Werror -shared -fPIC -fno-gnu-unique \
+		-I"$TOP/include" -DMOD_NAME=mod_s -DMOD_VSN="\"$1\"" \
+		-o "$LIB/mod_s.so" "$TOP/tests/modules/stateful.c" || exit 99
+}
+
+# served MODULE: the vsn the node serves for MODULE, or "none" (through
+# `livemod status`).
+served() {
+	lm status | awk -v m="$1" '$1 == m { print $2; f = 1 } END { if (!f) print "none" }'
+}
+
 lm() {
 	"$LIVEMOD" --state "$STATE" "$@"
 }

@@ -26,6 +26,10 @@ history() {
 		hv=$((hv + 1))
 	done
 	[ "$(node_release)" = "$hn" ] || fail "node on release $(node_release), want $hn"
+	# a node restarted on release N booted it: no older release is what a
+	# failed boot falls back to (gc keeps that one, t_keeps_booted)
+	host_kill
+	host --call mod_a
 }
 
 update() {
@@ -253,6 +257,10 @@ t_loaded_objects_stay() {
 	done
 	b1=$(blob 3 b.so) b2=$(blob 4 b.so) b4=$(blob 6 b.so)
 	has "$old" "$(loaded_oids)"
+	# release 1 is what a failed boot of this node falls back to, and gc
+	# keeps it (t_keeps_booted); a restart would make 6 that release but
+	# drop the pin this test is about, so the ledger is told so instead
+	sql "UPDATE nodes SET booted_release = 6"
 	expect 0 lm gc --keep 2
 	has "gc: pruned releases 1 2 3 4 (4 plans, 4 apply runs, 4 module versions, 3 objects); kept 5 6" "$OUT"
 	gone $old $b0 $b1 $b2
@@ -273,6 +281,28 @@ t_loaded_objects_stay() {
 	has "gc: pruned no release (0 plans, 0 apply runs, 0 module versions, 1 object)" "$OUT"
 	has "objects/$old.so" "$OUT"
 	no_object "$old"
+	host_kill
+}
+
+# The last release that booted is kept, however old: it is what a node
+# whose permanent release cannot boot falls back to.
+t_keeps_booted() {
+	mod a.so mod_a 1.0.0
+	mod b.so mod_b 1.0.0
+	lm init --libdir "$LIB" --app gct > /dev/null || exit 99
+	host --call mod_a
+	for v in 1 2 3; do
+		mod a.so mod_a "1.$v.0"
+		update
+	done
+	expect 0 lm gc --keep 1
+	has "gc: pruned releases 2 3 (2 plans, 2 apply runs, 2 module versions, 2 objects); kept 1 4: current 4, permanent 4, booted 1 (what a failed boot falls back to)" "$OUT"
+	# and the node can still fall back to it
+	mod a.so mod_a 2.0.0 -DMOD_CODE_CHANGE -DMOD_INIT_FAIL
+	update
+	host_kill
+	host --call mod_a
+	[ "$(node_release)" = 1 ] || fail "fallback booted $(node_release), want 1"
 	host_kill
 }
 

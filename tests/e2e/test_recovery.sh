@@ -37,17 +37,6 @@ host_restart() {
 	host "$@"
 }
 
-# served MOD: the vsn the node serves for MOD, or "none".
-served() {
-	lm status | awk -v m="$1" '$1 == m { print $2; f = 1 } END { if (!f) print "none" }'
-}
-
-smod() {
-	"$CC" -std=c11 -Wall -Wextra -Werror -shared -fPIC -fno-gnu-unique \
-		-I"$TOP/include" -DMOD_NAME=mod_s -DMOD_VSN="\"$1\"" \
-		-o "$LIB/mod_s.so" "$TOP/tests/modules/stateful.c" || exit 99
-}
-
 base() {
 	mod mod_util.so mod_util 1.0.0
 	mod mod_x.so mod_x 1.0.0 -DMOD_CODE_CHANGE "$@"
