@@ -91,7 +91,8 @@ demo: deps
 
 bench: deps
 	@$(MAKE) --no-print-directory all agent $(B)/tests/lmhost \
-		$(B)/bench/bench_apply $(B)/bench/bench_call_ir $(B)/tests/agent/bench_call
+		$(B)/bench/bench_apply $(B)/bench/bench_apply_qsbr \
+		$(B)/bench/bench_call_ir $(B)/tests/agent/bench_call
 	@sh bench/run.sh
 
 # `make install`: the layout is docs/packaging.md's. livemod.pc is written
@@ -141,7 +142,7 @@ clean:
 # rebuilt with -fPIC under $(B)/pic/.
 # ======================================================================
 URCU_CFLAGS := $(shell pkg-config --cflags liburcu-memb 2>/dev/null)
-URCU_LIBS := $(shell pkg-config --libs liburcu-memb 2>/dev/null || echo -lurcu-memb -lurcu-common)
+URCU_LIBS := $(shell pkg-config --libs liburcu-memb liburcu-qsbr 2>/dev/null || echo -lurcu-memb -lurcu-qsbr -lurcu-common)
 AGENT_SRC := $(wildcard agent/*.c) $(wildcard agent/node/*.c)
 AGENT_HDR := $(wildcard agent/*.h agent/node/*.h include/livemod/*.h lib/*.h)
 AGENT_COMMON := $(LIB_SRC)
@@ -215,8 +216,18 @@ $(AT)/bench_call: tests/agent/bench_call.c $(AGENT_TEST_HDR) $(B)/liblivemod-age
 	@mkdir -p $(dir $@)
 	$(CC) $(AGENT_TEST_CFLAGS) -DNDEBUG -o $@ $< $(B)/liblivemod-agent.a $(AGENT_LDLIBS)
 
+# The stress test again with every thread a QSBR reader (LM_AGENT_QSBR).
+$(AT)/stress-qsbr: tests/agent/stress.c $(AGENT_TEST_HDR) $(B)/liblivemod-agent.a
+	@mkdir -p $(dir $@)
+	$(CC) $(AGENT_TEST_CFLAGS) -DLM_AGENT_QSBR -o $@ $< $(B)/liblivemod-agent.a $(AGENT_LDLIBS)
+
+$(AT)/stress-qsbr-tsan: tests/agent/stress.c $(AGENT_TEST_HDR) $(AGENT_SAN_SRC) $(AGENT_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(AGENT_TEST_CFLAGS) $(TSAN_FLAGS) -DLM_AGENT_QSBR -o $@ $< $(AGENT_SAN_SRC) $(AGENT_LDLIBS)
+
 AGENT_TESTS := $(AT)/test_runtime $(AT)/test_runtime-asan $(AT)/swap_leak \
-	$(AT)/stress $(AT)/stress-asan $(AT)/stress-tsan $(AT)/bench_call
+	$(AT)/stress $(AT)/stress-asan $(AT)/stress-tsan $(AT)/bench_call \
+	$(AT)/stress-qsbr $(AT)/stress-qsbr-tsan
 
 test-agent: agent $(AGENT_TESTS)
 	@sh tests/agent/run.sh $(AT)
@@ -231,6 +242,10 @@ $(B)/tests/lmhost: tests/host/lmhost.c $(B)/liblivemod-agent.a
 $(B)/bench/bench_apply: bench/bench_apply.c $(B)/liblivemod-agent.a
 	@mkdir -p $(dir $@)
 	$(CC) $(AGENT_CFLAGS) -o $@ $< $(B)/liblivemod-agent.a $(AGENT_LDLIBS)
+
+$(B)/bench/bench_apply_qsbr: bench/bench_apply.c $(B)/liblivemod-agent.a
+	@mkdir -p $(dir $@)
+	$(CC) $(AGENT_CFLAGS) -DLM_AGENT_QSBR -o $@ $< $(B)/liblivemod-agent.a $(AGENT_LDLIBS)
 
 # ==== node stress (tests/agent/node_stress.c) =========================
 # The node under load in process: lm_node_update v1 <-> v2 while threads

@@ -52,16 +52,6 @@ static bool spin_for_resume(struct lm__hot *hot)
 	return false;
 }
 
-void lm_thread_register(void)
-{
-	urcu_memb_register_thread();
-}
-
-void lm_thread_unregister(void)
-{
-	urcu_memb_unregister_thread();
-}
-
 /*
  * A call made while the caller is already inside a module call (a module
  * calling another through the host) holds an outer read-side section that
@@ -88,12 +78,12 @@ lm__fn *lm__call_wait(struct lm__hot *hot)
 
 	for (;;) {
 		/* Waiting inside the section would stall the grace period
-		 * the swap itself may be waiting for. */
-		urcu_memb_read_unlock();
-		if (urcu_memb_read_ongoing() && (vt = published_table(mod))) {
-			urcu_memb_read_lock();
+		 * the swap itself may be waiting for. A nested call holds
+		 * an outer section (or, QSBR, runs module code): it must not
+		 * leave it. */
+		if (lm__section_nested() && (vt = published_table(mod)))
 			return vt;
-		}
+		lm__section_leave();
 		if (spin_for_resume(hot))
 			goto again;
 		pthread_mutex_lock(&mod->mu);
@@ -110,7 +100,7 @@ lm__fn *lm__call_wait(struct lm__hot *hot)
 		}
 		pthread_mutex_unlock(&mod->mu);
 again:
-		urcu_memb_read_lock();
+		lm__section_enter();
 		vt = __atomic_load_n(&hot->vtab, __ATOMIC_ACQUIRE);
 		if (vt)
 			return vt;
@@ -240,9 +230,9 @@ int lm_export_ref_lookup(lm_export_ref **out, lm_runtime *rt,
 	sig = lm_sig_normalize(signature);
 	if (!sig)
 		return lm_error_set(LM_ERROR, "out of memory");
-	pthread_mutex_lock(&rt->mu);
+	lm__rt_lock(rt);
 	rc = lookup_locked(out, rt, module, name, sig);
-	pthread_mutex_unlock(&rt->mu);
+	lm__rt_unlock(rt);
 	free(sig);
 	return rc;
 }
@@ -254,10 +244,10 @@ void lm_export_ref_free(lm_export_ref *ref)
 	if (!ref)
 		return;
 	rt = ref->mod->rt;
-	pthread_mutex_lock(&rt->mu);
+	lm__rt_lock(rt);
 	assert(ref->mod->slots[ref->head.slot].refs > 0);
 	ref->mod->slots[ref->head.slot].refs--;
 	ref->mod->nrefs--;
-	pthread_mutex_unlock(&rt->mu);
+	lm__rt_unlock(rt);
 	free(ref);
 }

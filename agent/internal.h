@@ -109,6 +109,9 @@ struct lm_runtime {
 	lm_warning_fn warn_fn;
 	void *warn_ctx;
 
+	lm_reaped_fn reaped_fn;
+	void *reaped_ctx;
+
 	pthread_t reaper;
 	pthread_mutex_t reap_mu;
 	pthread_cond_t reap_cv;
@@ -124,11 +127,25 @@ int lm__module_loaded(struct lm_module **out, lm_runtime *rt,
 		      const char *name);
 void lm__warn(lm_runtime *rt, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* synchronize_rcu, and tell TSan what it means. */
+
+/* readside.c */
+/* A grace period of every flavour that has readers, and TSan told what it
+ * means. */
 void lm__synchronize(void);
+/* rcu_barrier of every flavour in use: no call_rcu callback pending. */
+void lm__barrier(void);
 /* Aborts when called inside a read-side section: every writer path
  * waits for grace periods, which would wait for the caller itself. */
 void lm__assert_outside_call(const char *fn);
+/* The calling thread's section, its flavour's way: left before a call
+ * waits for a suspended module, entered again after; nested when an outer
+ * module call is still running. */
+void lm__section_leave(void);
+void lm__section_enter(void);
+bool lm__section_nested(void);
+/* rt->mu, taken and let go; a QSBR reader is offline meanwhile. */
+void lm__rt_lock(lm_runtime *rt);
+void lm__rt_unlock(lm_runtime *rt);
 
 /* load.c */
 int lm__version_open(struct lm_version **out, lm_runtime *rt,

@@ -149,7 +149,7 @@ int lm_runtime_file_loaded(lm_runtime *rt, const char *path)
 	/* By name too: glibc hands back a loaded object whose name matches
 	 * even when the file at that path was replaced since. */
 	stp = stat(path, &st) == 0 ? &st : NULL;
-	pthread_mutex_lock(&rt->mu);
+	lm__rt_lock(rt);
 	for (i = 0; i < rt->nmods && !used; i++) {
 		struct lm_module *mod = rt->mods[i];
 		struct lm_version *v;
@@ -159,7 +159,7 @@ int lm_runtime_file_loaded(lm_runtime *rt, const char *path)
 		for (v = mod->old; v && !used; v = v->next)
 			used = opened_from(v, path, stp);
 	}
-	pthread_mutex_unlock(&rt->mu);
+	lm__rt_unlock(rt);
 	return used;
 }
 

@@ -157,11 +157,38 @@ static int brutal_purge(lm_runtime *rt, struct lm_module *mod,
 	return rc;
 }
 
+/* LM_PURGE_REAP: every old version retiring, none taken; the reaper
+ * unloads each once it has no pin (a brutal purge asks the host to end
+ * the pinning tasks first). Caller holds rt->mu. */
+static int retire_all(lm_runtime *rt, struct lm_module *mod,
+		      lm_purge_mode mode)
+{
+	struct lm_version *v;
+	int rc = 0;
+
+	pthread_mutex_lock(&mod->mu);
+	v = first_pinned(mod);
+	if (v && mode == LM_BRUTAL_PURGE && !rt->brutal_fn)
+		rc = lm_error_set(LM_EBUSY, "brutal purge of %s: old version %s "
+				  "has %zu pins and no brutal-purge callback "
+				  "is registered", mod->name, v->desc->vsn,
+				  v->npins);
+	else if (v && mode == LM_BRUTAL_PURGE)
+		ask_host(rt, mod);
+	if (rc == 0)
+		for (v = mod->old; v; v = v->next)
+			v->retiring = true;
+	pthread_mutex_unlock(&mod->mu);
+	return rc;
+}
+
 int lm__purge_take(lm_runtime *rt, struct lm_module *mod, lm_purge_mode mode,
 		   unsigned flags, struct lm__taken *t)
 {
 	if (!mod->old)
 		return 0;
+	if (flags & LM_PURGE_REAP)
+		return retire_all(rt, mod, effective_mode(mod, mode));
 	if (effective_mode(mod, mode) == LM_SOFT_PURGE)
 		return soft_purge(mod, flags, t);
 	return brutal_purge(rt, mod, t);
@@ -192,11 +219,11 @@ int lm_runtime_purge(lm_runtime *rt, const char *module, lm_purge_mode mode,
 	int rc;
 
 	lm__assert_outside_call(__func__);
-	pthread_mutex_lock(&rt->mu);
+	lm__rt_lock(rt);
 	rc = lm__module_need(&mod, rt, module);
 	if (rc == 0)
 		rc = lm__purge_locked(rt, mod, mode, flags);
-	pthread_mutex_unlock(&rt->mu);
+	lm__rt_unlock(rt);
 	return rc;
 }
 
@@ -208,7 +235,7 @@ int lm_runtime_purge_batch(lm_runtime *rt, lm_purge_op *ops, size_t n)
 	int first = 0;
 
 	lm__assert_outside_call(__func__);
-	pthread_mutex_lock(&rt->mu);
+	lm__rt_lock(rt);
 	for (i = 0; i < n; i++) {
 		lm_purge_op *op = &ops[i];
 
@@ -230,7 +257,12 @@ int lm_runtime_purge_batch(lm_runtime *rt, lm_purge_op *ops, size_t n)
 	 * timed out keeps its pinned versions, not these) are unreachable
 	 * all the same: unload everything taken. */
 	lm__taken_unload(rt, &t);
-	pthread_mutex_unlock(&rt->mu);
+	lm__rt_unlock(rt);
+	for (i = 0; i < n; i++)
+		if (ops[i].flags & LM_PURGE_REAP) {
+			lm__reaper_kick(rt);
+			break;
+		}
 	if (first)
 		for (i = 0; i < n; i++)
 			if (ops[i].rc == first) {
@@ -247,7 +279,7 @@ int lm_runtime_check_purge(lm_runtime *rt, const char *module,
 	struct lm_version *v;
 	int rc;
 
-	pthread_mutex_lock(&rt->mu);
+	lm__rt_lock(rt);
 	rc = lm__module_need(&mod, rt, module);
 	if (rc == 0) {
 		bool soft = effective_mode(mod, mode) == LM_SOFT_PURGE;
@@ -263,7 +295,7 @@ int lm_runtime_check_purge(lm_runtime *rt, const char *module,
 						      "callback is registered");
 		pthread_mutex_unlock(&mod->mu);
 	}
-	pthread_mutex_unlock(&rt->mu);
+	lm__rt_unlock(rt);
 	return rc;
 }
 
@@ -307,17 +339,42 @@ static int take_retired(struct lm_module *mod, struct lm__taken *t)
 	return rc;
 }
 
-/* Every retired version of every module, unloaded together. */
+static long mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000L + ts.tv_nsec / 1000;
+}
+
+/* Every retired version of every module, unloaded together; told to the
+ * lm_runtime_on_reaped callback. */
 static void reap(lm_runtime *rt)
 {
 	struct lm__taken t = { 0 };
-	size_t i;
+	lm_reaped_fn fn;
+	void *ctx;
+	size_t i, n;
+	long t0 = mono_us();
 
-	pthread_mutex_lock(&rt->mu);
+	lm__rt_lock(rt);
 	for (i = 0; i < rt->nmods; i++)
 		(void)take_retired(rt->mods[i], &t);
+	n = t.n;
 	lm__taken_unload(rt, &t);
-	pthread_mutex_unlock(&rt->mu);
+	fn = rt->reaped_fn;
+	ctx = rt->reaped_ctx;
+	lm__rt_unlock(rt);
+	if (n && fn)
+		fn(ctx, n, mono_us() - t0);
+}
+
+void lm_runtime_on_reaped(lm_runtime *rt, lm_reaped_fn fn, void *ctx)
+{
+	lm__rt_lock(rt);
+	rt->reaped_fn = fn;
+	rt->reaped_ctx = ctx;
+	lm__rt_unlock(rt);
 }
 
 static void *reaper_main(void *arg)

@@ -11,10 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifdef LM__TSAN
-void __tsan_acquire(void *addr);
-#endif
-
 int lm_runtime_new(lm_runtime **out)
 {
 	lm_runtime *rt = calloc(1, sizeof(*rt));
@@ -87,7 +83,7 @@ void lm_runtime_free(lm_runtime *rt)
 		return;
 	lm__assert_outside_call(__func__);
 	lm__reaper_stop(rt);
-	pthread_mutex_lock(&rt->mu);
+	lm__rt_lock(rt);
 	for (i = 0; i < rt->nmods; i++) {
 		struct lm_module *mod = rt->mods[i];
 		struct lm_version *v[64];
@@ -107,7 +103,7 @@ void lm_runtime_free(lm_runtime *rt)
 		}
 		module_free(mod);
 	}
-	pthread_mutex_unlock(&rt->mu);
+	lm__rt_unlock(rt);
 	free(rt->mods);
 	pthread_cond_destroy(&rt->reap_cv);
 	pthread_mutex_destroy(&rt->reap_mu);
@@ -118,26 +114,26 @@ void lm_runtime_free(lm_runtime *rt)
 
 void lm_runtime_set_brutal_timeout(lm_runtime *rt, unsigned ms)
 {
-	pthread_mutex_lock(&rt->mu);
+	lm__rt_lock(rt);
 	rt->brutal_timeout_ms = ms;
-	pthread_mutex_unlock(&rt->mu);
+	lm__rt_unlock(rt);
 }
 
 void lm_runtime_on_brutal_purge(lm_runtime *rt, lm_brutal_purge_fn fn,
 				void *ctx)
 {
-	pthread_mutex_lock(&rt->mu);
+	lm__rt_lock(rt);
 	rt->brutal_fn = fn;
 	rt->brutal_ctx = ctx;
-	pthread_mutex_unlock(&rt->mu);
+	lm__rt_unlock(rt);
 }
 
 void lm_runtime_on_warning(lm_runtime *rt, lm_warning_fn fn, void *ctx)
 {
-	pthread_mutex_lock(&rt->mu);
+	lm__rt_lock(rt);
 	rt->warn_fn = fn;
 	rt->warn_ctx = ctx;
-	pthread_mutex_unlock(&rt->mu);
+	lm__rt_unlock(rt);
 }
 
 /* Caller holds rt->mu (the callback fields are written under it). */
@@ -236,20 +232,3 @@ int lm__module_get(struct lm_module **out, lm_runtime *rt, const char *name)
 	return 0;
 }
 
-void lm__synchronize(void)
-{
-	urcu_memb_synchronize_rcu();
-#ifdef LM__TSAN
-	__tsan_acquire(&lm__tsan_grace);
-#endif
-}
-
-void lm__assert_outside_call(const char *fn)
-{
-	if (urcu_memb_read_ongoing()) {
-		fprintf(stderr, "livemod: %s called from inside a module call "
-			"(an RCU read-side section): it would wait for itself\n",
-			fn);
-		abort();
-	}
-}

@@ -78,7 +78,7 @@ int lm_runtime_modules(lm_module_info **out, size_t *n, lm_runtime *rt)
 
 	*out = NULL;
 	*n = 0;
-	pthread_mutex_lock(&rt->mu);
+	lm__rt_lock(rt);
 	v = calloc(rt->nmods ? rt->nmods : 1, sizeof(*v));
 	if (!v)
 		rc = lm_error_set(LM_ERROR, "out of memory");
@@ -90,7 +90,7 @@ int lm_runtime_modules(lm_module_info **out, size_t *n, lm_runtime *rt)
 			continue;
 		rc = fill(&v[k++], mod);
 	}
-	pthread_mutex_unlock(&rt->mu);
+	lm__rt_unlock(rt);
 	if (rc < 0) {
 		lm_module_info_free(v, k);
 		return rc;

@@ -18,9 +18,9 @@
 #define WITH_RT(rt, body)                                                   \
 	do {                                                                \
 		lm__assert_outside_call(__func__);                          \
-		pthread_mutex_lock(&(rt)->mu);                              \
+		lm__rt_lock(rt);                              \
 		body;                                                       \
-		pthread_mutex_unlock(&(rt)->mu);                            \
+		lm__rt_unlock(rt);                            \
 	} while (0)
 
 static int need_staged(struct lm_version **out, lm_runtime *rt,
@@ -435,7 +435,8 @@ static int remove_refusal(lm_runtime *rt, struct lm_module *mod,
 		return lm_error_set(LM_EBUSY, "module %s is %s", mod->name,
 				    mod->staged ? "being upgraded (staged)" :
 						  "suspended");
-	if (mode == LM_SOFT_PURGE && !(flags & LM_PURGE_DEFER)) {
+	if (mode == LM_SOFT_PURGE &&
+	    !(flags & (LM_PURGE_DEFER | LM_PURGE_REAP))) {
 		/* The soft check must fail before anything changes. */
 		for (v = mod->published; v; v = v == mod->published ? mod->old :
 							       v->next)
@@ -459,10 +460,10 @@ int lm_runtime_check_remove(lm_runtime *rt, const char *module,
 	struct lm_module *mod;
 	int rc;
 
-	pthread_mutex_lock(&rt->mu);
+	lm__rt_lock(rt);
 	if ((rc = lm__module_loaded(&mod, rt, module)) == 0)
 		rc = remove_refusal(rt, mod, mode, 0);
-	pthread_mutex_unlock(&rt->mu);
+	lm__rt_unlock(rt);
 	return rc;
 }
 

@@ -178,7 +178,7 @@ void lm__unload(lm_runtime *rt, struct lm_version **v, size_t n)
 	lm__synchronize();
 	for (i = 0; i < n; i++)
 		end_state(v[i], v, n);
-	urcu_memb_barrier();
+	lm__barrier();
 	for (i = 0; i < n; i++) {
 		dlclose(v[i]->dl);
 		v[i]->dl = NULL;

@@ -12,6 +12,11 @@
  * result's timings.total (planning excluded). A caller thread calls the
  * first module in a tight loop and keeps the longest call of each round:
  * the pause a caller of a suspended module sees.
+ *
+ * Built twice: with the default read side (memb) and with LM_AGENT_QSBR
+ * (the caller a QSBR reader announcing a quiescent state after every
+ * call). Each prints, beside its figures, the floor measured in the same
+ * run with the caller still busy: a bare grace period of its flavour.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -23,6 +28,17 @@
 
 #include <cjson/cJSON.h>
 #include <livemod/node.h>
+
+#ifdef LM_AGENT_QSBR
+#define FLAVOUR "qsbr"
+#define QUIESCENT() lm_quiescent()
+void urcu_qsbr_synchronize_rcu(void); /* liburcu-qsbr, as the agent's */
+#define BARE_GRACE_PERIOD() urcu_qsbr_synchronize_rcu()
+#else
+#define FLAVOUR "memb"
+#define QUIESCENT() ((void)0)
+#define BARE_GRACE_PERIOD() urcu_memb_synchronize_rcu()
+#endif
 
 static atomic_long round_max_ns;
 static atomic_int stop;
@@ -53,6 +69,7 @@ static void *caller(void *arg)
 		while (dt > cur &&
 		       !atomic_compare_exchange_weak(&round_max_ns, &cur, dt))
 			;
+		QUIESCENT();
 	}
 	lm_thread_unregister();
 	return NULL;
@@ -105,12 +122,13 @@ int main(int argc, char **argv)
 	char dir[] = "/tmp/lmbench.XXXXXX", buf[4096], name[32];
 	double *apply = calloc((size_t)rounds, sizeof(double));
 	double *pause = calloc((size_t)rounds, sizeof(double));
+	double *grace = calloc((size_t)rounds, sizeof(double));
 	lm_node_options o = { 0 };
 	lm_apply_result *res;
 	pthread_t th;
 	lm_node *node;
 
-	if (!mkdtemp(dir) || !apply || !pause)
+	if (!mkdtemp(dir) || !apply || !pause || !grace)
 		return 1;
 	sh("mkdir -p %s/lib %s/v1 %s/v2", dir, dir, dir);
 	for (k = 0; k < nmod; k++) {
@@ -154,20 +172,34 @@ int main(int argc, char **argv)
 		pause[i] = (double)atomic_load(&round_max_ns) / 1000.0;
 		lm_apply_result_free(res);
 	}
+	/* the floor, the caller still busy */
+	for (i = 0; i < rounds; i++) {
+		long t0 = now_ns();
+
+		BARE_GRACE_PERIOD();
+		grace[i] = (double)(now_ns() - t0) / 1000.0;
+	}
 	atomic_store(&stop, 1);
 	pthread_join(th, NULL);
 	lm_export_ref_free(ref);
 	lm_node_stop(node);
 	qsort(apply, (size_t)rounds, sizeof(double), cmp_double);
 	qsort(pause, (size_t)rounds, sizeof(double), cmp_double);
-	printf("apply of %d module%s in-process, %d rounds: p50 %.3f ms, "
-	       "p99 %.3f ms\n", nmod, nmod > 1 ? "s" : "", rounds,
+	qsort(grace, (size_t)rounds, sizeof(double), cmp_double);
+	printf("[%s] apply of %d module%s in-process, %d rounds: p50 %.3f ms, "
+	       "p99 %.3f ms\n", FLAVOUR, nmod, nmod > 1 ? "s" : "", rounds,
 	       pct(apply, rounds, 0.5), pct(apply, rounds, 0.99));
-	printf("longest call into the upgraded module per apply: p50 %.1f us, "
-	       "p99 %.1f us, max %.1f us\n", pct(pause, rounds, 0.5),
-	       pct(pause, rounds, 0.99), pause[rounds - 1]);
+	printf("[%s] longest call into the upgraded module per apply: p50 "
+	       "%.1f us, p99 %.1f us, max %.1f us\n", FLAVOUR,
+	       pct(pause, rounds, 0.5), pct(pause, rounds, 0.99),
+	       pause[rounds - 1]);
+	printf("[%s] floor: a bare grace period, caller busy: p50 %.1f us, "
+	       "p99 %.1f us; pause/floor p50 %.2f\n", FLAVOUR,
+	       pct(grace, rounds, 0.5), pct(grace, rounds, 0.99),
+	       pct(pause, rounds, 0.5) / pct(grace, rounds, 0.5));
 	sh("rm -rf %s%s%s", dir, "", "");
 	free(apply);
 	free(pause);
+	free(grace);
 	return 0;
 }

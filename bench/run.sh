@@ -12,6 +12,8 @@ echo
 echo "== apply inside the node (issue: agent) =="
 LM_TOP=$PWD "$B/bench/bench_apply" 1 200 2>/dev/null
 LM_TOP=$PWD "$B/bench/bench_apply" 20 50 2>/dev/null
+LM_TOP=$PWD "$B/bench/bench_apply_qsbr" 1 1000 2>/dev/null
+LM_TOP=$PWD "$B/bench/bench_apply_qsbr" 20 50 2>/dev/null
 echo
 echo "== livemod update through the CLI =="
 sh bench/bench_update.sh 1 30

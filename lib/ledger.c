@@ -1209,6 +1209,20 @@ int lm_ledger_plan_set_status(lm_ledger *l, int64_t id, const char *status)
 			 status, id);
 }
 
+int lm_ledger_plan_claim(lm_ledger *l, int64_t id)
+{
+	int rc;
+
+	assert(l);
+	rc = q_update1(l, "claim plan", "plan", id,
+		       "UPDATE plans SET status = 'applying' WHERE id = ? AND "
+		       "status IN ('planned', 'failed')", "i", id);
+	return rc == LM_ENOTFOUND
+		? lm_error_set(LM_ESTALE, "plan %lld was superseded or applied "
+			       "while the node checked it", (long long)id)
+		: rc;
+}
+
 #define PLAN_COLS "id, from_release, to_release, status, path, created_at"
 
 /* A plan row of PLAN_COLS, and the json column after them if `json`. */
@@ -1656,4 +1670,17 @@ int lm_ledger_oid_first_release(lm_ledger *l, const char *name,
 	}
 	sqlite3_finalize(st);
 	return rc;
+}
+
+int lm_ledger_run_note_unload(lm_ledger *l, int64_t run, size_t versions,
+			      long us)
+{
+	assert(l);
+	return q_update1(l, "record an unload", "run", run,
+			 "UPDATE apply_runs SET timings_json = json_set("
+			 "coalesce(timings_json, '{}'), '$.unload', "
+			 "coalesce(json_extract(timings_json, '$.unload'), 0) + ?,"
+			 " '$.unloaded', coalesce(json_extract(timings_json, "
+			 "'$.unloaded'), 0) + ?) WHERE id = ?", "iii",
+			 (int64_t)us, (int64_t)versions, run);
 }

@@ -142,6 +142,9 @@ int lm_ledger_plan_add(lm_ledger *l, int64_t *out_id, int64_t from_release,
 int lm_ledger_plan_set_json(lm_ledger *l, int64_t id, const char *path,
 			    const char *json);
 int lm_ledger_plan_set_status(lm_ledger *l, int64_t id, const char *status);
+/* Marks a 'planned' or 'failed' plan 'applying'; LM_ESTALE when it is
+ * neither any more (superseded or applied meanwhile). */
+int lm_ledger_plan_claim(lm_ledger *l, int64_t id);
 /* LM_ENOTFOUND when no such plan. */
 int lm_ledger_plan_get(lm_ledger *l, int64_t id, lm_plan_row *out);
 /* The highest plan id in *out_id, 0 when there is no plan. */
@@ -176,6 +179,10 @@ int lm_ledger_run_finish(lm_ledger *l, int64_t run, const char *status,
 /* Marks every run still 'running' as 'interrupted'; returns how many in
  * *n. Called by the agent at boot. */
 int lm_ledger_run_mark_interrupted(lm_ledger *l, int *n);
+/* Adds an unload round the reaper did after run `run` to its timings:
+ * "unload" (microseconds) and "unloaded" (versions), summed. */
+int lm_ledger_run_note_unload(lm_ledger *l, int64_t run, size_t versions,
+			      long us);
 /* Runs newest first. */
 int lm_ledger_run_list(lm_ledger *l, lm_run_info **out, size_t *n);
 void lm_run_info_clear(lm_run_info *r);

@@ -417,13 +417,6 @@ static void unstage_all(run *r)
 	}
 }
 
-static unsigned purge_flags(lm_purge_mode mode)
-{
-	/* A soft post-purge retires the old version when its last pin goes,
-	 * in the background; it never fails the eval. */
-	return mode == LM_SOFT_PURGE ? LM_PURGE_DEFER : 0;
-}
-
 /* Runs a batch of purges (one grace period and one unmap check for all,
  * see lm_runtime_purge_batch); each failure is a warning "what: why"
  * ("remove: why" for a removal). */
@@ -463,7 +456,14 @@ static lm_purge_op *purge_ops(run *r, size_t from, int pre, size_t *n)
 			continue;
 		op->module = in->modules[0];
 		op->mode = pre ? in->pre_purge : in->post_purge;
-		op->flags = pre ? 0 : purge_flags(in->post_purge);
+		/* After eval the old versions are retired (no new call
+		 * reaches them) and the reaper unloads them: grace period,
+		 * barrier, dlclose and unmap check come after eval has
+		 * answered, each version's once its last pin is gone (a
+		 * brutal purge asks the host to end the pinning tasks at
+		 * once). What is left to unload shows in `status`; the
+		 * reaper's round is recorded with the run (node.c). */
+		op->flags = pre ? 0 : LM_PURGE_REAP;
 		op->remove = in->op == LM_OP_REMOVE;
 		(*n)++;
 	}
@@ -531,7 +531,6 @@ typedef struct begin_args {
 	int64_t plan_id;
 	const char *expected;
 	lm_plan **plan;
-	int64_t *run_id;
 } begin_args;
 
 static int sync_current(lm_node *n, void *arg)
@@ -558,7 +557,9 @@ static int apply_enter(lm_node *n)
 	return rc;
 }
 
-/* Reads and vets the plan, then records the run's start. */
+/* Reads and vets the plan. Nothing is written before the check: the run
+ * is recorded with the point of no return, or with the check's failure,
+ * in one transaction either way (one commit on the path). */
 static int begin_run(lm_node *n, void *arg)
 {
 	begin_args *a = arg;
@@ -590,43 +591,45 @@ static int begin_run(lm_node *n, void *arg)
 	if (rc == 0)
 		rc = lm_plan_from_json(a->plan, row.json, strlen(row.json),
 				       label);
-	if (rc == 0 && (rc = lm_ledger_begin(n->ledger)) == 0) {
-		if ((rc = lm_ledger_run_start(n->ledger, a->run_id, a->plan_id,
-					      row.from_release,
-					      row.to_release)) == 0 &&
-		    (rc = lm_ledger_plan_set_status(n->ledger, a->plan_id,
-						    "applying")) == 0)
-			rc = lm_ledger_commit(n->ledger);
-		else
-			lm_ledger_rollback(n->ledger);
-	}
 	lm_plan_row_clear(&row);
 	return rc;
 }
 
-/* The point of no return, and the node on the plan's release: one write
- * before anything changes, so that the code never runs ahead of the
- * ledger and no write is left for the pause. Not permanent yet: a node
- * that dies from here boots the release it came from. */
+/* Records the run (inside the caller's transaction), as started. */
+static int record_run(lm_node *n, run *r)
+{
+	assert(!r->run_id);
+	return lm_ledger_run_start(n->ledger, &r->run_id, r->plan->id,
+				   r->plan->from_release, r->plan->to_release);
+}
+
+/* The run, its point of no return, and the node on the plan's release:
+ * one write before anything changes, so that the code never runs ahead
+ * of the ledger and no write is left for the pause. Not permanent yet: a
+ * node that dies from here boots the release it came from. */
 static int record_ponr(lm_node *n, void *arg)
 {
-	const run *r = arg;
+	run *r = arg;
 	int rc = lm_ledger_begin(n->ledger);
 
 	if (rc < 0)
 		return rc;
-	if ((rc = lm_ledger_run_phase(n->ledger, r->run_id,
+	if ((rc = lm_ledger_plan_claim(n->ledger, r->plan->id)) == 0 &&
+	    (rc = record_run(n, r)) == 0 &&
+	    (rc = lm_ledger_run_phase(n->ledger, r->run_id,
 				      "point_of_no_return")) == 0 &&
 	    (rc = lm_ledger_node_set_current(n->ledger, n->info.id,
 					     r->plan->to_release)) == 0)
 		rc = lm_ledger_commit(n->ledger);
 	else
 		lm_ledger_rollback(n->ledger);
+	if (rc < 0)
+		r->run_id = 0; /* rolled back with the rest */
 	return rc;
 }
 
 typedef struct finish_args {
-	const run *r;
+	run *r;
 	const char *status;
 	const char *check, *eval; /* JSON */
 	char *timings;
@@ -644,7 +647,10 @@ static int finish_run(lm_node *n, void *arg)
 
 	if (rc < 0)
 		return rc;
-	if (ok)
+	/* a check that failed: the run is recorded with its end */
+	if (!a->r->run_id)
+		rc = record_run(n, a->r);
+	if (rc == 0 && ok)
 		rc = lm_ledger_run_phase(n->ledger, a->r->run_id, "done");
 	/* the current release as it runs: moved at the point of no return,
 	 * back to where it was when eval failed */
@@ -665,6 +671,8 @@ static int finish_run(lm_node *n, void *arg)
 		lm_ledger_rollback(n->ledger);
 	if (rc == 0 && permanent)
 		n->info.permanent_release = p->to_release;
+	if (rc < 0 && !strcmp(a->status, "check_failed"))
+		a->r->run_id = 0; /* its record rolled back with the rest */
 	return rc;
 }
 
@@ -876,7 +884,7 @@ static int apply_locked(lm_node *n, int64_t plan_id, const char *expected,
 			unsigned flags, lm_apply_result **res)
 {
 	run r = { 0 };
-	begin_args ba = { plan_id, expected, &r.plan, &r.run_id };
+	begin_args ba = { plan_id, expected, &r.plan };
 	size_t ponr = 0;
 	int rc;
 
@@ -911,6 +919,8 @@ static int apply_locked(lm_node *n, int64_t plan_id, const char *expected,
 		rc = conclude(&r, LM_ECHECK, 0, res);
 		goto out;
 	}
+	/* the reaper's unloads of what this run retires go on its record */
+	__atomic_store_n(&n->reap_run, r.run_id, __ATOMIC_RELEASE);
 	pre_purges(&r, ponr + 1);
 	if ((rc = phase_prepare(&r, ponr + 1)) == 0) {
 		if (phase_commit(&r, ponr + 1) < 0)

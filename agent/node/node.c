@@ -139,6 +139,23 @@ out:
 	return rc;
 }
 
+/* The reaper unloaded what an apply retired (apply.c hands old versions
+ * to it after eval): the run's record says when the old code is gone. */
+static void on_reaped(void *ctx, size_t versions, long us)
+{
+	lm_node *n = ctx;
+	int64_t run = __atomic_load_n(&n->reap_run, __ATOMIC_ACQUIRE);
+
+	if (!run)
+		return;
+	pthread_mutex_lock(&n->ledger_mu);
+	if (lm_ledger_run_note_unload(n->ledger, run, versions, us) < 0)
+		fprintf(stderr, "livemod: warning: the ledger could not record "
+			"the unload after run %lld: %s\n", (long long)run,
+			lm_error_last());
+	pthread_mutex_unlock(&n->ledger_mu);
+}
+
 /* A fresh runtime, for booting another release after a failed boot left
  * some modules of the first loaded. */
 static int runtime_new(lm_node *n, const lm_node_options *opts)
@@ -148,6 +165,8 @@ static int runtime_new(lm_node *n, const lm_node_options *opts)
 	if (rc == 0 && opts->on_brutal_purge)
 		lm_runtime_on_brutal_purge(n->rt, opts->on_brutal_purge,
 					   opts->on_brutal_purge_ctx);
+	if (rc == 0)
+		lm_runtime_on_reaped(n->rt, on_reaped, n);
 	return rc;
 }
 

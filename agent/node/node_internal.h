@@ -41,6 +41,8 @@ struct lm_node {
 	int sock_fd;
 	lm_imports imports;         /* the host's declared imports */
 	int64_t fallback_from;      /* the release that failed to boot, or 0 */
+	int64_t reap_run;           /* the run the reaper's unloads follow
+				     * (atomic) */
 	char *fallback_reason;
 };
 

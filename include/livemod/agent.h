@@ -102,10 +102,36 @@ void lm_runtime_on_warning(lm_runtime *rt, lm_warning_fn fn, void *ctx);
 
 /* ---- threads -------------------------------------------------------- */
 
-/* Every thread that calls LM_CALL / LM_PIN_CALL registers once, and
- * unregisters before it exits (liburcu reader registration). */
+/*
+ * Every thread that calls LM_CALL / LM_PIN_CALL registers once, and
+ * unregisters before it exits (liburcu reader registration).
+ *
+ * Two read sides (docs/host-guide.md, "Choosing the read side"):
+ *   - memb, the default: any thread, no duty. A grace period (every
+ *     swap's suspend, every unload) is a membarrier: an IPI to each CPU
+ *     running the process, tens of microseconds with a busy caller.
+ *   - QSBR, for event-loop hosts: compile the files that call modules
+ *     with LM_AGENT_QSBR defined before including this header. Their
+ *     lm_thread_register() registers a QSBR reader, which must call
+ *     lm_quiescent() between calls (once per loop iteration) and
+ *     lm_thread_offline() / lm_thread_online() around anything that
+ *     blocks (epoll_wait, read). Calls then cost a thread-local count on
+ *     entry and exit, and a grace period waits only for each online
+ *     reader's next lm_quiescent(): about a microsecond. A reader that
+ *     neither announces nor goes offline stalls every apply.
+ * The flavours mix: each thread has its own, and grace periods wait for
+ * the flavours that have readers. A pointer a module returns is good
+ * during the call only, in both.
+ */
 void lm_thread_register(void);
+void lm_thread_register_qsbr(void);
 void lm_thread_unregister(void);
+void lm_quiescent(void);
+void lm_thread_offline(void);
+void lm_thread_online(void);
+#ifdef LM_AGENT_QSBR
+#define lm_thread_register() lm_thread_register_qsbr()
+#endif
 
 /* ---- swap primitives (the plan interpreter's) ------------------------ */
 
@@ -179,6 +205,23 @@ int lm_runtime_load(lm_runtime *rt, const char *path, const char *oid);
 /* Purge flags. */
 #define LM_PURGE_DEFER 1u /* soft: retire pinned versions when the last pin
 			   * drops, in the background, instead of failing */
+#define LM_PURGE_REAP 2u  /* retire every old version now (no new call
+			   * reaches it) and leave the unload to the reaper:
+			   * grace period, rcu_barrier, dlclose and the unmap
+			   * check happen after the call returns, each
+			   * version's once its last pin is gone. Soft: as
+			   * LM_PURGE_DEFER. Brutal: the host is asked to end
+			   * the pinning tasks, and not waited for. What
+			   * is still awaiting its unload shows in
+			   * lm_runtime_modules (retiring), and
+			   * lm_runtime_on_reaped tells when it is gone. */
+
+/* Called by the reaper after each round that unloaded versions: how many,
+ * and how long the round took (grace period, barrier, dlclose, unmap
+ * check), in microseconds. May be NULL. Runs on the reaper thread with no
+ * lock of the runtime held; it must not call a swap primitive. */
+typedef void (*lm_reaped_fn)(void *ctx, size_t versions, long us);
+void lm_runtime_on_reaped(lm_runtime *rt, lm_reaped_fn fn, void *ctx);
 
 /*
  * Purges the old versions of `module`:
@@ -367,12 +410,26 @@ void __tsan_release(void *addr);
 #define LM__TSAN_RELEASE() ((void)0)
 #endif
 
+/* The read side's entry and exit: memb's section, or (LM_AGENT_QSBR) a
+ * depth count the slow path reads to tell a nested call. */
+#ifdef LM_AGENT_QSBR
+extern __thread unsigned lm__qsbr_depth
+	__attribute__((tls_model("initial-exec")));
+#define LM__READ_LOCK() \
+	(lm__qsbr_depth++, __atomic_signal_fence(__ATOMIC_SEQ_CST))
+#define LM__READ_UNLOCK() \
+	(__atomic_signal_fence(__ATOMIC_SEQ_CST), lm__qsbr_depth--)
+#else
+#define LM__READ_LOCK() urcu_memb_read_lock()
+#define LM__READ_UNLOCK() urcu_memb_read_unlock()
+#endif
+
 static inline lm__fn lm__call_enter(const lm_export_ref *ref)
 {
 	const struct lm__refhead *r = (const struct lm__refhead *)ref;
 	lm__fn *vt;
 
-	urcu_memb_read_lock();
+	LM__READ_LOCK();
 	vt = __atomic_load_n(&r->hot->vtab, __ATOMIC_ACQUIRE);
 	if (__builtin_expect(vt == NULL, 0))
 		vt = lm__call_wait(r->hot);
@@ -386,7 +443,7 @@ static inline lm__fn lm__pin_enter(const lm_pin *pin,
 	const struct lm__refhead *r = (const struct lm__refhead *)ref;
 
 	assert(p->hot == r->hot);
-	urcu_memb_read_lock();
+	LM__READ_LOCK();
 	/* Only the suspend gate is read from the shared line; the code is
 	 * the pinned version's. */
 	if (__builtin_expect(
@@ -398,7 +455,7 @@ static inline lm__fn lm__pin_enter(const lm_pin *pin,
 static inline void lm__call_leave(void)
 {
 	LM__TSAN_RELEASE();
-	urcu_memb_read_unlock();
+	LM__READ_UNLOCK();
 }
 
 #ifdef __cplusplus

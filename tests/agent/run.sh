@@ -25,6 +25,8 @@ run swap_leak "$d/swap_leak" 1000
 run stress "$d/stress" 1000
 run stress-asan "$d/stress-asan" 400
 run stress-tsan "$d/stress-tsan" 250
+run stress-qsbr "$d/stress-qsbr" 1000
+run stress-qsbr-tsan "$d/stress-qsbr-tsan" 250
 run bench_call "$d/bench_call" 20000000
 run host-guide-example sh tests/agent/example.sh "$d"
 # node_stress: the node logs every apply on stderr; keep it in a log and

@@ -20,13 +20,23 @@
  * until no pin remains, and several old versions await purge at once.
  *
  * Usage: stress [SWAPS]. Run from the repository root. Built plain, with
- * ASan+UBSan and with TSan by the Makefile.
+ * ASan+UBSan and with TSan by the Makefile, and again with LM_AGENT_QSBR
+ * (plain and TSan): every thread a QSBR reader that announces a quiescent
+ * state each loop and is offline while it sleeps.
  */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <time.h>
 
 #include "agenttest.h"
+
+#ifdef LM_AGENT_QSBR
+#define QUIESCENT() lm_quiescent()
+#define SLEEP_US(us) (lm_thread_offline(), usleep(us), lm_thread_online())
+#else
+#define QUIESCENT() ((void)0)
+#define SLEEP_US(us) usleep(us)
+#endif
 
 #define CALLERS 8
 #define PINNERS 2
@@ -73,6 +83,7 @@ static void *caller(void *arg)
 		LM_CALL(answer_ref, at_answer_fn, a);
 		check_answer(a, g0, "caller");
 		n++;
+		QUIESCENT();
 	}
 	lm_thread_unregister();
 	atomic_fetch_add(&ncalls, n);
@@ -110,6 +121,7 @@ static void *pinner(void *arg)
 			atomic_fetch_add(&nrefresh, 1);
 			last = -1;
 		}
+		QUIESCENT();
 	}
 	lm_pin_release(pin);
 	lm_thread_unregister();
@@ -129,7 +141,7 @@ static void on_brutal(void *ctx, const lm_pin_victim *v)
 static void wait_purged(void)
 {
 	while (at_nold(rt, "mod_a") > 0)
-		usleep(50);
+		SLEEP_US(50);
 }
 
 static void purge(long i)
@@ -143,7 +155,7 @@ static void purge(long i)
 	case 8:
 		while ((rc = lm_runtime_purge(rt, "mod_a", LM_SOFT_PURGE, 0)) ==
 		       LM_EBUSY)
-			usleep(20);
+			SLEEP_US(20);
 		AT_CHECK(rc);
 		break;
 	default:
@@ -161,7 +173,7 @@ static void swap_to(long i, char **paths)
 
 	while ((rc = at_swap_how(rt, "mod_a", path, i % 2 ? LM_UP : LM_DOWN,
 				 i, i % 3 != 0)) == LM_EBUSY)
-		usleep(50);
+		SLEEP_US(50);
 	AT_CHECK(rc);
 }
 
@@ -207,6 +219,7 @@ int main(int argc, char **argv)
 			abort();
 		}
 		purge(i);
+		QUIESCENT();
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 
