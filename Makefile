@@ -44,7 +44,7 @@ $(B)/%.o: %.c $(wildcard lib/*.h include/livemod/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(B)/gen/schema_sql.c: $(SCHEMA) scripts/embed-schema.sh
+$(B)/gen/schema_sql.c: $(SCHEMA) scripts/embed-schema.sh scripts/c-literal.awk
 	@mkdir -p $(dir $@)
 	sh scripts/embed-schema.sh $(SCHEMA) > $@.tmp && mv $@.tmp $@
 
@@ -145,9 +145,14 @@ URCU_LIBS := $(shell pkg-config --libs liburcu-memb 2>/dev/null || echo -lurcu-m
 AGENT_SRC := $(wildcard agent/*.c) $(wildcard agent/node/*.c)
 AGENT_HDR := $(wildcard agent/*.h agent/node/*.h include/livemod/*.h lib/*.h)
 AGENT_COMMON := $(LIB_SRC)
+# The web page (agent/node/ui/, docs/web.md) is compiled in: its files
+# become $(B)/gen/ui_files.c (scripts/embed-ui.sh), linked into both
+# agent libraries and every build that compiles the agent's sources.
+UI_SRC := $(sort $(wildcard agent/node/ui/*))
+UI_GEN := $(B)/gen/ui_files.c
 AGENT_OBJ := $(AGENT_SRC:%.c=$(B)/%.o)
 AGENT_PIC_OBJ := $(AGENT_SRC:%.c=$(B)/pic/%.o) $(AGENT_COMMON:%.c=$(B)/pic/%.o) \
-	$(B)/pic/gen/schema_sql.o
+	$(B)/pic/gen/schema_sql.o $(B)/pic/gen/ui_files.o
 AGENT_CFLAGS = $(ALL_CFLAGS) $(URCU_CFLAGS) -Iagent -Iagent/node
 AGENT_LDLIBS = $(URCU_LIBS) $(LDLIBS) $(shell pkg-config --libs libmicrohttpd 2>/dev/null) -lm
 AGENT_TEST_CFLAGS = $(AGENT_CFLAGS) -Itests/unit -Itests/agent -DLM_SRCDIR=\"$(CURDIR)\"
@@ -157,7 +162,7 @@ AT := $(B)/tests/agent
 # every line of the agent is instrumented; the three lib objects come from
 # the normal build (GCC's -Wstringop-truncation fires on lib/error.c only
 # under -fsanitize, and lib/ is not what these builds test).
-AGENT_SAN_SRC := $(AGENT_SRC) $(LIB_OBJ)
+AGENT_SAN_SRC := $(AGENT_SRC) $(UI_GEN) $(LIB_OBJ)
 ASAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 # No TSan suppression file: liburcu is not instrumented, so agent.h calls
 # its read-side functions instead of inlining them under TSan and annotates
@@ -178,7 +183,18 @@ $(B)/pic/gen/schema_sql.o: $(B)/gen/schema_sql.c
 	@mkdir -p $(dir $@)
 	$(CC) $(AGENT_CFLAGS) -fPIC -c -o $@ $<
 
-$(B)/liblivemod-agent.a: $(AGENT_OBJ) $(LIB_OBJ)
+$(UI_GEN): $(UI_SRC) scripts/embed-ui.sh scripts/c-literal.awk
+	@mkdir -p $(dir $@)
+	sh scripts/embed-ui.sh $(UI_SRC) > $@.tmp && mv $@.tmp $@
+
+$(B)/gen/ui_files.o: $(UI_GEN) agent/node/web.h
+	$(CC) $(AGENT_CFLAGS) -c -o $@ $<
+
+$(B)/pic/gen/ui_files.o: $(UI_GEN) agent/node/web.h
+	@mkdir -p $(dir $@)
+	$(CC) $(AGENT_CFLAGS) -fPIC -c -o $@ $<
+
+$(B)/liblivemod-agent.a: $(AGENT_OBJ) $(B)/gen/ui_files.o $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
