@@ -507,6 +507,12 @@ function start() {
 	$("result-h").tabIndex = -1;
 	takeToken();
 	wire();
+	/* a new #token=... pasted into this tab's address bar */
+	window.addEventListener("hashchange", () => {
+		takeToken();
+		shown = {};
+		refreshAll();
+	});
 	refreshAll();
 	timer = setInterval(refreshState, REFRESH_MS);
 }
