@@ -28,6 +28,11 @@
 #                                 preflight nor an answer, the page's CSP,
 #                                 nosniff, Referrer-Policy, /ui/x 404, no
 #                                 page on agent.sock
+#   t_boot_fallback               a release whose init fails goes live by
+#                                 code_change; chatd killed and restarted
+#                                 boots the release before: the page shows
+#                                 the fallback notice with the reason and
+#                                 the release marked "boot failed"
 #
 # A missing browser is a failure, not a skip: scripts/deps.sh installs it.
 # LM_WEB_SCREENSHOT=docs/web.png saves the page after the update.

@@ -56,6 +56,9 @@ class Node:
         for name in ("mod_util", "mod_messager", "mod_motd"):
             self.install(CB + "/v1/" + name + ".so", name)
         self.lm("init", "--libdir", self.lib, "--app", "chatd")
+        self.start()
+
+    def start(self):
         self.err = open(self.dir + "/chatd.err", "w+")
         self.proc = subprocess.Popen(
             [CB + "/chatd", "--listen", "127.0.0.1:0", "--state",
@@ -97,7 +100,13 @@ class Node:
         """{module: vsn} as `livemod status --json` reports."""
         return {m["name"]: m["vsn"] for m in self.lmjson("status")["modules"]}
 
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+        self.err.close()
+
     def stop(self):
+        self.err.close()
         self.proc.terminate()
         try:
             self.proc.wait(timeout=10)
@@ -128,23 +137,44 @@ class ChatClient:
         return self.line()
 
 
-def build_check_failing_motd(node):
-    """A mod_motd 1.2.0 whose motd export changed its signature: chatd
-    holds a reference to motd as int (lm_task *, char *, size_t), so the
-    check must refuse it."""
-    src = node.dir + "/mod_motd_bad.c"
+def build_motd(node, vsn, text):
+    """A chatd mod_motd built from `text`, C after chatd_api.h."""
+    src = "%s/mod_motd_%s.c" % (node.dir, vsn)
     with open(src, "w") as f:
-        f.write('#include <stdio.h>\n#include "chatd_api.h"\n'
-                'LM_MODULE(mod_motd, "1.2.0", .purge = LM_SOFT_PURGE);\n'
-                'LM_EXPORT(mod_motd, motd, long (lm_task *, char *, size_t));\n'
-                'static long motd(lm_task *t, char *out, size_t cap)\n'
-                '{ (void)t; return snprintf(out, cap, "motd broken"); }\n')
-    out = node.dir + "/mod_motd_bad.so"
+        f.write('#include <stdio.h>\n#include "chatd_api.h"\n' + text)
+    out = "%s/mod_motd_%s.so" % (node.dir, vsn)
     subprocess.run(["cc", "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Werror",
                     "-shared", "-fPIC", "-fno-gnu-unique",
                     "-I" + TOP + "/include", "-I" + TOP + "/examples/chatd",
                     "-o", out, src], check=True)
     return out
+
+
+def build_check_failing_motd(node):
+    """A mod_motd 1.2.0 whose motd export changed its signature: chatd
+    holds a reference to motd as int (lm_task *, char *, size_t), so the
+    check must refuse it."""
+    return build_motd(node, "1.2.0",
+                      'LM_MODULE(mod_motd, "1.2.0", .purge = LM_SOFT_PURGE);\n'
+                      'LM_EXPORT(mod_motd, motd, long (lm_task *, char *, size_t));\n'
+                      'static long motd(lm_task *t, char *out, size_t cap)\n'
+                      '{ (void)t; return snprintf(out, cap, "motd broken"); }\n')
+
+
+def build_unbootable_motd(node):
+    """A mod_motd 1.3.0 that goes live through code_change but whose init
+    fails: the node runs it, and cannot boot it after a restart."""
+    return build_motd(node, "1.3.0",
+                      'static int init(void **s) { *s = NULL; return -1; }\n'
+                      'static int code_change(lm_change_mode m, const char *v,'
+                      ' void *o, const char *e, void **n)\n'
+                      '{ (void)m; (void)v; (void)o; (void)e; *n = NULL; '
+                      'return 0; }\n'
+                      'LM_MODULE(mod_motd, "1.3.0", .purge = LM_SOFT_PURGE,'
+                      ' .init = init, .code_change = code_change);\n'
+                      'LM_EXPORT(mod_motd, motd, int (lm_task *, char *, size_t));\n'
+                      'static int motd(lm_task *t, char *out, size_t cap)\n'
+                      '{ (void)t; return snprintf(out, cap, "motd 1.3"); }\n')
 
 
 # ---- outside the browser -----------------------------------------------------
@@ -407,6 +437,26 @@ def t_check_failed(d, node, client):
     check("mod_motd " + before["mod_motd"] in v, "/version: " + v)
 
 
+def t_boot_fallback(d, node):
+    """A release whose init fails goes live through code_change; the node
+    is killed and boots the release before it: the page says so."""
+    node.install(build_unbootable_motd(node), "mod_motd")
+    node.lm("update", "mod_motd")
+    bad = node.lmjson("history")["current"]
+    node.kill()
+    node.start()
+    url = node.lm("web").stdout.strip()
+    d.get(url)
+    wait_text(d, "#fallback", "release %d failed to boot" % bad)
+    print("    " + text(d, "#fallback"))
+    check("init" in text(d, "#fallback"), "no reason: " + text(d, "#fallback"))
+    row = '#releases-body tr[data-release="%d"] .state' % bad
+    wait_text(d, row, "boot failed")
+    print("    release %d: %s" % (bad, text(d, row)))
+    check(node.running()["mod_motd"] != "1.3.0", "node runs the unbootable "
+          "release")
+
+
 def t_narrow_screen(d):
     d.set_window_size(390, 844)
     over = d.execute_script("return document.documentElement.scrollWidth - "
@@ -503,6 +553,7 @@ def main():
             ("t_wrong_token", lambda: t_wrong_token(d, node, url)),
             ("t_check_failed", lambda: t_check_failed(d, node, client)),
             ("t_outside_browser", lambda: t_outside_browser(node)),
+            ("t_boot_fallback", lambda: t_boot_fallback(d, node)),
         ]
         for name, fn in scenarios:
             failures.clear()
