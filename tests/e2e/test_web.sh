@@ -24,7 +24,8 @@
 #   t_wrong_token                 a clear 401 message and the token form
 #   t_check_failed                a staged module whose check fails: 422,
 #                                 "nothing changed", the node runs the old
-#   t_outside_browser             foreign Host 421, no CORS header on a
+#   t_outside_browser             foreign Host 421 (another name, no port,
+#                                 another port), no CORS header on a
 #                                 preflight nor an answer, the page's CSP,
 #                                 nosniff, Referrer-Policy, /ui/x 404, no
 #                                 page on agent.sock
@@ -32,7 +33,10 @@
 #                                 code_change; chatd killed and restarted
 #                                 boots the release before: the page shows
 #                                 the fallback notice with the reason and
-#                                 the release marked "boot failed"
+#                                 the release marked "boot failed"; with
+#                                 the node killed, `livemod web` exits 3
+#   t_clean_stop                  a clean stop removes STATE/http;
+#                                 `livemod web` exits 3
 #
 # A missing browser is a failure, not a skip: scripts/deps.sh installs it.
 # LM_WEB_SCREENSHOT=docs/web.png saves the page after the update.

@@ -444,6 +444,10 @@ def t_boot_fallback(d, node):
     node.lm("update", "mod_motd")
     bad = node.lmjson("history")["current"]
     node.kill()
+    # a killed node leaves STATE/http: `livemod web` finds nobody there
+    r = node.lm("web", ok=False)
+    check(r.returncode == 3 and "no running node" in r.stderr,
+          "livemod web, node killed: exit %d %s" % (r.returncode, r.stderr))
     node.start()
     url = node.lm("web").stdout.strip()
     d.get(url)
@@ -455,6 +459,18 @@ def t_boot_fallback(d, node):
     print("    release %d: %s" % (bad, text(d, row)))
     check(node.running()["mod_motd"] != "1.3.0", "node runs the unbootable "
           "release")
+
+
+def t_clean_stop(node):
+    """A node stopped cleanly removes STATE/http; `livemod web` says no
+    node runs (exit 3)."""
+    node.proc.terminate()
+    node.proc.wait(timeout=10)
+    check(not os.path.exists(node.state + "/http"), "STATE/http left")
+    r = node.lm("web", ok=False)
+    print("    livemod web: exit %d: %s" % (r.returncode, r.stderr.strip()))
+    check(r.returncode == 3, "livemod web without a node: exit %d" %
+          r.returncode)
 
 
 def t_narrow_screen(d):
@@ -473,8 +489,14 @@ def t_outside_browser(node):
                                         if body.count(b"\n") > 2 else body))
     check(st == 421, "foreign Host: %d" % st)
     check(b"wrong_host" in body, "foreign Host body: %r" % body)
-    st, h, body = raw(node, "GET", "/ui/", host="attacker.test")
-    check(st == 421, "foreign Host on /ui/: %d" % st)
+    for host in ("attacker.test", "127.0.0.1", "localhost",
+                 "127.0.0.1:%d" % (node.http_port + 1),
+                 "localhost.attacker.test:%d" % node.http_port):
+        st, h, body = raw(node, "GET", "/ui/", host=host)
+        check(st == 421, "Host %s on /ui/: %d" % (host, st))
+    st, h, body = raw(node, "GET", "/ui/", host="LocalHost:%d" %
+                      node.http_port)
+    check(st == 200, "Host LocalHost:PORT: %d" % st)
     st, h, body = raw(node, "OPTIONS", "/update-modules", {
         "Origin": "http://evil.example",
         "Access-Control-Request-Method": "POST",
@@ -554,6 +576,7 @@ def main():
             ("t_check_failed", lambda: t_check_failed(d, node, client)),
             ("t_outside_browser", lambda: t_outside_browser(node)),
             ("t_boot_fallback", lambda: t_boot_fallback(d, node)),
+            ("t_clean_stop", lambda: t_clean_stop(node)),
         ]
         for name, fn in scenarios:
             failures.clear()
