@@ -35,6 +35,8 @@
 #                                 the fallback notice with the reason and
 #                                 the release marked "boot failed"; with
 #                                 the node killed, `livemod web` exits 3
+#   t_console                     the browser's console: no CSP violation,
+#                                 no uncaught script error
 #   t_clean_stop                  a clean stop removes STATE/http;
 #                                 `livemod web` exits 3
 #

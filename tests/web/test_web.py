@@ -203,6 +203,7 @@ def browser(profile):
     o.add_argument("--user-data-dir=" + profile)
     o.add_argument("--window-size=1280,1000")
     o.add_argument("--disable-dev-shm-usage")
+    o.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return webdriver.Chrome(service=Service("/usr/bin/chromedriver"),
                             options=o)
 
@@ -473,6 +474,26 @@ def t_clean_stop(node):
           r.returncode)
 
 
+def t_console(d):
+    """Nothing the page did was refused by its own Content-Security-Policy,
+    and its script threw nothing (HTTP errors it was asked to show aside);
+    and the browser does enforce the policy: an inline script is refused."""
+    log = d.get_log("browser")
+    bad = [e["message"] for e in log
+           if "Content Security Policy" in e["message"] or
+           "Uncaught" in e["message"]]
+    print("    console: %d entries, %d CSP violations or uncaught errors" %
+          (len(log), len(bad)))
+    check(not bad, "browser console: %s" % bad)
+    d.execute_script("window.lmInline = 0; var s = document.createElement("
+                     "'script'); s.textContent = 'window.lmInline = 1';"
+                     " document.body.append(s);")
+    check(d.execute_script("return window.lmInline") == 0,
+          "an inline script ran despite the CSP")
+    check(any("Content Security Policy" in e["message"]
+              for e in d.get_log("browser")), "no CSP refusal logged")
+
+
 def t_narrow_screen(d):
     d.set_window_size(390, 844)
     over = d.execute_script("return document.documentElement.scrollWidth - "
@@ -576,6 +597,7 @@ def main():
             ("t_check_failed", lambda: t_check_failed(d, node, client)),
             ("t_outside_browser", lambda: t_outside_browser(node)),
             ("t_boot_fallback", lambda: t_boot_fallback(d, node)),
+            ("t_console", lambda: t_console(d)),
             ("t_clean_stop", lambda: t_clean_stop(node)),
         ]
         for name, fn in scenarios:
