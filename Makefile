@@ -65,6 +65,9 @@ $(B)/tests/%: tests/unit/%.c tests/unit/testutil.h $(B)/liblmcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -DLM_SRCDIR=\"$(CURDIR)\" -o $@ $< $(B)/liblmcommon.a $(LDLIBS) -lcmocka
 
+# The web page's pure parts are agent code: the test compiles web.c in.
+$(B)/tests/test_web: agent/node/web.c agent/node/web.h
+
 # This test reads the store's refs with libgit2 itself, beside livemod's
 # own loaded copy, so it checks the store through code other than ours.
 $(B)/tests/test_planning: LDLIBS += $(shell pkg-config --libs libgit2 2>/dev/null)
