@@ -484,46 +484,58 @@ static int ep_history(lm_node *n, const char *arg, const request *r,
 	return reply_query(out, rc, text);
 }
 
+/* An optional body naming one release, {"FIELD": N} (none or {} too):
+ * *release is N, or 0 when absent; else a 400 naming the field. */
+static int release_body(const request *r, const char *field,
+			int64_t *release, reply *out)
+{
+	const cJSON *it, *v = NULL;
+	cJSON *body = NULL;
+	int rc = 0;
+
+	*release = 0;
+	if (r->len && !(body = body_parse(r, out)))
+		return LM_EINVAL;
+	if (body && !cJSON_IsObject(body)) {
+		cJSON_Delete(body);
+		return reply_failf(out, LM_EINVAL, "request body: expected an "
+				   "object {\"%s\": RELEASE}", field);
+	}
+	cJSON_ArrayForEach(it, body) {
+		if (strcmp(it->string, field) != 0) {
+			rc = reply_failf(out, LM_EINVAL, "request body: "
+					 "unknown field '%s'", it->string);
+			break;
+		}
+		v = it;
+	}
+	if (rc == 0 && v &&
+	    (!cJSON_IsNumber(v) || v->valuedouble < 1 ||
+	     v->valuedouble > 9e15 ||
+	     v->valuedouble != (double)(int64_t)v->valuedouble))
+		rc = reply_failf(out, LM_EINVAL, "request body: %s: expected "
+				 "a release id (a positive integer)", field);
+	else if (rc == 0 && v)
+		*release = (int64_t)v->valuedouble;
+	cJSON_Delete(body);
+	return rc;
+}
+
 /* An optional body {"to": N}; without it (or "to" absent) the release
  * the current one was planned from. */
 static int ep_rollback(lm_node *n, const char *arg, const request *r,
 		       reply *out)
 {
 	lm_apply_result *res = NULL;
-	const cJSON *it, *to = NULL;
-	cJSON *body = NULL;
 	unsigned flags;
+	int64_t to;
 	int rc;
 
 	(void)arg;
-	if ((rc = apply_flags(r, &flags, out)) < 0)
+	if ((rc = apply_flags(r, &flags, out)) < 0 ||
+	    (rc = release_body(r, "to", &to, out)) < 0)
 		return rc;
-	if (r->len && !(body = body_parse(r, out)))
-		return LM_EINVAL;
-	if (body && !cJSON_IsObject(body)) {
-		cJSON_Delete(body);
-		return reply_failf(out, LM_EINVAL, "request body: expected an "
-				   "object {\"to\": RELEASE}");
-	}
-	cJSON_ArrayForEach(it, body) {
-		if (strcmp(it->string, "to") != 0) {
-			rc = reply_failf(out, LM_EINVAL, "request body: "
-					 "unknown field '%s'", it->string);
-			cJSON_Delete(body);
-			return rc;
-		}
-		to = it;
-	}
-	if (to && (!cJSON_IsNumber(to) || to->valuedouble < 1 ||
-		   to->valuedouble > 9e15 ||
-		   to->valuedouble != (double)(int64_t)to->valuedouble)) {
-		cJSON_Delete(body);
-		return reply_failf(out, LM_EINVAL, "request body: to: expected "
-				   "a release id (a positive integer)");
-	}
-	rc = lm_node_rollback(n, to ? (int64_t)to->valuedouble : 0, flags,
-			      &res);
-	cJSON_Delete(body);
+	rc = lm_node_rollback(n, to, flags, &res);
 	return reply_apply(n, out, rc, res);
 }
 
@@ -533,36 +545,15 @@ static int ep_rollback(lm_node *n, const char *arg, const request *r,
 static int ep_make_permanent(lm_node *n, const char *arg, const request *r,
 			     reply *out)
 {
-	const cJSON *it, *rel = NULL;
-	cJSON *body = NULL;
 	char *text = NULL;
-	int rc = 0;
+	int64_t release;
+	int rc;
 
 	(void)arg;
-	if (r->len && !(body = body_parse(r, out)))
-		return LM_EINVAL;
-	if (body && !cJSON_IsObject(body))
-		rc = reply_failf(out, LM_EINVAL, "request body: expected an "
-				 "object {\"release\": RELEASE}");
-	cJSON_ArrayForEach(it, body) {
-		if (rc == 0 && strcmp(it->string, "release") != 0)
-			rc = reply_failf(out, LM_EINVAL, "request body: "
-					 "unknown field '%s'", it->string);
-		rel = it;
-	}
-	if (rc == 0 && rel && (!cJSON_IsNumber(rel) || rel->valuedouble < 1 ||
-			       rel->valuedouble > 9e15 ||
-			       rel->valuedouble !=
-				       (double)(int64_t)rel->valuedouble))
-		rc = reply_failf(out, LM_EINVAL, "request body: release: "
-				 "expected a release id (a positive integer)");
-	if (rc == 0) {
-		rc = lm_node_make_permanent_json(
-			n, rel ? (int64_t)rel->valuedouble : 0, &text);
-		rc = reply_query(out, rc, text);
-	}
-	cJSON_Delete(body);
-	return rc;
+	if ((rc = release_body(r, "release", &release, out)) < 0)
+		return rc;
+	rc = lm_node_make_permanent_json(n, release, &text);
+	return reply_query(out, rc, text);
 }
 
 /* "*" stands for one path segment, handed to the endpoint. */

@@ -550,6 +550,24 @@ def t_outside_browser(node):
         st, h, body = raw(node, "GET", path)
         check(st == 200 and h.get("content-type", "").startswith(ctype),
               "%s: %d %s" % (path, st, h.get("content-type")))
+    # POST /make-permanent's bad bodies: 400 naming the field, nothing
+    # changed
+    before = node.lmjson("history")
+    for sent, want in (('{"release": "2"}', "release: expected a release id"),
+                       ('{"release": 1.5}', "release: expected a release id"),
+                       ('{"to": 1}', "unknown field 'to'"),
+                       ('[1]', "expected an object"),
+                       ('{"release": 99}', "only the release it runs"),
+                       ('{"release":', "not JSON")):
+        c = http.client.HTTPConnection("127.0.0.1", node.http_port, timeout=10)
+        c.request("POST", "/make-permanent", sent, tok)
+        r = c.getresponse()
+        got = r.read().decode()
+        c.close()
+        check(r.status == 400 and want in got,
+              "make-permanent %s: %d %s" % (sent, r.status, got))
+    check(node.lmjson("history") == before, "a refused make-permanent "
+          "changed the history")
     st, h, body = raw(node, "GET", "/ui/x")
     check(st == 404 and b"not_found" in body, "/ui/x: %d %r" % (st, body))
     st, h, body = raw(node, "POST", "/ui/")
