@@ -8,6 +8,8 @@
 #                                 sessionStorage; the modules view shows
 #                                 what `livemod status` reports
 #   t_narrow_screen               nothing wider than a 390 px screen
+#   t_keyboard                    Tab alone goes round every control and
+#                                 scrollable table, in the page's order
 #   t_pending_and_update_selected v2 installed: pending shows the modules,
 #                                 the CLI's very script lines and {ok,[]};
 #                                 "Update selected" (one of two, picked with

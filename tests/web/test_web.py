@@ -494,6 +494,27 @@ def t_console(d):
               for e in d.get_log("browser")), "no CSP refusal logged")
 
 
+def t_keyboard(d):
+    """From the page's first stop (the skip link), Tab alone reaches every
+    enabled control of every view and the scrollable tables, in the
+    page's order, and comes round."""
+    d.execute_script("document.querySelector('.skip').focus()")
+    loop = ["skip"]
+    for _ in range(12):
+        d.switch_to.active_element.send_keys(Keys.TAB)
+        e = d.switch_to.active_element
+        loop.append(e.get_attribute("id") or e.get_attribute("aria-label")
+                    or e.get_attribute("class") or e.tag_name)
+    print("    Tab: " + " ".join(loop))
+    want = ["skip", "Loaded modules table", "pending-refresh", "script",
+            "low-level-script", "try", "plan-id", "plan-review",
+            "Releases table", "Apply runs table", "forget-token"]
+    for w in want:
+        check(w in loop, "Tab never reaches %s" % w)
+    order = [loop.index(w) for w in want if w in loop]
+    check(order == sorted(order), "Tab order: %s" % loop)
+
+
 def t_narrow_screen(d):
     d.set_window_size(390, 844)
     over = d.execute_script("return document.documentElement.scrollWidth - "
@@ -604,6 +625,7 @@ def main():
         scenarios = [
             ("t_token_and_modules", lambda: t_token_and_modules(d, node, url)),
             ("t_narrow_screen", lambda: t_narrow_screen(d)),
+            ("t_keyboard", lambda: t_keyboard(d)),
             ("t_pending_and_update_selected",
              lambda: t_pending_and_update_selected(d, node, client)),
             ("t_rollback_to_1", lambda: t_rollback_to_1(d, node, client)),
