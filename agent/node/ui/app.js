@@ -353,7 +353,12 @@ async function refreshPending() {
 		return;
 	const r = await api("GET", "/update-modules");
 	if (r.status !== 200) {
-		/* a broken libdir is the pending view's own news */
+		/* a broken libdir is the pending view's own news: nothing
+		 * can be selected until it plans again */
+		$("pending-list").replaceChildren();
+		$("pending-set").hidden = true;
+		$("pending-none").hidden = true;
+		syncSelectAll();
 		$("script").textContent = "script: []";
 		$("low-level-script").textContent = "low level script: []";
 		$("pending-check").textContent = "{error,\"" + (r.json && r.json.error ?
