@@ -3,6 +3,7 @@
 #   make            build the livemod command and libraries
 #   make test       install missing Debian packages, build, run every test
 #   make demo       run the demo (examples/chatd)
+#   make demo-web   keep a chatd running and print its web page's URL
 #   make bench      run the benchmarks; figures go to docs/BENCHMARKS.md
 #   make install    PREFIX=/usr/local DESTDIR= honoured
 
@@ -34,7 +35,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 SCHEMA := $(sort $(wildcard schema/*.sql))
 
-.PHONY: all deps test unit e2e demo bench install clean test-sanitize
+.PHONY: all deps test unit e2e demo demo-web bench install clean test-sanitize
 all: $(B)/livemod
 
 deps:
@@ -44,7 +45,7 @@ $(B)/%.o: %.c $(wildcard lib/*.h include/livemod/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(B)/gen/schema_sql.c: $(SCHEMA) scripts/embed-schema.sh
+$(B)/gen/schema_sql.c: $(SCHEMA) scripts/embed-schema.sh scripts/c-literal.awk
 	@mkdir -p $(dir $@)
 	sh scripts/embed-schema.sh $(SCHEMA) > $@.tmp && mv $@.tmp $@
 
@@ -63,6 +64,9 @@ $(B)/livemod: $(PLANNER_OBJ) $(B)/liblmcommon.a
 $(B)/tests/%: tests/unit/%.c tests/unit/testutil.h $(B)/liblmcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -DLM_SRCDIR=\"$(CURDIR)\" -o $@ $< $(B)/liblmcommon.a $(LDLIBS) -lcmocka
+
+# The web page's pure parts are agent code: the test compiles web.c in.
+$(B)/tests/test_web: agent/node/web.c agent/node/web.h
 
 # This test reads the store's refs with libgit2 itself, beside livemod's
 # own loaded copy, so it checks the store through code other than ours.
@@ -88,6 +92,9 @@ test-sanitize: deps
 
 demo: deps
 	@bash scripts/demo.sh
+
+demo-web: deps
+	@bash scripts/demo-web.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory all agent $(B)/tests/lmhost \
@@ -146,9 +153,14 @@ URCU_LIBS := $(shell pkg-config --libs liburcu-memb liburcu-qsbr 2>/dev/null || 
 AGENT_SRC := $(wildcard agent/*.c) $(wildcard agent/node/*.c)
 AGENT_HDR := $(wildcard agent/*.h agent/node/*.h include/livemod/*.h lib/*.h)
 AGENT_COMMON := $(LIB_SRC)
+# The web page (agent/node/ui/, docs/web.md) is compiled in: its files
+# become $(B)/gen/ui_files.c (scripts/embed-ui.sh), linked into both
+# agent libraries and every build that compiles the agent's sources.
+UI_SRC := $(sort $(wildcard agent/node/ui/*))
+UI_GEN := $(B)/gen/ui_files.c
 AGENT_OBJ := $(AGENT_SRC:%.c=$(B)/%.o)
 AGENT_PIC_OBJ := $(AGENT_SRC:%.c=$(B)/pic/%.o) $(AGENT_COMMON:%.c=$(B)/pic/%.o) \
-	$(B)/pic/gen/schema_sql.o
+	$(B)/pic/gen/schema_sql.o $(B)/pic/gen/ui_files.o
 AGENT_CFLAGS = $(ALL_CFLAGS) $(URCU_CFLAGS) -Iagent -Iagent/node
 AGENT_LDLIBS = $(URCU_LIBS) $(LDLIBS) $(shell pkg-config --libs libmicrohttpd 2>/dev/null) -lm
 AGENT_TEST_CFLAGS = $(AGENT_CFLAGS) -Itests/unit -Itests/agent -DLM_SRCDIR=\"$(CURDIR)\"
@@ -158,7 +170,7 @@ AT := $(B)/tests/agent
 # every line of the agent is instrumented; the three lib objects come from
 # the normal build (GCC's -Wstringop-truncation fires on lib/error.c only
 # under -fsanitize, and lib/ is not what these builds test).
-AGENT_SAN_SRC := $(AGENT_SRC) $(LIB_OBJ)
+AGENT_SAN_SRC := $(AGENT_SRC) $(UI_GEN) $(LIB_OBJ)
 ASAN_FLAGS = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 # No TSan suppression file: liburcu is not instrumented, so agent.h calls
 # its read-side functions instead of inlining them under TSan and annotates
@@ -179,7 +191,18 @@ $(B)/pic/gen/schema_sql.o: $(B)/gen/schema_sql.c
 	@mkdir -p $(dir $@)
 	$(CC) $(AGENT_CFLAGS) -fPIC -c -o $@ $<
 
-$(B)/liblivemod-agent.a: $(AGENT_OBJ) $(LIB_OBJ)
+$(UI_GEN): $(UI_SRC) scripts/embed-ui.sh scripts/c-literal.awk
+	@mkdir -p $(dir $@)
+	sh scripts/embed-ui.sh $(UI_SRC) > $@.tmp && mv $@.tmp $@
+
+$(B)/gen/ui_files.o: $(UI_GEN) agent/node/web.h
+	$(CC) $(AGENT_CFLAGS) -c -o $@ $<
+
+$(B)/pic/gen/ui_files.o: $(UI_GEN) agent/node/web.h
+	@mkdir -p $(dir $@)
+	$(CC) $(AGENT_CFLAGS) -fPIC -c -o $@ $<
+
+$(B)/liblivemod-agent.a: $(AGENT_OBJ) $(B)/gen/ui_files.o $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 

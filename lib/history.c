@@ -151,3 +151,41 @@ out:
 	lm_node_info_clear(&node);
 	return rc;
 }
+
+int lm_make_permanent(lm_ledger *l, int64_t release, int64_t *made,
+		      int64_t *was)
+{
+	lm_node_info now = { 0 };
+	int rc;
+
+	*made = *was = 0;
+	if ((rc = lm_ledger_begin(l)) < 0)
+		return rc;
+	/* read under the write lock: an apply may just have moved it */
+	rc = lm_ledger_node_get(l, &now);
+	if (rc == 0 && release && release != now.current_release)
+		rc = lm_error_set(LM_EINVAL, "the running node is on release "
+				  "%lld: only the release it runs can be made "
+				  "permanent (to run release %lld: livemod "
+				  "rollback --to %lld)",
+				  (long long)now.current_release,
+				  (long long)release, (long long)release);
+	else if (rc == 0 && now.current_release == now.permanent_release)
+		rc = lm_error_set(LM_EINVAL, "nothing is current but not "
+				  "permanent: release %lld is already "
+				  "permanent",
+				  (long long)now.permanent_release);
+	if (rc == 0)
+		rc = lm_ledger_node_set_permanent(l, now.id,
+						  now.current_release);
+	if (rc == 0)
+		rc = lm_ledger_commit(l);
+	if (rc < 0) {
+		lm_ledger_rollback(l);
+	} else {
+		*made = now.current_release;
+		*was = now.permanent_release;
+	}
+	lm_node_info_clear(&now);
+	return rc;
+}

@@ -22,4 +22,15 @@
  */
 int lm_history_json(cJSON **out, lm_ledger *l);
 
+/*
+ * OTP's release_handler:make_permanent: the node's current release
+ * becomes the one it boots, in one ledger transaction. `release` 0 means
+ * whichever is current; any other must be the current release. Another
+ * release, or one already permanent: LM_EINVAL, nothing changed. *made
+ * is the release made permanent, *was the one before. `livemod
+ * make_permanent` (node running) and POST /make-permanent both call this.
+ */
+int lm_make_permanent(lm_ledger *l, int64_t release, int64_t *made,
+		      int64_t *was);
+
 #endif

@@ -1486,3 +1486,17 @@ char *lm_script_format(const lm_script *s, const lm_plan *p, int indent)
 	}
 	return buf;
 }
+
+char *lm_script_labelled(const char *label, const lm_script *s,
+			 const lm_plan *p)
+{
+	char *text = p && s ? lm_script_format(s, p, (int)strlen(label) + 2)
+			    : NULL, *out = NULL;
+
+	if (p && s && !text)
+		return NULL;
+	if (asprintf(&out, "%s: %s", label, text ? text : "[]") < 0)
+		out = NULL;
+	free(text);
+	return out;
+}

@@ -120,6 +120,13 @@ int lm_plan_validate(const lm_plan *p, const char *label);
  * on one line. Caller frees. */
 char *lm_script_format(const lm_script *s, const lm_plan *p, int indent);
 
+/* "LABEL: [...]" as the CLI prints a script: one instruction a line,
+ * continuation lines under the first instruction; "LABEL: []" when `p` or
+ * `s` is NULL. update_info's JSON carries this very text for the web
+ * page, so both show the same. Caller frees; NULL when out of memory. */
+char *lm_script_labelled(const char *label, const lm_script *s,
+			 const lm_plan *p);
+
 /* Appends an instruction (deep copy of its strings). */
 int lm_script_push(lm_script *s, const lm_instr *in);
 

@@ -27,6 +27,17 @@ const char *lm_now_iso(void)
 	return buf;
 }
 
+/* The CLI's line for a script (lm_script_labelled), under `key`. */
+static void add_script_text(cJSON *o, const char *key, const char *label,
+			    const lm_script *s, const lm_plan *p)
+{
+	char *text = lm_script_labelled(label, s, p);
+
+	if (text)
+		cJSON_AddStringToObject(o, key, text);
+	free(text);
+}
+
 cJSON *lm_update_info_json(const char *libdir, int64_t release,
 			   const lm_plan *p, const lm_scan *scan,
 			   const char *check_error)
@@ -45,6 +56,9 @@ cJSON *lm_update_info_json(const char *libdir, int64_t release,
 		cJSON_AddItemToObject(o, "plan", cJSON_Parse(pj));
 	else
 		cJSON_AddNullToObject(o, "plan");
+	add_script_text(o, "script_text", "script", p ? &p->script : NULL, p);
+	add_script_text(o, "low_level_script_text", "low level script",
+			p ? &p->low_level : NULL, p);
 	check = cJSON_AddObjectToObject(o, "check");
 	if (check_error) {
 		cJSON_AddStringToObject(check, "error", check_error);

@@ -94,8 +94,10 @@ int lm_planning_settle(lm_state *st);
 
 /* update_info as JSON, for the CLI and the control API alike:
  * {"libdir","release","modules":[names],"plan":{...}|null,
- *  "check":{"ok":[warnings]}|{"error":reason}}. `p` may be NULL (nothing
- * changed); `check_error` NULL when the check passed. */
+ *  "script_text","low_level_script_text",
+ *  "check":{"ok":[warnings]}|{"error":reason}}; the two texts are the lines
+ * `livemod update_info` prints (lm_script_labelled). `p` may be NULL
+ * (nothing changed); `check_error` NULL when the check passed. */
 cJSON *lm_update_info_json(const char *libdir, int64_t release,
 			   const lm_plan *p, const lm_scan *scan,
 			   const char *check_error);

@@ -96,11 +96,9 @@ static void print_side(const lm_plan_side *s)
 void cli_print_script(const char *label, const lm_script *s,
 		      const lm_plan *p)
 {
-	/* continuation lines line up under the first instruction */
-	char *text = p && s ? lm_script_format(s, p, (int)strlen(label) + 2)
-			    : NULL;
+	char *text = lm_script_labelled(label, s, p);
 
-	printf("%s: %s\n", label, text ? text : "[]");
+	printf("%s\n", text ? text : label);
 	free(text);
 }
 

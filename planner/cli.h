@@ -109,5 +109,7 @@ int cmd_make_permanent(cli *c);
 int cmd_rollback(cli *c);
 /* cmd_gc.c */
 int cmd_gc(cli *c);
+/* cmd_web.c: the web page's URL, with the token */
+int cmd_web(cli *c);
 
 #endif

@@ -112,32 +112,20 @@ static int transport_error(CURL *h, CURLcode cc, const char *sock,
 			    errbuf[0] ? errbuf : C.easy_strerror(cc));
 }
 
-int lm_client_request(lm_client_response *out, const char *state_dir,
-		      const char *method, const char *path, const char *body,
-		      size_t body_len)
+/* One request to `url`, over the unix socket `sock` when not NULL, with
+ * the extra header `auth` when not NULL; `where` names the target in
+ * messages. */
+static int perform(lm_client_response *out, const char *sock,
+		   const char *where, const char *url, const char *auth,
+		   const char *method, const char *body, size_t body_len)
 {
 	static int curl_ready;
-	char errbuf[CURL_ERROR_SIZE] = "", *sock = NULL, *url = NULL;
+	char errbuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *hdrs = NULL;
-	struct stat st;
 	CURLcode cc;
 	CURL *h = NULL;
 	int rc = 0;
 
-	memset(out, 0, sizeof(*out));
-	if (asprintf(&sock, "%s/agent.sock", state_dir) < 0 ||
-	    asprintf(&url, "http://localhost%s", path) < 0) {
-		rc = lm_error_set(LM_ERROR, "out of memory");
-		goto out;
-	}
-	if (stat(sock, &st) < 0) {
-		rc = errno == ENOENT || errno == ENOTDIR
-			     ? lm_error_set(LM_ENONODE, "no running node: %s "
-					    "does not exist", sock)
-			     : lm_error_set(LM_ERROR, "%s: %s", sock,
-					    strerror(errno));
-		goto out;
-	}
 	if (!curl_ready) {
 		if ((rc = load_curl()) < 0)
 			goto out;
@@ -156,7 +144,10 @@ int lm_client_request(lm_client_response *out, const char *state_dir,
 	if (body)
 		hdrs = C.slist_append(hdrs,
 					 "Content-Type: application/json");
-	C.easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, sock);
+	if (auth)
+		hdrs = C.slist_append(hdrs, auth);
+	if (sock)
+		C.easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, sock);
 	C.easy_setopt(h, CURLOPT_URL, url);
 	C.easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
 	C.easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
@@ -172,7 +163,7 @@ int lm_client_request(lm_client_response *out, const char *state_dir,
 				 (curl_off_t)body_len);
 	}
 	if ((cc = C.easy_perform(h)) != CURLE_OK) {
-		rc = transport_error(h, cc, sock, errbuf);
+		rc = transport_error(h, cc, where, errbuf);
 		goto out;
 	}
 	C.easy_getinfo(h, CURLINFO_RESPONSE_CODE, &out->status);
@@ -185,8 +176,60 @@ out:
 		C.slist_free_all(hdrs);
 	if (h)
 		C.easy_cleanup(h);
+	return rc;
+}
+
+int lm_client_request(lm_client_response *out, const char *state_dir,
+		      const char *method, const char *path, const char *body,
+		      size_t body_len)
+{
+	char *sock = NULL, *url = NULL;
+	struct stat st;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (asprintf(&sock, "%s/agent.sock", state_dir) < 0)
+		sock = NULL;
+	if (asprintf(&url, "http://localhost%s", path) < 0)
+		url = NULL;
+	if (!sock || !url)
+		rc = lm_error_set(LM_ERROR, "out of memory");
+	else if (stat(sock, &st) < 0) {
+		rc = errno == ENOENT || errno == ENOTDIR
+			     ? lm_error_set(LM_ENONODE, "no running node: %s "
+					    "does not exist", sock)
+			     : lm_error_set(LM_ERROR, "%s: %s", sock,
+					    strerror(errno));
+	} else {
+		rc = perform(out, sock, sock, url, NULL, method, body,
+			     body_len);
+	}
 	free(url);
 	free(sock);
+	return rc;
+}
+
+int lm_client_request_tcp(lm_client_response *out, const char *authority,
+			  const char *token, const char *method,
+			  const char *path)
+{
+	char *url = NULL, *auth = NULL;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (asprintf(&url, "http://%s%s", authority, path) < 0)
+		url = NULL;
+	if (asprintf(&auth, "Authorization: Bearer %s", token) < 0)
+		auth = NULL;
+	if (!url || !auth) {
+		rc = lm_error_set(LM_ERROR, "out of memory");
+	} else {
+		rc = perform(out, NULL, authority, url, auth, method, NULL, 0);
+	}
+	free(url);
+	if (auth)
+		explicit_bzero(auth, strlen(auth));
+	free(auth);
 	return rc;
 }
 

@@ -25,6 +25,13 @@ int lm_client_request(lm_client_response *out, const char *state_dir,
 		      const char *method, const char *path, const char *body,
 		      size_t body_len);
 
+/* The same over the node's loopback TCP listener `authority`
+ * ("127.0.0.1:PORT"), with the bearer `token`, without a body (`livemod
+ * web` asks the page's listener whether a node answers there). */
+int lm_client_request_tcp(lm_client_response *out, const char *authority,
+			  const char *token, const char *method,
+			  const char *path);
+
 void lm_client_response_clear(lm_client_response *r);
 
 /*

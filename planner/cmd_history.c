@@ -137,10 +137,9 @@ int cli_set_boot_release(cli *c, long long to)
  * can be chosen as the one the next start boots. */
 int cmd_make_permanent(cli *c)
 {
-	lm_node_info now = { 0 };
 	lm_state st;
 	long long want = 0;
-	int64_t was = 0;
+	int64_t made = 0, was = 0;
 	int rc, running;
 
 	if (!cli_state_dir(c))
@@ -154,43 +153,16 @@ int cmd_make_permanent(cli *c)
 		return cli_set_boot_release(c, want);
 	if ((rc = lm_state_open(&st, c->state, 0)) < 0)
 		return cli_fail(c, rc);
-	if ((rc = lm_ledger_begin(st.ledger)) == 0) {
-		/* read under the write lock: an apply may just have moved it */
-		if ((rc = lm_ledger_node_get(st.ledger, &now)) == 0 && want &&
-		    want != now.current_release)
-			rc = lm_error_set(LM_EINVAL, "the running node is on "
-					  "release %lld: only the release it "
-					  "runs can be made permanent (to run "
-					  "release %lld: livemod rollback --to "
-					  "%lld)", (long long)now.current_release,
-					  want, want);
-		else if (rc == 0 &&
-			 now.current_release == now.permanent_release)
-			rc = lm_error_set(LM_EINVAL, "nothing is current but "
-					  "not permanent: release %lld is "
-					  "already permanent",
-					  (long long)now.permanent_release);
-		was = now.permanent_release;
-		if (rc == 0)
-			rc = lm_ledger_node_set_permanent(st.ledger, now.id,
-							  now.current_release);
-		if (rc == 0)
-			rc = lm_ledger_commit(st.ledger);
-		if (rc < 0)
-			lm_ledger_rollback(st.ledger);
-	}
+	rc = lm_make_permanent(st.ledger, want, &made, &was);
 	lm_state_close(&st);
-	if (rc < 0) {
-		lm_node_info_clear(&now);
+	if (rc < 0)
 		return cli_fail(c, rc);
-	}
 	if (c->json)
 		printf("{\"permanent\": %lld, \"was\": %lld}\n",
-		       (long long)now.current_release, (long long)was);
+		       (long long)made, (long long)was);
 	else
 		printf("release %lld is permanent (was release %lld): the node "
-		       "boots it from now on\n",
-		       (long long)now.current_release, (long long)was);
-	lm_node_info_clear(&now);
+		       "boots it from now on\n", (long long)made,
+		       (long long)was);
 	return 0;
 }

@@ -64,6 +64,8 @@ static const command commands[] = {
 	{ "gc", cmd_gc, COMMON | OPT(O_KEEP) | OPT(O_DRY_RUN), 0, 0,
 	  "gc [--keep N] [--dry-run]   prune releases beyond the newest N "
 	  "that no node needs, and unused objects" },
+	{ "web", cmd_web, COMMON, 0, 0,
+	  "web   the running node's web page: its URL, with the token" },
 };
 
 static const struct option long_opts[] = {

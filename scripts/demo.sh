@@ -64,12 +64,8 @@ recv() {
 	done
 }
 
-# install_modules v1|v2: chatd's `make install` into the prefix.
-install_modules() {
-	make --no-print-directory -s -C "$TOP/examples/chatd" install \
-		TOP="$TOP" B="$TOP/build/chatd" PREFIX="$PREFIX" MODULES="$1" \
-		STATE="$STATE" LIVEMOD="$LIVEMOD" 2>&1 | sed 's/^/    | /'
-}
+# install_modules, start_chatd
+. "$TOP/scripts/demo-lib.sh"
 
 # retired: waits until no old version is left awaiting purge (each one
 # goes when its last pinned connection moves on at its next line).
@@ -100,20 +96,7 @@ install_modules v1
 note "libdir: $(ls "$PREFIX/lib/chatd" | tr '\n' ' ')"
 
 say "Starting chatd on free loopback ports"
-"$PREFIX/bin/chatd" --listen 127.0.0.1:0 --state "$STATE" \
-	--http 127.0.0.1:0 2> "$D/chatd.log" &
-CHATD_PID=$!
-n=0
-until grep -q '^chatd: ready' "$D/chatd.log" 2>/dev/null; do
-	n=$((n + 1))
-	if [ $n -gt 200 ] || ! kill -0 "$CHATD_PID" 2>/dev/null; then
-		echo "demo: chatd did not start" >&2
-		exit 1
-	fi
-	sleep 0.05
-done
-PORT=$(sed -n 's/^chatd: listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$D/chatd.log")
-HTTP=$(sed -n 's|^chatd: control API on http://127\.0\.0\.1:\([0-9]*\) .*|\1|p' "$D/chatd.log")
+start_chatd
 sed 's/^/    | /' "$D/chatd.log"
 
 say "A client connects (one TCP connection, kept open until the end)"
@@ -192,3 +175,4 @@ note "releases in the ledger: $(sqlite3 "$STATE/ledger.db" 'SELECT count(*) FROM
 note "store: git --git-dir=build/demo/state/store.git log --oneline"
 git --git-dir="$STATE/store.git" log --oneline 2>/dev/null | sed 's/^/    | /' || true
 note "chatd's log: build/demo/chatd.log; done in $(( $(date +%s) - START )) s."
+note "the web page: 'make demo-web' keeps a chatd running and prints its URL."

@@ -6,9 +6,8 @@
 #   const char *const lm_schema_migrations[];  index i migrates to i+1
 #   const int lm_schema_nmigrations;
 #
-# POSIX sh, od and awk only (no xxd on a base Debian). Bytes are copied
-# exactly: every byte that is not plain printable ASCII becomes an escape,
-# and '?' is escaped so that no "??x" trigraph survives -std=c11.
+# POSIX sh, od and awk only (no xxd on a base Debian); the bytes become C
+# text in scripts/c-literal.awk, which scripts/embed-ui.sh shares.
 #
 # Usage: sh scripts/embed-schema.sh schema/001_initial.sql [...] > out.c
 set -eu
@@ -54,45 +53,8 @@ echo "const char *const lm_schema_migrations[] = {"
 for f in "$@"; do
 	# The path goes into a C comment: no '*' may open or close one.
 	echo "	/* $(printf '%s' "$f" | tr '*' '_') */"
-	# One decimal byte per field; a line of C text per source line.
-	od -An -v -tu1 "$f" | awk -v file="$f" '
-	BEGIN { line = "" }
-	{
-		for (k = 1; k <= NF; k++) {
-			b = $k + 0
-			if (b == 0) {
-				print "embed-schema.sh: " file ": NUL byte" \
-					> "/dev/stderr"
-				bad = 1
-				exit 1
-			}
-			if (b == 10) {
-				print "\t\"" line "\\n\""
-				line = ""
-			} else if (b == 92) {
-				line = line "\\\\"
-			} else if (b == 34) {
-				line = line "\\\""
-			} else if (b == 63) {
-				line = line "\\?"
-			} else if (b == 9) {
-				line = line "\\t"
-			} else if (b >= 32 && b < 127) {
-				line = line sprintf("%c", b)
-			} else {
-				# Always three octal digits: a following digit
-				# can never extend the escape.
-				line = line sprintf("\\%03o", b)
-			}
-		}
-	}
-	END {
-		if (bad)
-			exit 1
-		if (line != "")
-			print "\t\"" line "\""
-		print "\t,"
-	}'
+	od -An -v -tu1 "$f" | awk -v file="$f" -f "$(dirname "$0")/c-literal.awk"
+	echo "	,"
 done
 echo "	NULL"
 echo "};"

@@ -33,6 +33,7 @@
 #include "descriptor.h"
 #include "error.h"
 #include "node_internal.h"
+#include "web.h"
 
 #define BODY_MAX (64 * 1024)      /* bigger request bodies get 413 */
 #define CONN_MAX 16u              /* per listener */
@@ -51,7 +52,8 @@
 enum {
 	HE_UNAUTHORIZED = -100,
 	HE_METHOD = -101,
-	HE_TOO_LARGE = -102
+	HE_TOO_LARGE = -102,
+	HE_WRONG_HOST = -103
 };
 
 static const struct http_error {
@@ -72,6 +74,7 @@ static const struct http_error {
 	{ HE_UNAUTHORIZED, MHD_HTTP_UNAUTHORIZED, "unauthorized" },
 	{ HE_METHOD, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed" },
 	{ HE_TOO_LARGE, MHD_HTTP_CONTENT_TOO_LARGE, "too_large" },
+	{ HE_WRONG_HOST, MHD_HTTP_MISDIRECTED_REQUEST, "wrong_host" },
 };
 
 static const struct http_error internal_error = {
@@ -481,47 +484,76 @@ static int ep_history(lm_node *n, const char *arg, const request *r,
 	return reply_query(out, rc, text);
 }
 
+/* An optional body naming one release, {"FIELD": N} (none or {} too):
+ * *release is N, or 0 when absent; else a 400 naming the field. */
+static int release_body(const request *r, const char *field,
+			int64_t *release, reply *out)
+{
+	const cJSON *it, *v = NULL;
+	cJSON *body = NULL;
+	int rc = 0;
+
+	*release = 0;
+	if (r->len && !(body = body_parse(r, out)))
+		return LM_EINVAL;
+	if (body && !cJSON_IsObject(body)) {
+		cJSON_Delete(body);
+		return reply_failf(out, LM_EINVAL, "request body: expected an "
+				   "object {\"%s\": RELEASE}", field);
+	}
+	cJSON_ArrayForEach(it, body) {
+		if (strcmp(it->string, field) != 0) {
+			rc = reply_failf(out, LM_EINVAL, "request body: "
+					 "unknown field '%s'", it->string);
+			break;
+		}
+		v = it;
+	}
+	if (rc == 0 && v &&
+	    (!cJSON_IsNumber(v) || v->valuedouble < 1 ||
+	     v->valuedouble > 9e15 ||
+	     v->valuedouble != (double)(int64_t)v->valuedouble))
+		rc = reply_failf(out, LM_EINVAL, "request body: %s: expected "
+				 "a release id (a positive integer)", field);
+	else if (rc == 0 && v)
+		*release = (int64_t)v->valuedouble;
+	cJSON_Delete(body);
+	return rc;
+}
+
 /* An optional body {"to": N}; without it (or "to" absent) the release
  * the current one was planned from. */
 static int ep_rollback(lm_node *n, const char *arg, const request *r,
 		       reply *out)
 {
 	lm_apply_result *res = NULL;
-	const cJSON *it, *to = NULL;
-	cJSON *body = NULL;
 	unsigned flags;
+	int64_t to;
 	int rc;
 
 	(void)arg;
-	if ((rc = apply_flags(r, &flags, out)) < 0)
+	if ((rc = apply_flags(r, &flags, out)) < 0 ||
+	    (rc = release_body(r, "to", &to, out)) < 0)
 		return rc;
-	if (r->len && !(body = body_parse(r, out)))
-		return LM_EINVAL;
-	if (body && !cJSON_IsObject(body)) {
-		cJSON_Delete(body);
-		return reply_failf(out, LM_EINVAL, "request body: expected an "
-				   "object {\"to\": RELEASE}");
-	}
-	cJSON_ArrayForEach(it, body) {
-		if (strcmp(it->string, "to") != 0) {
-			rc = reply_failf(out, LM_EINVAL, "request body: "
-					 "unknown field '%s'", it->string);
-			cJSON_Delete(body);
-			return rc;
-		}
-		to = it;
-	}
-	if (to && (!cJSON_IsNumber(to) || to->valuedouble < 1 ||
-		   to->valuedouble > 9e15 ||
-		   to->valuedouble != (double)(int64_t)to->valuedouble)) {
-		cJSON_Delete(body);
-		return reply_failf(out, LM_EINVAL, "request body: to: expected "
-				   "a release id (a positive integer)");
-	}
-	rc = lm_node_rollback(n, to ? (int64_t)to->valuedouble : 0, flags,
-			      &res);
-	cJSON_Delete(body);
+	rc = lm_node_rollback(n, to, flags, &res);
 	return reply_apply(n, out, rc, res);
+}
+
+/* An optional body {"release": N}: N must be the current release (400
+ * otherwise, as the CLI); without it, whichever is current. As `livemod
+ * make_permanent` on a running node, through lm_make_permanent. */
+static int ep_make_permanent(lm_node *n, const char *arg, const request *r,
+			     reply *out)
+{
+	char *text = NULL;
+	int64_t release;
+	int rc;
+
+	(void)arg;
+	if ((rc = release_body(r, "release", &release, out)) < 0)
+		return rc;
+	rc = lm_node_make_permanent_json(n, release, &text);
+	return reply_query(out, rc, text);
 }
 
 /* "*" stands for one path segment, handed to the endpoint. */
@@ -539,6 +571,7 @@ static const struct route {
 	{ "GET", "/history", ep_history },
 	{ "GET", "/health", ep_health },
 	{ "POST", "/rollback", ep_rollback },
+	{ "POST", "/make-permanent", ep_make_permanent },
 };
 
 /* Matches `url` against `pattern`; the "*" segment goes to arg (at most
@@ -624,6 +657,17 @@ static int authorized(const lm_node *n, struct MHD_Connection *c)
 	return diff == 0;
 }
 
+/* On every answer of either listener: nothing kept in a cache (the
+ * answers are the node's live state, and a page must not come from an
+ * older node), no type guessed from the bytes. No CORS header, ever: a
+ * page of another origin cannot read an answer. */
+static void add_common_headers(struct MHD_Response *resp)
+{
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+				"no-store");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+}
+
 static enum MHD_Result send_reply(struct MHD_Connection *c, reply *out)
 {
 	struct MHD_Response *resp;
@@ -658,6 +702,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, reply *out)
 	out->body = NULL; /* the response owns it now */
 	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 				"application/json");
+	add_common_headers(resp);
 	if (out->status == MHD_HTTP_UNAUTHORIZED)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
 					"Bearer");
@@ -665,6 +710,70 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, reply *out)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
 					out->allow);
 	ok = MHD_queue_response(c, out->status, resp);
+	MHD_destroy_response(resp);
+	return ok;
+}
+
+/* Whether the request's Host names this listener (lm_web_host_ok, on the
+ * address the connection arrived at); else a 421 in `out`. */
+static int host_ok(struct MHD_Connection *c, reply *out)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						       MHD_HTTP_HEADER_HOST);
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char want[80] = "?";
+
+	if (ci && getsockname(ci->connect_fd, (struct sockaddr *)&ss,
+			      &len) == 0) {
+		if (lm_web_host_ok(host, (const struct sockaddr *)&ss))
+			return 1;
+		lm_web_authority(want, sizeof(want),
+				 (const struct sockaddr *)&ss);
+	}
+	reply_failf(out, HE_WRONG_HOST, "Host '%.64s' is not this listener: "
+		    "only %s or localhost:%s are served (another name could "
+		    "be another site's page)", host ? host : "",
+		    want, strrchr(want, ':') ? strrchr(want, ':') + 1 : "?");
+	return 0;
+}
+
+/* A GET or HEAD of a /ui/ path: the embedded file with the page's
+ * headers; an unknown file is 404 and another method 405, in the API's
+ * JSON as any refusal. */
+static enum MHD_Result send_ui(struct MHD_Connection *c, const char *method,
+			       const char *url)
+{
+	const lm_ui_file *f = lm_ui_lookup(url);
+	struct MHD_Response *resp;
+	enum MHD_Result ok;
+	reply out = { 0 };
+
+	if (!f) {
+		reply_failf(&out, LM_ENOTFOUND, "no file %s (the page is %s)",
+			    url, LM_UI_PREFIX);
+		return send_reply(c, &out);
+	}
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
+		out.allow = "GET, HEAD";
+		reply_failf(&out, HE_METHOD, "%s %s: method not allowed "
+			    "(allowed: %s)", method, url, out.allow);
+		return send_reply(c, &out);
+	}
+	resp = MHD_create_response_from_buffer(f->len, (void *)f->data,
+					       MHD_RESPMEM_PERSISTENT);
+	if (!resp)
+		return MHD_NO;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, f->type);
+	add_common_headers(resp);
+	/* the page's own files only: no inline script or style, no frame
+	 * around it, no address of it sent anywhere */
+	MHD_add_response_header(resp, "Content-Security-Policy",
+				"default-src 'self'; frame-ancestors 'none'");
+	MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	ok = MHD_queue_response(c, MHD_HTTP_OK, resp);
 	MHD_destroy_response(resp);
 	return ok;
 }
@@ -693,6 +802,15 @@ static enum MHD_Result handle(lm_node *n, int need_token,
 						 "try");
 		if (cl && !(r->try_arg = strdup(cl)))
 			return MHD_NO;
+		/* TCP: the Host first (a page of another site that made its
+		 * name resolve to 127.0.0.1 names itself there), then the
+		 * page's files, which need no token (the page must load
+		 * before it can send one), then the token */
+		if (need_token && !host_ok(c, &out))
+			return send_reply(c, &out);
+		if (need_token &&
+		    strncmp(url, LM_UI_PREFIX, strlen(LM_UI_PREFIX)) == 0)
+			return send_ui(c, method, url);
 		if (need_token && !authorized(n, c)) {
 			reply_failf(&out, HE_UNAUTHORIZED, "missing or wrong "
 				    "bearer token (Authorization: Bearer "
@@ -891,7 +1009,8 @@ static int is_loopback(const struct sockaddr *sa)
  * the token then travels in clear over the network, which must be a
  * deliberate choice.
  */
-static int listen_tcp(const char *spec, int *out, int *port)
+static int listen_tcp(const char *spec, int *out, int *port,
+		      struct sockaddr_storage *bound)
 {
 	struct addrinfo hints = { 0 }, *ai = NULL;
 	struct sockaddr_storage ss;
@@ -950,6 +1069,7 @@ static int listen_tcp(const char *spec, int *out, int *port)
 			      ? ((struct sockaddr_in6 *)&ss)->sin6_port
 			      : ((struct sockaddr_in *)&ss)->sin_port);
 	*out = fd;
+	*bound = ss;
 	rc = 0;
 out:
 	freeaddrinfo(ai);
@@ -1052,6 +1172,7 @@ static int token_load(lm_node *n)
 
 int lm_node_http_start(lm_node *n, const lm_node_options *opts)
 {
+	struct sockaddr_storage bound;
 	int fd = -1, rc;
 
 	n->unix_d = n->tcp_d = NULL;
@@ -1071,7 +1192,8 @@ int lm_node_http_start(lm_node *n, const lm_node_options *opts)
 	}
 	if (opts->http_listen) {
 		/* the address first: a mistyped one makes no token */
-		if ((rc = listen_tcp(opts->http_listen, &fd, &n->http_port)) < 0)
+		if ((rc = listen_tcp(opts->http_listen, &fd, &n->http_port,
+				     &bound)) < 0)
 			goto fail;
 		if ((rc = token_load(n)) < 0 ||
 		    (rc = serve(&n->tcp_d, fd, handle_tcp, n,
@@ -1079,6 +1201,10 @@ int lm_node_http_start(lm_node *n, const lm_node_options *opts)
 			close(fd);
 			goto fail;
 		}
+		/* for `livemod web`: where the page is */
+		if ((rc = lm_web_publish(n->state_dir,
+					 (const struct sockaddr *)&bound)) < 0)
+			goto fail;
 	}
 	return 0;
 fail:
@@ -1090,8 +1216,10 @@ void lm_node_http_stop(lm_node *n)
 {
 	char *path = NULL;
 
-	if (n->tcp_d)
+	if (n->tcp_d) {
 		MHD_stop_daemon(n->tcp_d);
+		lm_web_unpublish(n->state_dir);
+	}
 	if (n->unix_d) {
 		MHD_stop_daemon(n->unix_d); /* closes sock_fd */
 		if (asprintf(&path, "%s/agent.sock", n->state_dir) >= 0)

@@ -17,6 +17,7 @@
 
 #include "error.h"
 #include "fsutil.h"
+#include "history.h"
 #include "node_internal.h"
 #include "objects.h"
 #include "script.h"
@@ -386,6 +387,25 @@ int64_t lm_node_fallback(lm_node *n, const char **reason)
 	if (reason)
 		*reason = n->fallback_reason;
 	return n->fallback_from;
+}
+
+int lm_node_make_permanent_json(lm_node *n, int64_t release, char **out)
+{
+	int64_t made, was;
+	int rc;
+
+	*out = NULL;
+	pthread_mutex_lock(&n->ledger_mu);
+	rc = lm_make_permanent(n->ledger, release, &made, &was);
+	if (rc == 0)
+		n->info.permanent_release = made;
+	pthread_mutex_unlock(&n->ledger_mu);
+	if (rc == 0 && asprintf(out, "{\"permanent\": %lld, \"was\": %lld}",
+				(long long)made, (long long)was) < 0) {
+		*out = NULL;
+		rc = lm_error_set(LM_ERROR, "out of memory");
+	}
+	return rc;
 }
 
 int lm_node_http_port(lm_node *n)

@@ -76,6 +76,10 @@ int lm_node_history_json(lm_node *n, char **out);
 /* GET /health: {"status":"ok","release":N,"permanent":N,"modules":N} */
 int lm_node_health_json(lm_node *n, char **out);
 
+/* POST /make-permanent: lm_make_permanent on the node's ledger (release
+ * 0: whichever is current); {"permanent": N, "was": N}. */
+int lm_node_make_permanent_json(lm_node *n, int64_t release, char **out);
+
 /* ---- HTTP (http.c) --------------------------------------------------- */
 
 /* Starts the listeners the options ask for; creates state/token (0600)

@@ -48,7 +48,7 @@ FUZZ_HDR := $(AGENT_HDR) tests/fuzz/fuzz.h
 # lib/ and agent/ in archives: each harness links only what it calls,
 # and only the http one needs the agent built.
 FUZZ_LIB_OBJ := $(patsubst %.c,$(FZ)/obj/%.o,$(LIB_SRC)) $(FZ)/obj/gen/schema_sql.o
-FUZZ_AGENT_OBJ := $(patsubst %.c,$(FZ)/obj/%.o,$(AGENT_SRC))
+FUZZ_AGENT_OBJ := $(patsubst %.c,$(FZ)/obj/%.o,$(AGENT_SRC)) $(FZ)/obj/gen/ui_files.o
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FZ)/fuzz-%)
 FUZZ_REGRESS_BINS := $(FUZZ_TARGETS:%=$(FZ)/regress-%)
 # The http harness's libdir: two small modules, one depending on the other.
@@ -63,6 +63,10 @@ $(FZ)/obj/%.o: %.c $(FUZZ_HDR)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
 
 $(FZ)/obj/gen/schema_sql.o: $(B)/gen/schema_sql.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FZ)/obj/gen/ui_files.o: $(UI_GEN) agent/node/web.h
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c -o $@ $<
 

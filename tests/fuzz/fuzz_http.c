@@ -20,7 +20,9 @@
  *     400, while this form spends them on what livemod parses itself,
  *     paths, query and bodies; anything else is sent as it is;
  *   - "@TOKEN@" anywhere is replaced by the node's bearer token (the
- *     fuzzer could never guess it; without it TCP only ever meets 401).
+ *     fuzzer could never guess it; without it TCP only ever meets 401),
+ *     and "@HOST@" by the TCP listener's 127.0.0.1:PORT (any other Host
+ *     meets 421 there).
  *
  * A request left incomplete (no end of headers, a body shorter than its
  * Content-Length) would have the node wait for the rest until its idle
@@ -55,11 +57,13 @@
 #define ANSWER_MS 5000   /* half-closed and still no answer nor close */
 #define ANSWER_MAX (1 << 20)
 #define TOKEN_MARK "@TOKEN@"
+#define HOST_MARK "@HOST@"
 
 static lm_node *node;
 static struct sockaddr_un unix_addr = { .sun_family = AF_UNIX };
 static struct sockaddr_in tcp_addr = { .sin_family = AF_INET };
 static char token[128];
+static char host[64]; /* 127.0.0.1:PORT: the Host the TCP listener takes */
 static unsigned long silent; /* inputs neither answered nor closed */
 static int verbose;          /* $FUZZ_HTTP_VERBOSE: print each answer */
 
@@ -115,30 +119,42 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		fuzz_fail("state dir path too long for a socket: %s", dir);
 	tcp_addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	tcp_addr.sin_port = htons((uint16_t)lm_node_http_port(node));
+	snprintf(host, sizeof(host), "127.0.0.1:%d", lm_node_http_port(node));
 	read_token(dir);
 	return 0;
 }
 
 /* ---- the request ---------------------------------------------------------- */
 
-/* The input with every TOKEN_MARK replaced by the token (malloc'ed). */
-static char *with_token(const uint8_t *data, size_t size, size_t *len)
+/* `size` bytes with every `what` replaced by `by` (malloc'ed). */
+static char *replaced(const char *data, size_t size, const char *what,
+		      const char *by, size_t *len)
 {
-	size_t mark = strlen(TOKEN_MARK), tlen = strlen(token), i, n = 0;
+	size_t mark = strlen(what), tlen = strlen(by), i, n = 0;
 	char *out = malloc(size / mark * tlen + size + 1);
 
 	if (!out)
 		fuzz_fail("out of memory");
 	for (i = 0; i < size;) {
-		if (size - i >= mark && memcmp(data + i, TOKEN_MARK, mark) == 0) {
-			memcpy(out + n, token, tlen);
+		if (size - i >= mark && memcmp(data + i, what, mark) == 0) {
+			memcpy(out + n, by, tlen);
 			n += tlen;
 			i += mark;
 		} else {
-			out[n++] = (char)data[i++];
+			out[n++] = data[i++];
 		}
 	}
 	*len = n;
+	return out;
+}
+
+/* The input with the token and the Host put in (malloc'ed). */
+static char *with_token(const uint8_t *data, size_t size, size_t *len)
+{
+	char *t = replaced((const char *)data, size, TOKEN_MARK, token, len);
+	char *out = replaced(t, *len, HOST_MARK, host, len);
+
+	free(t);
 	return out;
 }
 
@@ -150,8 +166,9 @@ static char *framed(char *in, size_t *len, int tcp)
 	size_t body = nl ? *len - line - 1 : 0;
 	int n;
 
-	n = asprintf(&out, "%.*s HTTP/1.1\r\nHost: localhost\r\n%s%s%s"
+	n = asprintf(&out, "%.*s HTTP/1.1\r\nHost: %s\r\n%s%s%s"
 		     "Content-Length: %zu\r\n\r\n", (int)line, in,
+		     tcp ? host : "localhost",
 		     tcp ? "Authorization: Bearer " : "", tcp ? token : "",
 		     tcp ? "\r\n" : "", body);
 	if (n < 0 || !(out = realloc(out, (size_t)n + body + 1)))

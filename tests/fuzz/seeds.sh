@@ -140,11 +140,11 @@ printf 'POST /update-modules HTTP/1.1\r\nHost: localhost\r\nContent-Length: 7000
 	> "$h/too-large"
 printf 'GET /health HTTP/1.1\r\nHost: localhost\r\n\r\nGET /modules HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n' \
 	> "$h/pipelined"
-printf 'T:GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer @TOKEN@\r\n\r\n' \
+printf 'T:GET /health HTTP/1.1\r\nHost: @HOST@\r\nAuthorization: Bearer @TOKEN@\r\n\r\n' \
 	> "$h/tcp-token"
-printf 'T:POST /update-modules HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer @TOKEN@\r\nContent-Length: 22\r\n\r\n{"modules": ["mod_b"]}' \
+printf 'T:POST /update-modules HTTP/1.1\r\nHost: @HOST@\r\nAuthorization: Bearer @TOKEN@\r\nContent-Length: 22\r\n\r\n{"modules": ["mod_b"]}' \
 	> "$h/tcp-token-body"
-printf 'T:GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic @TOKEN@\r\n\r\n' \
+printf 'T:GET /health HTTP/1.1\r\nHost: @HOST@\r\nAuthorization: Basic @TOKEN@\r\n\r\n' \
 	> "$h/tcp-basic"
 printf 'T:GET /modules HTTP/1.0\r\n\r\n' > "$h/tcp-no-token"
 # framed by the harness ("B:"): paths, query and bodies only
@@ -156,4 +156,8 @@ framed rollback 'POST /rollback?try=' '{"to": 12}'
 framed plan 'GET /plans/18446744073709551617'
 framed health 'HEAD /health?try=1&x=%00'
 printf 'T:B:GET /update-modules/all' > "$h/framed-tcp-update-all"
+# the web page's files and the Host check on TCP
+printf 'T:GET /ui/ HTTP/1.1\r\nHost: @HOST@\r\n\r\n' > "$h/tcp-ui"
+printf 'T:GET /ui/app.js HTTP/1.1\r\nHost: localhost\r\n\r\n' > "$h/tcp-ui-wrong-host"
+printf 'T:B:POST /make-permanent\n{"release": 1}' > "$h/framed-tcp-make-permanent"
 du -sh "$C"/*
