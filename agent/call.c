@@ -81,9 +81,14 @@ lm__fn *lm__call_wait(struct lm__hot *hot)
 		 * the swap itself may be waiting for. A nested call holds
 		 * an outer section (or, QSBR, runs module code): it must not
 		 * leave it. */
-		if (lm__section_nested() && (vt = published_table(mod)))
-			return vt;
-		lm__section_leave();
+		if (lm__section_leave_unless_nested()) {
+			if ((vt = published_table(mod)))
+				return vt;
+			/* a suspended module always has one */
+			fprintf(stderr, "livemod: nested call into module %s, "
+				"which has no published version\n", mod->name);
+			abort();
+		}
 		if (spin_for_resume(hot))
 			goto again;
 		pthread_mutex_lock(&mod->mu);

@@ -138,11 +138,10 @@ void lm__barrier(void);
  * waits for grace periods, which would wait for the caller itself. */
 void lm__assert_outside_call(const char *fn);
 /* The calling thread's section, its flavour's way: left before a call
- * waits for a suspended module, entered again after; nested when an outer
- * module call is still running. */
-void lm__section_leave(void);
+ * waits for a suspended module, unless the call is nested in an outer
+ * module call (true: the section is kept); entered again after. */
+bool lm__section_leave_unless_nested(void);
 void lm__section_enter(void);
-bool lm__section_nested(void);
 /* rt->mu, taken and let go; a QSBR reader is offline meanwhile. */
 void lm__rt_lock(lm_runtime *rt);
 void lm__rt_unlock(lm_runtime *rt);

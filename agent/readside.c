@@ -85,12 +85,20 @@ void lm_thread_online(void)
 	urcu_qsbr_thread_online();
 }
 
-void lm__section_leave(void)
+bool lm__section_leave_unless_nested(void)
 {
-	if (thread_qsbr)
+	if (thread_qsbr) {
+		if (lm__qsbr_depth > 1)
+			return true;
 		urcu_qsbr_thread_offline();
-	else
-		urcu_memb_read_unlock();
+		return false;
+	}
+	/* memb counts nesting itself: one level off, is one still on? */
+	urcu_memb_read_unlock();
+	if (!urcu_memb_read_ongoing())
+		return false;
+	urcu_memb_read_lock();
+	return true;
 }
 
 void lm__section_enter(void)
@@ -99,11 +107,6 @@ void lm__section_enter(void)
 		urcu_qsbr_thread_online();
 	else
 		urcu_memb_read_lock();
-}
-
-bool lm__section_nested(void)
-{
-	return thread_qsbr ? lm__qsbr_depth > 1 : urcu_memb_read_ongoing();
 }
 
 void lm__synchronize(void)

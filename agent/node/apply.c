@@ -49,6 +49,7 @@
 #include "objects.h"
 #include "plan.h"
 #include "planning.h"
+#include "preload.h"
 #include "rollback.h"
 #include "store.h"
 
@@ -57,6 +58,7 @@ typedef struct run {
 	lm_node *n;
 	lm_plan *plan;
 	unsigned flags;          /* LM_APPLY_* */
+	lm_preload *pre;         /* what was staged ahead, or NULL */
 	int64_t run_id;
 	cJSON *timings;          /* step -> microseconds */
 	cJSON *warnings;         /* strings */
@@ -181,6 +183,8 @@ static int stage_module(run *r, lm_store **store, const char *name)
 		return lm_error_set(LM_EINVAL, "plan %lld: load_object_code "
 				    "names %s, which has no new version",
 				    (long long)r->plan->id, name);
+	if (lm_preload_take(r->pre, name, pm->new_side->oid))
+		return push_name(&r->staged, &r->nstaged, name);
 	if ((rc = object_path(&path, r, store, pm->new_side->oid)) < 0)
 		return lm_error_wrap("%s", name);
 	rc = lm_runtime_stage(r->n->rt, path, pm->new_side->oid,
@@ -881,7 +885,7 @@ static int conclude(run *r, int status, int reached_eval,
 }
 
 static int apply_locked(lm_node *n, int64_t plan_id, const char *expected,
-			unsigned flags, lm_apply_result **res)
+			unsigned flags, lm_preload *pre, lm_apply_result **res)
 {
 	run r = { 0 };
 	begin_args ba = { plan_id, expected, &r.plan };
@@ -890,12 +894,16 @@ static int apply_locked(lm_node *n, int64_t plan_id, const char *expected,
 
 	r.n = n;
 	r.flags = flags;
+	r.pre = pre;
 	clock_gettime(CLOCK_MONOTONIC, &r.t0);
 	r.step = r.t0;
 	if ((rc = ledger_locked(n, begin_run, &ba)) < 0)
 		return rc;
 	r.timings = cJSON_CreateObject();
 	r.warnings = cJSON_CreateArray();
+	if (pre && pre->count) /* off the path: overlapped the recording */
+		cJSON_AddNumberToObject(r.timings, "staged_ahead",
+					(double)pre->us);
 	log_plan(r.plan);
 	mark(&r, "begin"); /* vetting the plan, recording the run */
 	if ((rc = before_ponr(&r, &ponr)) < 0) {
@@ -958,7 +966,7 @@ int lm_node_apply(lm_node *n, int64_t plan_id, const char *expected_json,
 	*res = NULL;
 	if ((rc = apply_enter(n)) < 0)
 		return rc;
-	rc = apply_locked(n, plan_id, expected_json, flags, res);
+	rc = apply_locked(n, plan_id, expected_json, flags, NULL, res);
 	pthread_mutex_unlock(&n->apply_mu);
 	return rc;
 }
@@ -969,6 +977,7 @@ typedef struct plan_args {
 	int64_t to;                 /* rollback: the target, 0 its default */
 	int64_t plan_id;            /* 0: nothing to apply */
 	cJSON *warnings;            /* update: the scan's, as `plan` prints */
+	lm_preload pre;             /* staged while the plan is recorded */
 } plan_args;
 
 /* Does the recorded plan `row` do what `p` would: from the same release,
@@ -1026,10 +1035,13 @@ static int plan_update(lm_node *n, void *arg)
 		cJSON_AddItemToArray(a->warnings,
 				     cJSON_CreateString(pl.scan.warnings[i]));
 	}
+	if (rc == 0 && pl.plan)
+		lm_preload_start(&a->pre, n, pl.plan, n->info.libdir);
 	if (rc == 0 && pl.plan && !(a->plan_id = reviewed_twin(n, pl.plan)) &&
 	    (rc = lm_planning_record(&pl.st, pl.plan, &pl.new_set,
 				     &pl.scan)) == 0)
 		a->plan_id = pl.plan->id;
+	lm_preload_join(&a->pre); /* before the plan's descriptors go */
 	lm_node_planned_clear(&pl);
 	return rc;
 }
@@ -1049,8 +1061,12 @@ static int plan_rollback(lm_node *n, void *arg)
 	st.node = n->info;
 	if ((rc = lm_rollback_target(&st, a->to, &to)) == 0 &&
 	    (rc = lm_rollback_compute(&p, &st, n->store_path, to, &o)) == 0 &&
-	    p && (rc = lm_planning_record_existing(&st, p)) == 0)
-		a->plan_id = p->id;
+	    p) {
+		lm_preload_start(&a->pre, n, p, NULL);
+		if ((rc = lm_planning_record_existing(&st, p)) == 0)
+			a->plan_id = p->id;
+		lm_preload_join(&a->pre);
+	}
 	lm_plan_free(p);
 	return rc;
 }
@@ -1105,10 +1121,11 @@ static int plan_and_apply(lm_node *n, int (*plan)(lm_node *, void *),
 		goto out;
 	rc = ledger_locked(n, plan, a);
 	if (rc == 0 && a->plan_id)
-		rc = apply_locked(n, a->plan_id, NULL, flags, res);
+		rc = apply_locked(n, a->plan_id, NULL, flags, &a->pre, res);
 	else if (rc == 0)
 		/* nothing to update: no check ran, so none is reported */
 		rc = nothing_result(res, lm_node_release(n));
+	lm_preload_finish(&a->pre); /* what the apply did not take */
 	pthread_mutex_unlock(&n->apply_mu);
 	if (*res && cJSON_GetArraySize(a->warnings))
 		add_warnings(*res, a->warnings);
@@ -1120,7 +1137,7 @@ out:
 int lm_node_update(lm_node *n, const char *const *modules, size_t nmod,
 		   unsigned flags, lm_apply_result **res)
 {
-	plan_args a = { modules, nmod, 0, 0, NULL };
+	plan_args a = { modules, nmod, 0, 0, NULL, { 0 } };
 
 	return plan_and_apply(n, plan_update, &a, flags, res);
 }
@@ -1128,7 +1145,7 @@ int lm_node_update(lm_node *n, const char *const *modules, size_t nmod,
 int lm_node_rollback(lm_node *n, int64_t to, unsigned flags,
 		     lm_apply_result **res)
 {
-	plan_args a = { NULL, 0, to, 0, NULL };
+	plan_args a = { NULL, 0, to, 0, NULL, { 0 } };
 
 	return plan_and_apply(n, plan_rollback, &a, flags, res);
 }

@@ -180,9 +180,12 @@ int lm_objects_reuse(char **path, const char *state_dir, lm_runtime *rt,
 	return ok;
 }
 
-int lm_objects_extract(char **path, const char *state_dir, lm_store *store,
-		       lm_runtime *rt, const char *oid)
+/* Writes the bytes of object `oid` from the store, or else from the
+ * file `src` (hashed: it must still hold exactly `oid`), to its path. */
+static int extract(char **path, const char *state_dir, lm_store *store,
+		   const char *src, lm_runtime *rt, const char *oid)
 {
+	char got[LM_OID_HEXSZ + 1];
 	void *buf = NULL;
 	size_t len = 0;
 	char *p;
@@ -192,7 +195,13 @@ int lm_objects_extract(char **path, const char *state_dir, lm_store *store,
 		*path = rc < 0 ? NULL : p;
 		return rc;
 	}
-	rc = lm_store_read(store, oid, &buf, &len);
+	if (store)
+		rc = lm_store_read(store, oid, &buf, &len);
+	else if ((rc = lm_file_read(&buf, &len, src)) == 0 &&
+		 (rc = lm_store_hash_buf(got, buf, len)) == 0 &&
+		 strcmp(got, oid) != 0)
+		rc = lm_error_set(LM_ECHECK, "%s no longer holds object %s "
+				  "(it holds %s)", src, oid, got);
 	if (rc == 0)
 		rc = lm_file_write_atomic(p, buf, len, 0500);
 	free(buf);
@@ -202,4 +211,16 @@ int lm_objects_extract(char **path, const char *state_dir, lm_store *store,
 	}
 	*path = p;
 	return 0;
+}
+
+int lm_objects_extract(char **path, const char *state_dir, lm_store *store,
+		       lm_runtime *rt, const char *oid)
+{
+	return extract(path, state_dir, store, NULL, rt, oid);
+}
+
+int lm_objects_copy(char **path, const char *state_dir, const char *src,
+		    lm_runtime *rt, const char *oid)
+{
+	return extract(path, state_dir, NULL, src, rt, oid);
 }

@@ -28,4 +28,10 @@ int lm_objects_extract(char **path, const char *state_dir, lm_store *store,
 int lm_objects_reuse(char **path, const char *state_dir, lm_runtime *rt,
 		     const char *oid);
 
+/* As lm_objects_extract, from the file `src` (a libdir file an update
+ * planned, not yet in the store) instead of the store: its bytes are
+ * hashed and must be exactly `oid` (LM_ECHECK naming the file). */
+int lm_objects_copy(char **path, const char *state_dir, const char *src,
+		    lm_runtime *rt, const char *oid);
+
 #endif

@@ -21,7 +21,7 @@ flags="-std=c11 -Wall -Wextra -Werror -Iinclude"
 ${CC:-cc} $flags -shared -fPIC -fno-gnu-unique -DVSN='"1.0.0"' -DWORD='"hello"' -o "$w/greet-1.so" "$w/greet.c"
 ${CC:-cc} $flags -shared -fPIC -fno-gnu-unique -DVSN='"2.0.0"' -DWORD='"hi"' -o "$w/greet-2.so" "$w/greet.c"
 ${CC:-cc} $flags -o "$w/host" "$w/host.c" "$lib" \
-	$(pkg-config --libs liburcu-memb libelf libcjson) -ldl -lpthread -lm
+	$(pkg-config --libs liburcu-memb liburcu-qsbr libelf libcjson) -ldl -lpthread -lm
 "$w/host" "$w/greet-1.so" "$w/greet-2.so" > "$w/out"
 cat "$w/out"
 grep -q '^after the upgrade: hi #[0-9]* from 2.0.0$' "$w/out"

@@ -129,7 +129,7 @@ t_pkgconfig() {
 	hasnt "-lgit2" "$OUT"
 	expect 0 pkg-config --static --libs livemod
 	hasnt "-lgit2" "$OUT" # dlopen'ed at first store use (lib/gitlib.c)
-	for l in -lcjson -lelf -lsqlite3 -lmicrohttpd -lmbedcrypto -ldl -lpthread -lm; do
+	for l in -lurcu-qsbr -lcjson -lelf -lsqlite3 -lmicrohttpd -lmbedcrypto -ldl -lpthread -lm; do
 		has " $l" " $OUT"
 	done
 	for v in livemod:bin/livemod mkfile:share/livemod/livemod.mk \
