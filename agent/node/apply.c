@@ -927,6 +927,7 @@ static int apply_locked(lm_node *n, int64_t plan_id, const char *expected,
 		rc = conclude(&r, LM_ECHECK, 0, res);
 		goto out;
 	}
+	mark(&r, "point_of_no_return"); /* its ledger write */
 	/* the reaper's unloads of what this run retires go on its record */
 	__atomic_store_n(&n->reap_run, r.run_id, __ATOMIC_RELEASE);
 	pre_purges(&r, ponr + 1);
