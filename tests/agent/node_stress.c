@@ -367,6 +367,15 @@ int main(int argc, char **argv)
 		DIE("ledger: %ld ok runs of %ld, want %ld",
 		    ledger_count(state, "status = 'ok'"),
 		    ledger_count(state, "1"), rounds);
+	/* What the run rests on, counted: calls ran, crossed updates, and
+	 * brutal purges ended pinning tasks (a starved run proves nothing) */
+	if (atomic_load(&ncalls) == 0 || atomic_load(&npin_calls) == 0 ||
+	    atomic_load(&nmoved_calls) == 0 ||
+	    (rounds >= 10 && atomic_load(&nkills) == 0))
+		DIE("too little happened: %ld short calls, %ld across an "
+		    "update, %ld pinned calls, %ld brutal kills",
+		    atomic_load(&ncalls), atomic_load(&nmoved_calls),
+		    atomic_load(&npin_calls), atomic_load(&nkills));
 	printf("node_stress: %ld updates (%ld of them rollbacks), %.1f ms "
 	       "each; %ld short calls (%ld across an update), %ld pinned "
 	       "calls, %ld refreshes, %ld brutal kills\n",

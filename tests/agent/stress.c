@@ -51,7 +51,7 @@ static lm_runtime *rt;
 static lm_export_ref *answer_ref;
 static atomic_long published_gen;
 static atomic_int stop;
-static atomic_long ncalls, npin_calls, nkills, nrefresh, nbrutal;
+static atomic_long ncalls, npin_calls, nkills, nrefresh, nbrutal, ncrossed;
 static struct task tasks[PINNERS];
 
 static long vsn_of(long gen)
@@ -83,6 +83,8 @@ static void *caller(void *arg)
 		LM_CALL(answer_ref, at_answer_fn, a);
 		check_answer(a, g0, "caller");
 		n++;
+		if (a % 1000000 > g0) /* a swap happened during the call */
+			atomic_fetch_add(&ncrossed, 1);
 		QUIESCENT();
 	}
 	lm_thread_unregister();
@@ -243,14 +245,27 @@ int main(int argc, char **argv)
 			abort();
 		}
 	lm_thread_unregister();
+	/* What the run rests on, counted: calls ran, some crossed a swap,
+	 * and brutal purges ended pinning tasks (a starved run proves
+	 * nothing) */
+	if (atomic_load(&ncalls) == 0 || atomic_load(&npin_calls) == 0 ||
+	    atomic_load(&ncrossed) == 0 ||
+	    (swaps >= 32 && atomic_load(&nkills) == 0)) {
+		fprintf(stderr, "stress: too little happened: %ld short calls "
+			"(%ld across a swap), %ld pinned calls, %ld brutal "
+			"kills\n", atomic_load(&ncalls), atomic_load(&ncrossed),
+			atomic_load(&npin_calls), atomic_load(&nkills));
+		abort();
+	}
 	printf("stress: %ld swaps in %.2f s; %ld short calls, %ld pinned "
-	       "calls, %ld refreshes, %ld brutal kills (%ld callbacks)\n",
+	       "calls, %ld refreshes, %ld brutal kills (%ld callbacks), %ld "
+	       "calls across a swap\n",
 	       swaps,
 	       (double)(t1.tv_sec - t0.tv_sec) +
 		       (double)(t1.tv_nsec - t0.tv_nsec) / 1e9,
 	       atomic_load(&ncalls), atomic_load(&npin_calls),
 	       atomic_load(&nrefresh), atomic_load(&nkills),
-	       atomic_load(&nbrutal));
+	       atomic_load(&nbrutal), atomic_load(&ncrossed));
 	tu_rm_rf(dir);
 	free(dir);
 	for (k = 0; k < 2 * COPIES; k++)
