@@ -1374,8 +1374,12 @@ int lm_ledger_run_finish(lm_ledger *l, int64_t run, const char *status,
 	/* Only a running run finishes: a late report from an agent whose
 	 * run was marked interrupted must not rewrite history. */
 	rc = q_update1(l, what, "running apply run", run,
+		       /* merged: the reaper may have noted its unload
+			* already (lm_ledger_run_note_unload) */
 		       "UPDATE apply_runs SET status = ?, check_json = ?, "
-		       "eval_json = ?, timings_json = ?, finished_at = " NOW_SQL
+		       "eval_json = ?, timings_json = CASE WHEN ?4 IS NULL "
+		       "THEN timings_json ELSE json_patch(coalesce("
+		       "timings_json, '{}'), ?4) END, finished_at = " NOW_SQL
 		       " WHERE id = ? AND status = 'running'",
 		       "ssssi", status, check, eval, timings, run);
 	return rc;

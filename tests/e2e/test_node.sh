@@ -382,6 +382,27 @@ t_one_apply_at_a_time() {
 	host_stop
 }
 
+# After eval the old version is retired and the reaper unloads it: the
+# run's record says so (timings.unload, unloaded) once it is gone, and
+# status lists no old version then.
+t_unload_after_eval() {
+	one -DMOD_CODE_CHANGE
+	host --call mod_x
+	mod mod_x.so mod_x 1.1.0 -DMOD_CODE_CHANGE -DMOD_ANSWER=2
+	api GET /update-modules/all
+	want_code 200
+	n=0
+	until [ "$(last_run "json_extract(timings_json, '\$.unloaded')")" = 1 ]; do
+		n=$((n + 1))
+		[ $n -lt 500 ] || { fail "the run never recorded its unload: $(last_run timings_json)"; break; }
+		sleep 0.02
+	done
+	[ -n "$(last_run "json_extract(timings_json, '\$.unload')")" ] ||
+		fail "no unload time: $(last_run timings_json)"
+	want_loaded "release 2; mod_x 1.1.0"
+	host_stop
+}
+
 t_stale_plan_refused() {
 	one
 	host --call mod_x
@@ -453,6 +474,7 @@ run_test t_eval_adopt_fails
 run_test t_eval_code_change_fails
 run_test t_brutal_purge_ends_pinned_task
 run_test t_one_apply_at_a_time
+run_test t_unload_after_eval
 run_test t_stale_plan_refused
 run_test t_replan_after_failure
 finish
