@@ -535,6 +535,8 @@ typedef struct begin_args {
 	int64_t plan_id;
 	const char *expected;
 	lm_plan **plan;
+	lm_plan *known;   /* the plan as this node just recorded it, or NULL:
+			   * taken instead of parsing its text again */
 } begin_args;
 
 static int sync_current(lm_node *n, void *arg)
@@ -592,9 +594,13 @@ static int begin_run(lm_node *n, void *arg)
 				  "the node is on release %lld", label,
 				  (long long)row.from_release,
 				  (long long)n->info.current_release);
-	if (rc == 0)
+	if (rc == 0 && a->known && a->known->id == a->plan_id) {
+		*a->plan = a->known;
+		a->known = NULL;
+	} else if (rc == 0) {
 		rc = lm_plan_from_json(a->plan, row.json, strlen(row.json),
 				       label);
+	}
 	lm_plan_row_clear(&row);
 	return rc;
 }
@@ -884,11 +890,14 @@ static int conclude(run *r, int status, int reached_eval,
 	return rc;
 }
 
+/* Applies recorded plan `plan_id`; `known` (owned, may be NULL) is that
+ * plan as this node just recorded it. */
 static int apply_locked(lm_node *n, int64_t plan_id, const char *expected,
-			unsigned flags, lm_preload *pre, lm_apply_result **res)
+			unsigned flags, lm_preload *pre, lm_plan *known,
+			lm_apply_result **res)
 {
 	run r = { 0 };
-	begin_args ba = { plan_id, expected, &r.plan };
+	begin_args ba = { plan_id, expected, &r.plan, known };
 	size_t ponr = 0;
 	int rc;
 
@@ -897,7 +906,9 @@ static int apply_locked(lm_node *n, int64_t plan_id, const char *expected,
 	r.pre = pre;
 	clock_gettime(CLOCK_MONOTONIC, &r.t0);
 	r.step = r.t0;
-	if ((rc = ledger_locked(n, begin_run, &ba)) < 0)
+	rc = ledger_locked(n, begin_run, &ba);
+	lm_plan_free(ba.known); /* not taken */
+	if (rc < 0)
 		return rc;
 	r.timings = cJSON_CreateObject();
 	r.warnings = cJSON_CreateArray();
@@ -967,7 +978,7 @@ int lm_node_apply(lm_node *n, int64_t plan_id, const char *expected_json,
 	*res = NULL;
 	if ((rc = apply_enter(n)) < 0)
 		return rc;
-	rc = apply_locked(n, plan_id, expected_json, flags, NULL, res);
+	rc = apply_locked(n, plan_id, expected_json, flags, NULL, NULL, res);
 	pthread_mutex_unlock(&n->apply_mu);
 	return rc;
 }
@@ -979,6 +990,7 @@ typedef struct plan_args {
 	int64_t plan_id;            /* 0: nothing to apply */
 	cJSON *warnings;            /* update: the scan's, as `plan` prints */
 	lm_preload pre;             /* staged while the plan is recorded */
+	lm_plan *known;             /* the plan recorded, for the apply */
 } plan_args;
 
 /* Does the recorded plan `row` do what `p` would: from the same release,
@@ -1040,8 +1052,11 @@ static int plan_update(lm_node *n, void *arg)
 		lm_preload_start(&a->pre, n, pl.plan, n->info.libdir);
 	if (rc == 0 && pl.plan && !(a->plan_id = reviewed_twin(n, pl.plan)) &&
 	    (rc = lm_planning_record(&pl.st, pl.plan, &pl.new_set,
-				     &pl.scan)) == 0)
+				     &pl.scan)) == 0) {
 		a->plan_id = pl.plan->id;
+		a->known = pl.plan;
+		pl.plan = NULL;
+	}
 	lm_preload_join(&a->pre); /* before the plan's descriptors go */
 	lm_node_planned_clear(&pl);
 	return rc;
@@ -1064,8 +1079,11 @@ static int plan_rollback(lm_node *n, void *arg)
 	    (rc = lm_rollback_compute(&p, &st, n->store_path, to, &o)) == 0 &&
 	    p) {
 		lm_preload_start(&a->pre, n, p, NULL);
-		if ((rc = lm_planning_record_existing(&st, p)) == 0)
+		if ((rc = lm_planning_record_existing(&st, p)) == 0) {
 			a->plan_id = p->id;
+			a->known = p;
+			p = NULL;
+		}
 		lm_preload_join(&a->pre);
 	}
 	lm_plan_free(p);
@@ -1121,11 +1139,15 @@ static int plan_and_apply(lm_node *n, int (*plan)(lm_node *, void *),
 	if ((rc = apply_enter(n)) < 0)
 		goto out;
 	rc = ledger_locked(n, plan, a);
-	if (rc == 0 && a->plan_id)
-		rc = apply_locked(n, a->plan_id, NULL, flags, &a->pre, res);
-	else if (rc == 0)
+	if (rc == 0 && a->plan_id) {
+		rc = apply_locked(n, a->plan_id, NULL, flags, &a->pre,
+				  a->known, res);
+		a->known = NULL;
+	} else if (rc == 0) {
 		/* nothing to update: no check ran, so none is reported */
 		rc = nothing_result(res, lm_node_release(n));
+	}
+	lm_plan_free(a->known); /* a failed planning's */
 	lm_preload_finish(&a->pre); /* what the apply did not take */
 	pthread_mutex_unlock(&n->apply_mu);
 	if (*res && cJSON_GetArraySize(a->warnings))
@@ -1138,7 +1160,7 @@ out:
 int lm_node_update(lm_node *n, const char *const *modules, size_t nmod,
 		   unsigned flags, lm_apply_result **res)
 {
-	plan_args a = { modules, nmod, 0, 0, NULL, { 0 } };
+	plan_args a = { modules, nmod, 0, 0, NULL, { 0 }, NULL };
 
 	return plan_and_apply(n, plan_update, &a, flags, res);
 }
@@ -1146,7 +1168,7 @@ int lm_node_update(lm_node *n, const char *const *modules, size_t nmod,
 int lm_node_rollback(lm_node *n, int64_t to, unsigned flags,
 		     lm_apply_result **res)
 {
-	plan_args a = { NULL, 0, to, 0, NULL, { 0 } };
+	plan_args a = { NULL, 0, to, 0, NULL, { 0 }, NULL };
 
 	return plan_and_apply(n, plan_rollback, &a, flags, res);
 }
