@@ -258,11 +258,6 @@ int lm_runtime_purge_batch(lm_runtime *rt, lm_purge_op *ops, size_t n)
 	 * all the same: unload everything taken. */
 	lm__taken_unload(rt, &t);
 	lm__rt_unlock(rt);
-	for (i = 0; i < n; i++)
-		if (ops[i].flags & LM_PURGE_REAP) {
-			lm__reaper_kick(rt);
-			break;
-		}
 	if (first)
 		for (i = 0; i < n; i++)
 			if (ops[i].rc == first) {
@@ -367,6 +362,11 @@ static void reap(lm_runtime *rt)
 	lm__rt_unlock(rt);
 	if (n && fn)
 		fn(ctx, n, mono_us() - t0);
+}
+
+void lm_runtime_reap(lm_runtime *rt)
+{
+	lm__reaper_kick(rt);
 }
 
 void lm_runtime_on_reaped(lm_runtime *rt, lm_reaped_fn fn, void *ctx)

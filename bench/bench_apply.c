@@ -101,15 +101,41 @@ static double pct(double *v, int n, double p)
 }
 
 /* The apply's own duration in µs, from the result's timings. */
-static double apply_us(const lm_apply_result *res)
+/* Where an apply's time goes: every step's microseconds, per round. */
+#define MAX_STEPS 24
+static char *step_name[MAX_STEPS];
+static double *step_us[MAX_STEPS];
+static int nsteps;
+
+static void note_step(const char *name, double us, int round, int rounds)
 {
-	cJSON *o = cJSON_Parse(res->json), *t, *total;
+	int k;
+
+	for (k = 0; k < nsteps && strcmp(step_name[k], name) != 0; k++)
+		;
+	if (k == nsteps) {
+		if (nsteps == MAX_STEPS)
+			return;
+		step_name[nsteps] = strdup(name);
+		step_us[nsteps++] = calloc((size_t)rounds, sizeof(double));
+	}
+	step_us[k][round] = us;
+}
+
+/* The apply's own time (timings.total); notes every step. */
+static double apply_us(const lm_apply_result *res, int round, int rounds)
+{
+	cJSON *o = cJSON_Parse(res->json), *t, *total, *step;
 	double us = -1;
 
 	t = cJSON_GetObjectItem(o, "timings");
 	total = cJSON_GetObjectItem(t, "total");
 	if (cJSON_IsNumber(total))
 		us = total->valuedouble;
+	cJSON_ArrayForEach(step, t)
+		if (cJSON_IsNumber(step))
+			note_step(step->string, step->valuedouble, round,
+				  rounds);
 	cJSON_Delete(o);
 	return us;
 }
@@ -166,7 +192,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "bench_apply: %s\n", lm_error_last());
 			return 1;
 		}
-		apply[i] = apply_us(res) / 1000.0;
+		apply[i] = apply_us(res, i, rounds) / 1000.0;
 		if (getenv("LM_BENCH_VERBOSE") && i == rounds - 1)
 			fprintf(stderr, "%s\n", res->json);
 		pause[i] = (double)atomic_load(&round_max_ns) / 1000.0;
@@ -193,6 +219,14 @@ int main(int argc, char **argv)
 	       "%.1f us, p99 %.1f us, max %.1f us\n", FLAVOUR,
 	       pct(pause, rounds, 0.5), pct(pause, rounds, 0.99),
 	       pause[rounds - 1]);
+	printf("[%s] steps, p50 us:", FLAVOUR);
+	for (k = 0; k < nsteps; k++) {
+		qsort(step_us[k], (size_t)rounds, sizeof(double), cmp_double);
+		printf(" %s %.0f", step_name[k], pct(step_us[k], rounds, 0.5));
+		free(step_name[k]);
+		free(step_us[k]);
+	}
+	printf("\n");
 	printf("[%s] floor: a bare grace period, caller busy: p50 %.1f us, "
 	       "p99 %.1f us; pause/floor p50 %.2f\n", FLAVOUR,
 	       pct(grace, rounds, 0.5), pct(grace, rounds, 0.99),

@@ -573,6 +573,16 @@ static int begin_run(lm_node *n, void *arg)
 	char label[64];
 	int rc;
 
+	/* The plan this node just recorded, from its release, under the
+	 * apply_mu held since: nothing to vet (a `livemod plan` that
+	 * supersedes it meanwhile is caught by the point of no return's
+	 * claim). */
+	if (a->known && a->known->id == a->plan_id && !a->expected) {
+		assert(a->known->from_release == n->info.current_release);
+		*a->plan = a->known;
+		a->known = NULL;
+		return 0;
+	}
 	snprintf(label, sizeof(label), "plan %lld", (long long)a->plan_id);
 	if ((rc = lm_ledger_plan_get(n->ledger, a->plan_id, &row)) < 0)
 		return rc == LM_ENOTFOUND
@@ -594,13 +604,9 @@ static int begin_run(lm_node *n, void *arg)
 				  "the node is on release %lld", label,
 				  (long long)row.from_release,
 				  (long long)n->info.current_release);
-	if (rc == 0 && a->known && a->known->id == a->plan_id) {
-		*a->plan = a->known;
-		a->known = NULL;
-	} else if (rc == 0) {
+	if (rc == 0)
 		rc = lm_plan_from_json(a->plan, row.json, strlen(row.json),
 				       label);
-	}
 	lm_plan_row_clear(&row);
 	return rc;
 }
@@ -961,6 +967,7 @@ static int apply_locked(lm_node *n, int64_t plan_id, const char *expected,
 		goto out;
 	}
 	rc = conclude(&r, 0, 1, res);
+	lm_runtime_reap(n->rt); /* eval has answered: unload what it retired */
 out:
 	free_names(r.staged, r.nstaged);
 	free_names(r.suspended, r.nsuspended);

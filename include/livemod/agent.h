@@ -208,13 +208,18 @@ int lm_runtime_load(lm_runtime *rt, const char *path, const char *oid);
 #define LM_PURGE_REAP 2u  /* retire every old version now (no new call
 			   * reaches it) and leave the unload to the reaper:
 			   * grace period, rcu_barrier, dlclose and the unmap
-			   * check happen after the call returns, each
-			   * version's once its last pin is gone. Soft: as
-			   * LM_PURGE_DEFER. Brutal: the host is asked to end
-			   * the pinning tasks, and not waited for. What
-			   * is still awaiting its unload shows in
-			   * lm_runtime_modules (retiring), and
+			   * check happen at its next round (lm_runtime_reap,
+			   * or a pin's release), each version's once its last
+			   * pin is gone. Soft: as LM_PURGE_DEFER. Brutal: the
+			   * host is asked to end the pinning tasks, and not
+			   * waited for. What is still awaiting its unload
+			   * shows in lm_runtime_modules (retiring), and
 			   * lm_runtime_on_reaped tells when it is gone. */
+
+/* Starts a reaper round now: every retiring version with no pin left is
+ * unloaded, on the reaper thread. The node calls it once eval has
+ * answered, so that the unload does not compete with the apply. */
+void lm_runtime_reap(lm_runtime *rt);
 
 /* Called by the reaper after each round that unloaded versions: how many,
  * and how long the round took (grace period, barrier, dlclose, unmap
