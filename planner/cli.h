@@ -96,5 +96,9 @@ int cmd_make_permanent(cli *c);
 int cmd_rollback(cli *c);
 /* cmd_gc.c */
 int cmd_gc(cli *c);
+/* cmd_transport.c: releases between stores, and into the libdir */
+int cmd_fetch(cli *c);
+int cmd_push(cli *c);
+int cmd_stage(cli *c);
 
 #endif

@@ -62,6 +62,15 @@ static const command commands[] = {
 	{ "gc", cmd_gc, COMMON | OPT(O_KEEP) | OPT(O_DRY_RUN), 0, 0,
 	  "gc [--keep N] [--dry-run]   prune releases beyond the newest N "
 	  "that no node needs, and unused objects" },
+	{ "fetch", cmd_fetch, COMMON | OPT(O_DRY_RUN), 1, 2,
+	  "fetch [--dry-run] REMOTE [RELEASE]   bring a fleet release (a tree "
+	  "id), or all, from a fleet repository into the store" },
+	{ "push", cmd_push, COMMON, 1, 2,
+	  "push REMOTE [RELEASE]   put this node's release (default: its "
+	  "current one) in a fleet repository, named by its tree" },
+	{ "stage", cmd_stage, COMMON | OPT(O_DRY_RUN), 1, 1,
+	  "stage [--dry-run] RELEASE   write a fetched release's module files "
+	  "into the libdir, inert until 'update' applies it" },
 };
 
 static const struct option long_opts[] = {
