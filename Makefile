@@ -3,6 +3,7 @@
 #   make            build the livemod command and libraries
 #   make test       install missing Debian packages, build, run every test
 #   make demo       run the demo (examples/chatd)
+#   make fleet-demo an 8-node rollout with Ansible (docs/fleet.md)
 #   make bench      run the benchmarks; figures go to docs/BENCHMARKS.md
 #   make install    PREFIX=/usr/local DESTDIR= honoured
 
@@ -34,7 +35,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 SCHEMA := $(sort $(wildcard schema/*.sql))
 
-.PHONY: all deps test unit e2e demo bench install clean test-sanitize
+.PHONY: all deps test unit e2e demo fleet-demo bench install clean test-sanitize
 all: $(B)/livemod
 
 deps:
@@ -88,6 +89,11 @@ test-sanitize: deps
 
 demo: deps
 	@bash scripts/demo.sh
+
+# 8 chatd nodes rolled forward with Ansible: a failing canary, then a good
+# rollout (docs/fleet.md).
+fleet-demo: deps
+	@bash scripts/fleet-demo.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory all agent $(B)/tests/lmhost \

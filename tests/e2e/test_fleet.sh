@@ -30,7 +30,6 @@
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 
-CB=$TOP/build/chatd
 ROLLOUT=$TOP/fleet/livemod-rollout
 N=8
 if ! command -v ansible-playbook > /dev/null; then
@@ -44,15 +43,17 @@ fi
 
 W=$(mktemp -d "${TMPDIR:-/tmp}/lmfleet.XXXXXX")
 T=$W
-CENTRAL=$W/central.git
-declare -a PID PORT LGPID
+LF_DIR=$W
+. "$TOP/fleet/local-fleet.sh"
+CENTRAL=$LF_CENTRAL
+declare -a LGPID
 
 stop_all() {
 	local i
-	for i in $(seq 1 $N); do
-		[ -n "${LGPID[$i]:-}" ] && kill -KILL "${LGPID[$i]}" 2>/dev/null
-		[ -n "${PID[$i]:-}" ] && kill -KILL "${PID[$i]}" 2>/dev/null
+	for i in "${!LGPID[@]}"; do
+		[ -n "${LGPID[$i]}" ] && kill -KILL "${LGPID[$i]}" 2>/dev/null
 	done
+	lf_stop
 	wait 2>/dev/null
 	[ -n "${KEEP:-}" ] || rm -rf "$W"
 }
@@ -60,11 +61,8 @@ trap stop_all EXIT
 
 # ---- helpers -----------------------------------------------------------------
 
-# node I ARGS...: livemod on node I.
 node() {
-	local i=$1
-	shift
-	"$LIVEMOD" --state "$W/n$i/state" "$@"
+	lf_node "$@"
 }
 
 # js JSON EXPR: a Python expression over the document `d`.
@@ -82,25 +80,6 @@ tree_of() {
 state_of() {
 	js "$(node "$1" --json history)" \
 		'"%s %s %d" % (d["current"], d["permanent"], len(d["runs"]))'
-}
-
-# node_start I: chatd on node I, its probe directory in the environment;
-# waits for "chatd: ready".
-node_start() {
-	local i=$1 n=0 err
-	err=$W/n$i/chatd.err.$(date +%s%N)
-	LM_PROBE_DIR=$W/n$i/probe "$CB/chatd" --listen 127.0.0.1:0 \
-		--state "$W/n$i/state" --http 127.0.0.1:0 2> "$err" &
-	PID[$i]=$!
-	until grep -q '^chatd: ready' "$err" 2>/dev/null; do
-		n=$((n + 1))
-		if [ $n -gt 400 ] || ! kill -0 "${PID[$i]}" 2>/dev/null; then
-			echo "node $i did not start: $(cat "$err")"
-			exit 1
-		fi
-		sleep 0.05
-	done
-	PORT[$i]=$(sed -n 's/^chatd: listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$err")
 }
 
 # rollout NAME: livemod-rollout of release $TREE2; RC, OUT (the table).
@@ -164,42 +143,11 @@ scenario() {
 
 # ---- the fleet -----------------------------------------------------------------
 
-# The build: chatd's v1 modules and the probe 1.0.0 are release 1; its v2
-# modules and the probe 1.1.0, planned (not applied) on a build state dir,
-# are release 2, pushed to the fleet repository. Every node starts on the
-# very same v1 files, so its own release 1 has the same tree.
 setup() {
-	local i
-	mkdir -p "$W/probe1" "$W/probe2" "$W/build/lib"
-	for v in 1 2; do
-		"$CC" -std=c11 -Wall -Wextra -Werror -shared -fPIC -fno-gnu-unique \
-			-I"$TOP/include" -DPROBE_VSN="\"1.$((v - 1)).0\"" \
-			-o "$W/probe$v/mod_probe.so" "$TOP/tests/modules/probe.c" || exit 1
-	done
-	cp "$CB"/v1/*.so "$W/probe1/mod_probe.so" "$W/build/lib/"
-	"$LIVEMOD" --state "$W/build/state" init --libdir "$W/build/lib" --app chatd > /dev/null || exit 1
-	cp "$CB"/v2/*.so "$W/probe2/mod_probe.so" "$W/build/lib/"
-	"$LIVEMOD" --state "$W/build/state" plan > /dev/null || exit 1
-	"$LIVEMOD" --state "$W/build/state" --json push "$CENTRAL" 2 > "$W/push.json" || exit 1
-	TREE2=$(js "$(cat "$W/push.json")" 'd["tree"]')
-	TREE1=$(git --git-dir="$W/build/state/store.git" rev-parse 'release-1^{tree}')
+	lf_setup $N || exit 1
+	TREE1=$LF_TREE1
+	TREE2=$LF_TREE2
 	echo "# release 2 of the build is tree $TREE2 (from $TREE1)"
-	{
-		echo "[livemod]"
-		for i in $(seq 1 $N); do
-			echo "n$i livemod_state=$W/n$i/state"
-		done
-		echo "[livemod:vars]"
-		echo "ansible_connection=local"
-		echo "ansible_python_interpreter=/usr/bin/python3"
-		echo "livemod_bin=$LIVEMOD"
-	} > "$W/inventory.ini"
-	for i in $(seq 1 $N); do
-		mkdir -p "$W/n$i/lib" "$W/n$i/probe"
-		cp "$CB"/v1/*.so "$W/probe1/mod_probe.so" "$W/n$i/lib/"
-		node "$i" init --libdir "$W/n$i/lib" --app chatd > /dev/null || exit 1
-		node_start "$i"
-	done
 }
 
 # ---- scenarios -------------------------------------------------------------------
@@ -219,7 +167,7 @@ t_transport_bad_input() {
 	has "no fetched release $TREE2" "$ERR"
 	expect 2 node 1 push "$CENTRAL" 9
 	has "no release 9" "$ERR"
-	git --git-dir="$W/plain.git" fetch -q "$W/n1/state/store.git" release-1:refs/heads/other
+	git --git-dir="$W/plain.git" fetch -q --no-tags "$W/n1/state/store.git" release-1:refs/heads/other
 	expect 2 node 1 push "$W/plain.git" 1
 	has "not a livemod store" "$ERR"
 	# a corrupt object: a copy of the fleet repository whose blob of
@@ -245,7 +193,7 @@ t_transport_bad_input() {
 
 t_skew() {
 	# node 5 takes mod_motd v2 by hand
-	cp "$CB/v2/mod_motd.so" "$W/n5/lib/.mod_motd.tmp"
+	cp "$TOP/build/chatd/v2/mod_motd.so" "$W/n5/lib/.mod_motd.tmp"
 	mv "$W/n5/lib/.mod_motd.tmp" "$W/n5/lib/mod_motd.so"
 	expect 0 node 5 update
 	remember_all
@@ -313,10 +261,10 @@ t_kill_last_wave() {
 		fi
 		sleep 0.05
 	done
-	kill -KILL "${PID[8]}"
-	wait "${PID[8]}" 2>/dev/null
+	kill -KILL "${LF_PID[8]}"
+	wait "${LF_PID[8]}" 2>/dev/null
 	rm -f "$W/n8/probe/hold" "$W/n8/probe/held"
-	node_start 8 # as systemd's Restart= would
+	lf_start 8 || fail "node 8 does not start again" # as systemd's Restart= would
 	n=0
 	while kill -0 $rp 2>/dev/null; do
 		n=$((n + 1))
@@ -337,7 +285,7 @@ t_kill_last_wave() {
 t_all_pass() {
 	local i
 	for i in $(seq 1 $N); do
-		"$CB/loadgen" --connect "127.0.0.1:${PORT[$i]}" --conns 2 --rooms 1 \
+		"$TOP/build/chatd/loadgen" --connect "127.0.0.1:${LF_PORT[$i]}" --conns 2 --rooms 1 \
 			--rate 20 --duration 600 --drain 10 --prefix "n$i" \
 			> "$W/lg.$i.out" 2> "$W/lg.$i.err" &
 		LGPID[$i]=$!
