@@ -378,6 +378,23 @@ out:
 
 /* ---- push ------------------------------------------------------------------- */
 
+/* After a push: the remote's ref names our commit (what the remote's
+ * indexer took in, it verified object by object). */
+static int pushed_as(lm_store *s, const char *url, const char *commit,
+		     const char *tree)
+{
+	lm_fleet_release *v = NULL;
+	size_t n = 0;
+	int rc = lm_transport_list(&v, &n, s, url, tree);
+
+	if (rc == 0 && (n != 1 || strcmp(v[0].commit, commit) != 0))
+		rc = lm_error_set(LM_ERROR, "%s: after the push, "
+				  LM_FLEET_REFS "%s names %s, not %s", url,
+				  tree, n ? v[0].commit : "nothing", commit);
+	free(v);
+	return rc;
+}
+
 int lm_transport_push(int *pushed, lm_store *s, const char *url,
 		      int64_t release, const char *commit, const char *tree)
 {
@@ -393,7 +410,6 @@ int lm_transport_push(int *pushed, lm_store *s, const char *url,
 	int rc;
 
 	*pushed = 0;
-	(void)commit;
 	if (local_path(url) && stat(url, &st) != 0) {
 		lm_store *fresh = NULL;
 
@@ -435,7 +451,7 @@ out:
 	free(spec);
 	free(refs.v);
 	remote_close(r);
-	return rc;
+	return rc == 0 && *pushed ? pushed_as(s, url, commit, tree) : rc;
 }
 
 /* ---- the node's own fetched releases ------------------------------------------ */

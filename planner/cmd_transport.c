@@ -179,12 +179,13 @@ int cmd_push(cli *c)
 		return 2;
 	if ((rc = node_open(&ns, c)) == 0 &&
 	    (rc = push_release(c, &ns, &id)) == 0 &&
-	    (rc = lm_ledger_release_get(ns.st.ledger, id, &rel)) == 0 &&
+	    (rc = lm_ledger_release_get(ns.st.ledger, id, &rel)) == LM_ENOTFOUND)
+		rc = lm_error_set(rc, "no release %lld (see 'livemod history')",
+				  id);
+	if (rc == 0 &&
 	    (rc = lm_store_commit_tree(ns.store, tree, rel.commit)) == 0)
 		rc = lm_transport_push(&pushed, ns.store, url, id, rel.commit,
 				       tree);
-	if (rc == LM_ENOTFOUND)
-		lm_error_set(rc, "no release %lld (see 'livemod history')", id);
 	if (rc < 0) {
 		lm_release_info_clear(&rel);
 		node_close(&ns);

@@ -10,6 +10,10 @@
 #                          corrupt object: named, exit 2, nothing changed
 #   t_skew                 one node upgraded by hand: preflight stops,
 #                          nothing applied anywhere, exit 2
+#   t_unreachable          node 4 cannot be reached (ssh to a closed port):
+#                          preflight stops, nothing applied anywhere, exit 2
+#                          (Ansible drops an unreachable host from the play
+#                          rather than failing it: pinned)
 #   t_canary_fails         node 1 fails its apply: it stays on the old
 #                          release, nodes 2-8 are never applied, exit 1
 #   t_wave2_fails          node 3 (wave 2) fails: every node back on the
@@ -82,9 +86,10 @@ state_of() {
 		'"%s %s %d" % (d["current"], d["permanent"], len(d["runs"]))'
 }
 
-# rollout NAME: livemod-rollout of release $TREE2; RC, OUT (the table).
+# rollout NAME [INVENTORY]: livemod-rollout of release $TREE2; RC, OUT
+# (the table).
 rollout() {
-	"$ROLLOUT" -i "$W/inventory.ini" --remote "$CENTRAL" --release "$TREE2" \
+	"$ROLLOUT" -i "${2:-$W/inventory.ini}" --remote "$CENTRAL" --release "$TREE2" \
 		--results "$W/results.$1" > "$W/rollout.$1.out" 2> "$W/rollout.$1.log"
 	RC=$?
 	OUT=$(cat "$W/rollout.$1.out")
@@ -212,6 +217,17 @@ t_skew() {
 	on_old 5
 }
 
+t_unreachable() {
+	sed 's|^n4 .*|& ansible_connection=ssh ansible_host=127.0.0.1 ansible_port=1|' \
+		"$W/inventory.ini" > "$W/unreachable.ini"
+	remember_all
+	rollout unreachable "$W/unreachable.ini"
+	[ "$RC" -eq 2 ] || fail "rollout exited $RC, want 2"
+	has "UNREACHABLE" "$(cat "$W/rollout.unreachable.log")"
+	has "stopped in preflight: nothing was applied" "$OUT"
+	unchanged_all
+}
+
 t_canary_fails() {
 	touch "$W/n1/probe/fail"
 	remember_all
@@ -330,6 +346,7 @@ START=$(date +%s)
 setup
 scenario t_transport_bad_input
 scenario t_skew
+scenario t_unreachable
 scenario t_canary_fails
 scenario t_wave2_fails
 scenario t_kill_last_wave
