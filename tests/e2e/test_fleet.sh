@@ -8,6 +8,11 @@
 #   t_transport_bad_input  fetch/push/stage refuse an unknown release, a
 #                          repository that is not a livemod store and a
 #                          corrupt object: named, exit 2, nothing changed
+#   t_stage                stage on a node of its own: files written, the
+#                          current release's extra module removed, a stray
+#                          file reported, a corrupt object refused with the
+#                          libdir untouched; the release then planned has
+#                          the fetched tree
 #   t_skew                 one node upgraded by hand: preflight stops,
 #                          nothing applied anywhere, exit 2
 #   t_unreachable          node 4 cannot be reached (ssh to a closed port):
@@ -69,21 +74,22 @@ node() {
 	lf_node "$@"
 }
 
-# js JSON EXPR: a Python expression over the document `d`.
-js() {
-	python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"
-}
-
-# tree_of I: the tree of node I's current release (what the fleet names a
-# release by), from `livemod --json fetch --dry-run`, which writes nothing.
-tree_of() {
-	js "$(node "$1" --json fetch --dry-run "$CENTRAL" "$TREE2")" 'd["current"]["tree"]'
-}
-
-# state_of I: "current permanent runs" of node I, from its history.
-state_of() {
-	js "$(node "$1" --json history)" \
-		'"%s %s %d" % (d["current"], d["permanent"], len(d["runs"]))'
+# facts I: node I in one line, as `livemod --json history`, `status` and
+# `fetch --dry-run` (which names the node's current tree and writes
+# nothing) tell it: "CURRENT PERMANENT RUNS LAST_RUN_STATUS LAST_RUN_TO
+# TREE MESSAGER_VSN OIDS" (one Python start per node: they add up).
+facts() {
+	python3 - "$(node "$1" --json history)" "$(node "$1" --json status)" \
+		"$(node "$1" --json fetch --dry-run "$CENTRAL" "$TREE2")" <<'EOF_PY'
+import json, sys
+h, s, f = (json.loads(a) for a in sys.argv[1:4])
+runs = h["runs"]
+vsn = [m["vsn"] for m in s["modules"] if m["name"] == "mod_messager"]
+print(h["current"], h["permanent"], len(runs),
+      runs[0]["status"] if runs else "none", runs[0]["to"] if runs else 0,
+      f["current"]["tree"], vsn[0] if vsn else "-",
+      ",".join(m["oid"] for m in s["modules"]))
+EOF_PY
 }
 
 # rollout NAME [INVENTORY]: livemod-rollout of release $TREE2; RC, OUT
@@ -96,41 +102,35 @@ rollout() {
 	echo "$OUT" | sed 's/^/    /'
 }
 
-# before: every node's history and module oids, for `unchanged_all`.
+# remember_all, unchanged_all: every node's facts are as they were.
 remember_all() {
 	local i
 	for i in $(seq 1 $N); do
-		BEFORE[$i]="$(state_of "$i") $(js "$(node "$i" --json status)" \
-			'" ".join(m["oid"] for m in d["modules"])')"
+		BEFORE[$i]=$(facts "$i")
 	done
 }
 
 unchanged_all() {
 	local i now
 	for i in $(seq 1 $N); do
-		now="$(state_of "$i") $(js "$(node "$i" --json status)" \
-			'" ".join(m["oid"] for m in d["modules"])')"
+		now=$(facts "$i")
 		[ "$now" = "${BEFORE[$i]}" ] ||
 			fail "node $i changed: was '${BEFORE[$i]}', now '$now'"
 	done
 }
 
-# on_old I: node I runs release 1 (tree 1), permanent, and its modules
-# are v1's (status).
-on_old() {
-	local h
-	h=$(node "$1" --json history)
-	[ "$(js "$h" 'd["current"] == d["permanent"]')" = True ] ||
-		fail "node $1: current and permanent differ: $(state_of "$1")"
-	[ "$(tree_of "$1")" = "$TREE1" ] || fail "node $1 is not on the old release tree"
-	[ "$(js "$(node "$1" --json status)" \
-		'[m["vsn"] for m in d["modules"] if m["name"] == "mod_messager"][0]')" = 1.0.0 ] ||
-		fail "node $1 does not run mod_messager 1.0.0"
-}
-
-# last_run I: the status of node I's newest apply run.
-last_run() {
-	js "$(node "$1" --json history)" 'd["runs"][0]["status"] if d["runs"] else "none"'
+# on TREE I [LAST_RUN_STATUS]: node I runs the release of tree TREE (1 or
+# 2: $TREE1, $TREE2), current = permanent, mod_messager 1.0.0 or 2.0.0,
+# its newest run as said. Sets F (its facts).
+on() {
+	local want tree vsn
+	[ "$1" = 1 ] && { tree=$TREE1; vsn=1.0.0; } || { tree=$TREE2; vsn=2.0.0; }
+	F=$(facts "$2")
+	set -- "$2" "${3:-}" $F
+	[ "$3" = "$4" ] || fail "node $1: current release $3, permanent $4"
+	[ "$8" = "$tree" ] || fail "node $1 runs tree $8, want $tree"
+	[ "$9" = "$vsn" ] || fail "node $1 runs mod_messager $9, want $vsn"
+	[ -z "$2" ] || [ "$6" = "$2" ] || fail "node $1's newest run is $6, want $2"
 }
 
 scenario() {
@@ -196,6 +196,45 @@ t_transport_bad_input() {
 	[ "$(node 1 update_list)" = "" ] || fail "the libdir changed"
 }
 
+# stage, on a node of its own (no chatd): the libdir becomes the fetched
+# release (files written, the current release's extra module removed, a
+# stray file reported), a corrupt object is refused with the libdir
+# untouched, and the release the node then plans has the fetched tree.
+t_stage() {
+	LIB=$W/s/lib
+	STATE=$W/s/state
+	mkdir -p "$LIB"
+	cp "$TOP"/build/chatd/v1/*.so "$W/probe1/mod_probe.so" "$LIB/"
+	mod mod_gone.so mod_gone 1.0.0
+	expect 0 lm init --libdir "$LIB" --app chatd
+	cp "$LIB/mod_motd.so" "$LIB/mod_stray.so"
+	expect 0 lm fetch "$CENTRAL" "${TREE2:0:10}"
+	# a corrupt object: mod_util.so's blob holds mod_motd.so's bytes
+	b=$(git --git-dir="$STATE/store.git" rev-parse "$TREE2:mod_util.so")
+	o=$(git --git-dir="$STATE/store.git" rev-parse "$TREE2:mod_motd.so")
+	f=$STATE/store.git/objects/${b:0:2}/${b:2}
+	cp "$f" "$W/s/good"
+	chmod u+w "$f"
+	cp "$STATE/store.git/objects/${o:0:2}/${o:2}" "$f"
+	ls -l --time-style=+%s.%N "$LIB" > "$W/s/before"
+	expect 2 lm stage "$TREE2"
+	has "$b" "$ERR"
+	ls -l --time-style=+%s.%N "$LIB" > "$W/s/after"
+	cmp -s "$W/s/before" "$W/s/after" || fail "stage refused but changed the libdir"
+	cp "$W/s/good" "$f"
+	expect 0 lm --json stage "$TREE2"
+	hasj '"removed": ["mod_gone.so"]' "$OUT"
+	hasj '"extra": ["mod_stray.so"]' "$OUT"
+	hasj '"written": ["mod_messager.so", "mod_motd.so", "mod_probe.so", "mod_util.so"]' "$OUT"
+	[ ! -e "$LIB/mod_gone.so" ] || fail "mod_gone.so is still in the libdir"
+	expect 0 lm --json stage --dry-run "$TREE2"
+	hasj '"written": []' "$OUT"
+	rm "$LIB/mod_stray.so"
+	expect 0 lm plan
+	[ "$(git --git-dir="$STATE/store.git" rev-parse 'release-2^{tree}')" = "$TREE2" ] ||
+		fail "the planned release's tree is not the fetched one"
+}
+
 t_skew() {
 	# node 5 takes mod_motd v2 by hand
 	cp "$TOP/build/chatd/v2/mod_motd.so" "$W/n5/lib/.mod_motd.tmp"
@@ -214,7 +253,7 @@ t_skew() {
 	# node 5 back to release 1, which becomes permanent again; its own
 	# release numbers now differ from the others' (release 2 is its own)
 	expect 0 node 5 rollback --to 1
-	on_old 5
+	on 1 5 ok
 }
 
 t_unreachable() {
@@ -234,15 +273,11 @@ t_canary_fails() {
 	rollout canary
 	rm -f "$W/n1/probe/fail"
 	[ "$RC" -eq 1 ] || fail "rollout exited $RC, want 1"
-	[ "$(last_run 1)" = eval_failed ] || fail "node 1's run: $(last_run 1)"
-	on_old 1
-	for i in $(seq 2 $N); do
-		now="$(state_of "$i")"
-		[ "$now" = "$(echo "${BEFORE[$i]}" | cut -d' ' -f1-3)" ] ||
-			fail "node $i was touched: was '${BEFORE[$i]}', now '$now'"
-		on_old "$i"
-	done
-	has "n1 " "$(echo "$OUT" | grep 'failed, rolled back')"
+	on 1 1 eval_failed
+	# nodes 2-8: fetched and staged in preflight, never applied anything
+	BEFORE[1]=$F
+	unchanged_all
+	has "n1 " "$(echo "$OUT" | grep 'failed')"
 	[ "$(echo "$OUT" | grep -c 'untouched')" -eq 7 ] || fail "want 7 untouched nodes in the table"
 }
 
@@ -251,16 +286,19 @@ t_wave2_fails() {
 	rollout wave2
 	rm -f "$W/n3/probe/fail"
 	[ "$RC" -eq 1 ] || fail "rollout exited $RC, want 1"
-	[ "$(last_run 3)" = eval_failed ] || fail "node 3's run: $(last_run 3)"
+	# 1 (canary) and 2 passed their waves, and were rolled back: their
+	# newest run goes to release 1; 3 failed; 4-8 never started
 	for i in 1 2; do
-		js "$(node "$i" --json history)" 'd["runs"][0]' > "$W/run"
-		has "'to': 1" "$(cat "$W/run")"
-		has "'status': 'ok'" "$(cat "$W/run")"
+		on 1 $i ok
+		set -- $F
+		[ "$5" = 1 ] || fail "node $i's newest run goes to release $5, not 1"
 	done
-	for i in $(seq 1 $N); do
-		on_old "$i"
+	on 1 3 eval_failed
+	for i in $(seq 4 $N); do
+		on 1 "$i"
 	done
-	[ "$(echo "$OUT" | grep -c ' rolled back')" -eq 3 ] || fail "want 3 rolled back nodes in the table"
+	[ "$(echo "$OUT" | grep -c ' rolled back')" -eq 2 ] || fail "want 2 rolled back nodes in the table"
+	[ "$(echo "$OUT" | grep -c 'untouched')" -eq 5 ] || fail "want 5 untouched nodes in the table"
 }
 
 t_kill_last_wave() {
@@ -292,10 +330,13 @@ t_kill_last_wave() {
 	OUT=$(cat "$W/rollout.kill.out")
 	echo "$OUT" | sed 's/^/    /'
 	[ "$RC" -eq 1 ] || fail "rollout exited $RC, want 1"
-	[ "$(last_run 8)" = interrupted ] || fail "node 8's run: $(last_run 8)"
-	for i in $(seq 1 $N); do
-		on_old "$i"
+	# node 8 booted its permanent release 1, its run marked interrupted;
+	# nodes 1-7 were rolled back by the wrapper: all on tree 1
+	on 1 8 interrupted
+	for i in $(seq 1 7); do
+		on 1 "$i" ok
 	done
+	[ "$(echo "$OUT" | grep -c ' rolled back')" -eq 7 ] || fail "want 7 rolled back nodes in the table"
 }
 
 t_all_pass() {
@@ -332,19 +373,14 @@ t_all_pass() {
 	[ "$RC" -eq 0 ] || fail "rollout exited $RC, want 0"
 	[ "$(echo "$OUT" | grep -c ' permanent$')" -eq $N ] || fail "want $N permanent nodes in the table"
 	for i in $(seq 1 $N); do
-		h=$(node "$i" --json history)
-		[ "$(js "$h" 'd["current"] == d["permanent"] and d["runs"][0]["status"] == "ok"')" = True ] ||
-			fail "node $i: $(state_of "$i")"
-		[ "$(tree_of "$i")" = "$TREE2" ] || fail "node $i is not on tree $TREE2"
-		[ "$(js "$(node "$i" --json status)" \
-			'[m["vsn"] for m in d["modules"] if m["name"] == "mod_messager"][0]')" = 2.0.0 ] ||
-			fail "node $i does not run mod_messager 2.0.0"
+		on 2 "$i" ok
 	done
 }
 
 START=$(date +%s)
 setup
 scenario t_transport_bad_input
+scenario t_stage
 scenario t_skew
 scenario t_unreachable
 scenario t_canary_fails
