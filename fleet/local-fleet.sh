@@ -47,8 +47,8 @@ lf_start() {
 lf_stop() {
 	local i
 	for i in "${!LF_PID[@]}"; do
-		kill -KILL "${LF_PID[$i]}" 2>/dev/null
-		wait "${LF_PID[$i]}" 2>/dev/null
+		kill -KILL "${LF_PID[$i]}" 2>/dev/null || true
+		wait "${LF_PID[$i]}" 2>/dev/null || true # 137: killed, as asked
 	done
 	LF_PID=()
 }

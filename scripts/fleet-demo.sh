@@ -38,8 +38,9 @@ rollout() {
 	local rc=0
 	"$TOP/fleet/livemod-rollout" -i "$LF_DIR/inventory.ini" \
 		--remote "$LF_CENTRAL" --release "${LF_TREE2:0:12}" \
-		2> "$LF_DIR/ansible.$1.log" | sed 's/^/    /' || rc=$?
-	note "(Ansible's output: $LF_DIR/ansible.$1.log)"
+		> "$LF_DIR/rollout.$1.out" 2> "$LF_DIR/ansible.$1.log" || rc=$?
+	sed 's/^/    /' "$LF_DIR/rollout.$1.out"
+	note "(exit $rc; Ansible's output: $LF_DIR/ansible.$1.log)"
 	return $rc
 }
 
