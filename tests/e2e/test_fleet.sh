@@ -42,6 +42,10 @@
 
 ROLLOUT=$TOP/fleet/livemod-rollout
 N=8
+# Debian's Python, which ansible-core runs on: a python3 earlier on the
+# PATH may be a version manager's shim costing half a second a start
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
 if ! command -v ansible-playbook > /dev/null; then
 	echo "test_fleet: ansible-playbook missing (scripts/deps.sh installs ansible-core)"
 	exit 1
@@ -80,7 +84,7 @@ node() {
 # nothing) tell it: "CURRENT PERMANENT RUNS LAST_RUN_STATUS LAST_RUN_TO
 # TREE MESSAGER_VSN OIDS" (one Python start per node: they add up).
 facts() {
-	python3 - "$(node "$1" --json history)" "$(node "$1" --json status)" \
+	"$PY" - "$(node "$1" --json history)" "$(node "$1" --json status)" \
 		"$(node "$1" --json fetch --dry-run "$CENTRAL" "$TREE2")" <<'EOF_PY'
 import json, sys
 h, s, f = (json.loads(a) for a in sys.argv[1:4])
