@@ -4,6 +4,7 @@
 #   make test       install missing Debian packages, build, run every test
 #   make demo       run the demo (examples/chatd)
 #   make demo-web   keep a chatd running and print its web page's URL
+#   make fleet-demo an 8-node rollout with Ansible (docs/fleet.md)
 #   make bench      run the benchmarks; figures go to docs/BENCHMARKS.md
 #   make install    PREFIX=/usr/local DESTDIR= honoured
 
@@ -35,7 +36,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 SCHEMA := $(sort $(wildcard schema/*.sql))
 
-.PHONY: all deps test unit e2e demo demo-web bench install clean test-sanitize
+.PHONY: all deps test unit e2e demo demo-web fleet-demo bench install clean test-sanitize
 all: $(B)/livemod
 
 deps:
@@ -95,6 +96,11 @@ demo: deps
 
 demo-web: deps
 	@bash scripts/demo-web.sh
+
+# 8 chatd nodes rolled forward with Ansible: a failing canary, then a good
+# rollout (docs/fleet.md).
+fleet-demo: deps
+	@bash scripts/fleet-demo.sh
 
 bench: deps
 	@$(MAKE) --no-print-directory all agent $(B)/tests/lmhost \

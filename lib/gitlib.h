@@ -53,7 +53,31 @@
 	X(reference_name_to_id)                                             \
 	X(reference_foreach_glob)                                           \
 	X(reference_remove)                                                 \
-	X(reference_free)
+	X(reference_free)                                                   \
+	X(tree_entrycount)                                                  \
+	X(tree_entry_byindex)                                               \
+	X(tree_entry_name)                                                  \
+	X(tree_entry_id)                                                    \
+	X(tree_entry_type)                                                  \
+	X(tree_entry_filemode)                                              \
+	X(odb_foreach)                                                      \
+	X(odb_read)                                                         \
+	X(odb_write)                                                        \
+	X(odb_object_data)                                                  \
+	X(odb_object_size)                                                  \
+	X(odb_object_type)                                                  \
+	X(odb_object_free)                                                  \
+	X(remote_create_anonymous)                                          \
+	X(remote_connect)                                                   \
+	X(remote_ls)                                                        \
+	X(remote_download)                                                  \
+	X(remote_push)                                                      \
+	X(remote_disconnect)                                                \
+	X(remote_free)                                                      \
+	X(remote_init_callbacks)                                            \
+	X(fetch_options_init)                                               \
+	X(push_options_init)                                                \
+	X(credential_ssh_key_from_agent)
 
 struct lm_git_table {
 #define LM_GIT_FIELD(name) __typeof__(git_##name) *name;

@@ -437,3 +437,92 @@ int lm_store_untag(lm_store *s, int64_t release, const char *main_was)
 		return git_fail(LM_ERROR, "cannot move main back", s->path);
 	return 0;
 }
+
+struct git_repository *lm_store_repo(lm_store *s)
+{
+	return s->repo;
+}
+
+const char *lm_store_path(const lm_store *s)
+{
+	return s->path;
+}
+
+/* A module file name as the planner writes it into a release tree; an
+ * entry that is anything else must not reach a libdir (a name with a
+ * '/' or a leading '.' could write outside it or hide there). */
+static int module_file_name(const char *name)
+{
+	size_t len = strlen(name);
+	size_t i;
+
+	if (len < 4 || len > 255 || name[0] == '.' ||
+	    strcmp(name + len - 3, ".so") != 0)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (name[i] == '/' || (unsigned char)name[i] < 0x21 ||
+		    (unsigned char)name[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+void lm_store_entries_free(lm_store_entry *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; v && i < n; i++)
+		free(v[i].file);
+	free(v);
+}
+
+int lm_store_tree_entries(lm_store *s, const char *tree_hex,
+			  lm_store_entry **out, size_t *n)
+{
+	git_tree *tree = NULL;
+	git_oid oid;
+	size_t i, count;
+	int rc = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (lm_git.oid_fromstr(&oid, tree_hex) < 0)
+		return lm_error_set(LM_EINVAL, "'%s' is not a tree id", tree_hex);
+	if (lm_git.tree_lookup(&tree, s->repo, &oid) < 0)
+		return git_fail(LM_EINVAL, "release tree missing or unreadable",
+				s->path);
+	count = lm_git.tree_entrycount(tree);
+	if (!(*out = calloc(count ? count : 1, sizeof(**out)))) {
+		lm_git.tree_free(tree);
+		return lm_error_set(LM_ERROR, "out of memory");
+	}
+	for (i = 0; i < count && rc == 0; i++) {
+		const git_tree_entry *e = lm_git.tree_entry_byindex(tree, i);
+		const char *name = lm_git.tree_entry_name(e);
+		git_filemode_t mode = lm_git.tree_entry_filemode(e);
+
+		if (lm_git.tree_entry_type(e) != GIT_OBJECT_BLOB ||
+		    (mode != GIT_FILEMODE_BLOB &&
+		     mode != GIT_FILEMODE_BLOB_EXECUTABLE) ||
+		    !module_file_name(name)) {
+			rc = lm_error_set(LM_EINVAL, "%s: tree %.12s: entry '%s' "
+					  "is not a module file (not a "
+					  "release tree)", s->path, tree_hex,
+					  name);
+			break;
+		}
+		if (!((*out)[i].file = strdup(name))) {
+			rc = lm_error_set(LM_ERROR, "out of memory");
+			break;
+		}
+		lm_git.oid_tostr((*out)[i].oid, LM_OID_HEXSZ + 1,
+				 lm_git.tree_entry_id(e));
+		*n = i + 1;
+	}
+	lm_git.tree_free(tree);
+	if (rc < 0) {
+		lm_store_entries_free(*out, *n);
+		*out = NULL;
+		*n = 0;
+	}
+	return rc;
+}

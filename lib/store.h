@@ -73,4 +73,26 @@ int lm_store_main(lm_store *s, char out[LM_OID_HEXSZ + 1]);
  * undoing a lm_store_tag whose ledger write failed. */
 int lm_store_untag(lm_store *s, int64_t release, const char *main_was);
 
+/* ---- what fetch, push and stage need (lib/transport.c, lib/stage.c) ---- */
+
+struct git_repository;
+
+/* The libgit2 repository and the path of an open store. */
+struct git_repository *lm_store_repo(lm_store *s);
+const char *lm_store_path(const lm_store *s);
+
+/* One entry of a release tree: a module file and its blob. */
+typedef struct lm_store_entry {
+	char *file;
+	char oid[LM_OID_HEXSZ + 1];
+} lm_store_entry;
+
+/* The entries of release tree `tree`, in tree (name) order. A release tree
+ * holds module files only: an entry that is not a plain blob named
+ * "<name>.so" (no '/', no leading '.') is LM_EINVAL naming it, as is a
+ * tree the store lacks. The caller frees with lm_store_entries_free. */
+int lm_store_tree_entries(lm_store *s, const char *tree,
+			  lm_store_entry **out, size_t *n);
+void lm_store_entries_free(lm_store_entry *v, size_t n);
+
 #endif

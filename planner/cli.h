@@ -111,5 +111,9 @@ int cmd_rollback(cli *c);
 int cmd_gc(cli *c);
 /* cmd_web.c: the web page's URL, with the token */
 int cmd_web(cli *c);
+/* cmd_transport.c: releases between stores, and into the libdir */
+int cmd_fetch(cli *c);
+int cmd_push(cli *c);
+int cmd_stage(cli *c);
 
 #endif

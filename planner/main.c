@@ -66,6 +66,15 @@ static const command commands[] = {
 	  "that no node needs, and unused objects" },
 	{ "web", cmd_web, COMMON, 0, 0,
 	  "web   the running node's web page: its URL, with the token" },
+	{ "fetch", cmd_fetch, COMMON | OPT(O_DRY_RUN), 1, 2,
+	  "fetch [--dry-run] REMOTE [RELEASE]   bring a fleet release (a tree "
+	  "id), or all, from a fleet repository into the store" },
+	{ "push", cmd_push, COMMON, 1, 2,
+	  "push REMOTE [RELEASE]   put this node's release (default: its "
+	  "current one) in a fleet repository, named by its tree" },
+	{ "stage", cmd_stage, COMMON | OPT(O_DRY_RUN), 1, 1,
+	  "stage [--dry-run] RELEASE   write a fetched release's module files "
+	  "into the libdir, inert until 'update' applies it" },
 };
 
 static const struct option long_opts[] = {

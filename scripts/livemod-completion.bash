@@ -12,6 +12,9 @@
 #   --to                        release ids: the store's release-N tags
 #                               (docs/planner.md), read with git when it is
 #                               installed; nothing else runs the ledger
+#   stage                       fetched release trees (the store's
+#                               refs/livemod/releases/*, read with git)
+#   fetch, push                 the fleet repository: directories
 #   --purge                     soft_purge, brutal_purge
 #   --state, --libdir           directories
 
@@ -93,6 +96,13 @@ _livemod() {
 		opts=$("$lm" ${state:+--state "$state"} update_list 2>/dev/null)
 		[[ $cmd == update ]] && opts+=" all"
 		COMPREPLY=($(compgen -W "$opts" -- "$cur")) ;;
+	stage)
+		[[ -n $state ]] && command -v git >/dev/null &&
+			COMPREPLY=($(compgen -W "$(git --git-dir="$state/store.git" \
+				for-each-ref --format='%(refname:lstrip=3)' \
+				refs/livemod/releases/ 2>/dev/null)" -- "$cur")) ;;
+	fetch | push)
+		COMPREPLY=($(compgen -d -- "$cur")) ;;
 	show | apply)
 		[[ -n $state ]] && opts=$(cd "$state/plans" 2>/dev/null && ls -- *.json 2>/dev/null | sed 's/\.json$//')
 		COMPREPLY=($(compgen -W "${opts-}" -- "$cur") $(compgen -f -- "$cur")) ;;

@@ -34,8 +34,11 @@ CFLAGS="$SAN_CFLAGS" make --no-print-directory B=build-asan unit ||
 # web: the browser test drives chatd, which the sanitized build does not
 # make, and the node's HTTP code it reaches is the same test_control.sh
 # and test_security.sh run here; once in `make test` keeps CI short.
+# fleet: its C (fetch, push, stage) is what every other test's CLI is,
+# and the rest of its minutes go to ansible-playbook; `make test` runs it
+# once, which is enough.
 LIVEMOD=$TOP/build-asan/livemod LMHOST=$TOP/build-asan/tests/lmhost \
-	E2E_SKIP="install web" sh tests/run-e2e.sh ||
+	E2E_SKIP="install web fleet" sh tests/run-e2e.sh ||
 	die "end-to-end tests under ASan+UBSan"
 
 step "CLI tests under valgrind memcheck"
