@@ -22,7 +22,9 @@ import time
 import traceback
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import (NoSuchElementException,
+                                        StaleElementReferenceException,
+                                        TimeoutException)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -220,6 +222,20 @@ def wait_for(d, what, fn):
         return None
 
 
+def click(d, css):
+    """Clicks the element `css` in the history tables, which the page
+    renders again whenever the history changes (the reaper's note of an
+    unload lands just after an apply): a button found just before may be
+    gone, so find it again."""
+    def attempt():
+        try:
+            d.find_element(By.CSS_SELECTOR, css).click()
+            return True
+        except (StaleElementReferenceException, NoSuchElementException):
+            return False
+    return wait_for(d, "a click on " + css, attempt)
+
+
 def wait_text(d, css, want):
     """Waits until the element `css` shows text containing `want`."""
     def shows():
@@ -320,8 +336,7 @@ def t_pending_and_update_selected(d, node, client):
 def t_rollback_to_1(d, node, client):
     rel = node.lmjson("history")["current"]
     check(rel != 1, "not moved off release 1")
-    b = d.find_element(By.CSS_SELECTOR, '.rollback[data-release="1"]')
-    b.click()
+    click(d, '.rollback[data-release="1"]')
     wait_for(d, "the confirmation", lambda: d.find_element(
         By.ID, "confirm").is_displayed())
     check(d.switch_to.active_element.get_attribute("id") == "confirm-yes",
@@ -331,7 +346,7 @@ def t_rollback_to_1(d, node, client):
     check(not d.find_element(By.ID, "confirm").is_displayed(),
           "Escape did not close the confirmation")
     check(node.lmjson("history")["current"] == rel, "cancel moved the node")
-    d.find_element(By.CSS_SELECTOR, '.rollback[data-release="1"]').click()
+    click(d, '.rollback[data-release="1"]')
     wait_for(d, "the confirmation", lambda: d.find_element(
         By.ID, "confirm").is_displayed())
     d.switch_to.active_element.send_keys(Keys.ENTER)
@@ -366,7 +381,7 @@ def t_try_and_make_permanent(d, node):
     sel = '.make-permanent[data-release="%d"]' % cur
     wait_for(d, "Make permanent on release %d" % cur,
              lambda: d.find_elements(By.CSS_SELECTOR, sel))
-    d.find_element(By.CSS_SELECTOR, sel).click()
+    click(d, sel)
     wait_text(d, "#result-status", "Make permanent: 200 ok")
     hist = node.lmjson("history")
     check(hist["permanent"] == cur, "permanent %s, want %s" %
