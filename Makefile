@@ -55,8 +55,6 @@ $(B)/liblmcommon.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-# libcurl is dlopen'ed by planner/client.c when a command talks to the
-# node; only its header is needed at build time.
 $(B)/livemod: $(PLANNER_OBJ) $(B)/liblmcommon.a
 	$(CC) $(ALL_CFLAGS) -o $@ $(PLANNER_OBJ) $(B)/liblmcommon.a $(LDLIBS)
 
@@ -144,7 +142,8 @@ URCU_CFLAGS := $(shell pkg-config --cflags liburcu-memb 2>/dev/null)
 URCU_LIBS := $(shell pkg-config --libs liburcu-memb 2>/dev/null || echo -lurcu-memb -lurcu-common)
 AGENT_SRC := $(wildcard agent/*.c) $(wildcard agent/node/*.c)
 AGENT_HDR := $(wildcard agent/*.h agent/node/*.h include/livemod/*.h lib/*.h)
-AGENT_COMMON := $(LIB_SRC)
+# lib/http*.c is the CLI's HTTP client: the agent is the server.
+AGENT_COMMON := $(filter-out lib/httpclient.c lib/httpreply.c,$(LIB_SRC))
 AGENT_OBJ := $(AGENT_SRC:%.c=$(B)/%.o)
 AGENT_PIC_OBJ := $(AGENT_SRC:%.c=$(B)/pic/%.o) $(AGENT_COMMON:%.c=$(B)/pic/%.o) \
 	$(B)/pic/gen/schema_sql.o
