@@ -539,6 +539,8 @@ int lm_ledger_open(lm_ledger **out, const char *path, int flags)
 	l->flags = flags;
 	if ((rc = lock_timeout_ms(&l->timeout_ms)) != 0)
 		goto fail;
+	if (flags & LM_LEDGER_NOWAIT)
+		l->timeout_ms = 0;
 	/* NOMUTEX: a handle is never shared between threads (ledger.h), so
 	 * SQLite's per-call locking would be pure cost, and a plan makes
 	 * tens of thousands of calls. */
@@ -1515,24 +1517,17 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-int lm_ledger_stat_store(lm_ledger *l, const lm_stat_entry *v, size_t n)
+/* Runs `sql`, an INSERT of the 7 columns as ?1..?7, once per entry of
+ * `v`; an entry with no cached_at_ns gets `now`. *written: the rows it
+ * changed. */
+static int stat_insert(lm_ledger *l, const char *sql, const lm_stat_entry *v,
+		       size_t n, int64_t now, size_t *written)
 {
-	int64_t now = now_ns();
 	sqlite3_stmt *st = NULL;
 	size_t i;
-	int rc;
+	int rc = q_prep(l, &st, sql, NULL);
 
-	assert(l && (v || n == 0));
-	if ((rc = sp_begin(l)) != 0)
-		return rc;
-	if ((rc = q_exec(l, "clear stat cache", "DELETE FROM stat_cache",
-			 "")) != 0 ||
-	    (rc = q_prep(l, &st,
-			 "INSERT INTO stat_cache (file, size, mtime_ns, "
-			 "ctime_ns, ino, oid, cached_at_ns) "
-			 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-			 NULL)) != 0)
-		goto out;
+	*written = 0;
 	for (i = 0; i < n && rc == 0; i++) {
 		const lm_stat_entry *e = &v[i];
 		char what[320];
@@ -1552,11 +1547,66 @@ int lm_ledger_stat_store(lm_ledger *l, const lm_stat_entry *v, size_t n)
 				 e->file, e->oid);
 			rc = db_fail(l, s, what);
 		}
+		*written += sqlite3_changes(l->db) > 0;
 		sqlite3_reset(st);
 	}
-out:
 	sqlite3_finalize(st);
+	return rc;
+}
+
+int lm_ledger_stat_store(lm_ledger *l, const lm_stat_entry *v, size_t n)
+{
+	size_t written;
+	int rc;
+
+	assert(l && (v || n == 0));
+	if ((rc = sp_begin(l)) != 0)
+		return rc;
+	if ((rc = q_exec(l, "clear stat cache", "DELETE FROM stat_cache",
+			 "")) == 0)
+		rc = stat_insert(l, "INSERT INTO stat_cache (file, size, "
+				 "mtime_ns, ctime_ns, ino, oid, cached_at_ns) "
+				 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", v, n,
+				 now_ns(), &written);
 	return sp_end(l, rc);
+}
+
+int lm_ledger_stat_refresh(lm_ledger *l, const lm_stat_entry *v, size_t n,
+			   size_t *written)
+{
+	size_t w = 0;
+	int rc;
+
+	assert(l && (v || n == 0));
+	if ((rc = sp_begin(l)) != 0)
+		return rc;
+	/* An oid the ledger does not record is skipped rather than refused
+	 * (the cache's foreign key): a file read again is no worse. */
+	rc = stat_insert(l, "INSERT OR REPLACE INTO stat_cache (file, size, "
+			 "mtime_ns, ctime_ns, ino, oid, cached_at_ns) "
+			 "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE EXISTS "
+			 "(SELECT 1 FROM module_versions WHERE oid = ?6)", v,
+			 n, now_ns(), &w);
+	if ((rc = sp_end(l, rc)) == 0 && written)
+		*written = w;
+	return rc;
+}
+
+int lm_ledger_module_known(lm_ledger *l, const char *oid)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = q_prep(l, &st, "SELECT 1 FROM module_versions WHERE oid = ?",
+			 "s", oid)) == 0)
+		rc = q_step(l, st, "look up module version");
+	sqlite3_finalize(st);
+	return rc;
+}
+
+int lm_ledger_readonly(const lm_ledger *l)
+{
+	return (l->flags & LM_LEDGER_READONLY) != 0;
 }
 
 void lm_stat_entries_free(lm_stat_entry *v, size_t n)

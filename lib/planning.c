@@ -433,6 +433,40 @@ static int store_stats(lm_state *st, const lm_scan *scan,
 	return rc;
 }
 
+int lm_planning_refresh_stats(lm_state *st, const lm_scan *scan,
+			      size_t *written)
+{
+	lm_ledger *w = st->ledger;
+	lm_stat_entry *v;
+	char *path = NULL;
+	size_t i;
+	int rc;
+
+	if (written)
+		*written = 0;
+	if (!scan->nfresh)
+		return 0;
+	if (!(v = calloc(scan->nfresh, sizeof(*v))))
+		return lm_error_set(LM_ERROR, "out of memory");
+	for (i = 0; i < scan->nfresh; i++)
+		v[i] = scan->stats[scan->fresh[i]]; /* shallow: the scan's */
+	rc = 0;
+	if (lm_ledger_readonly(st->ledger)) {
+		w = NULL;
+		if (!(path = lm_path_join(st->dir, "ledger.db")))
+			rc = lm_error_set(LM_ERROR, "out of memory");
+		else
+			rc = lm_ledger_open(&w, path, LM_LEDGER_NOWAIT);
+	}
+	if (rc == 0)
+		rc = lm_ledger_stat_refresh(w, v, scan->nfresh, written);
+	if (w != st->ledger)
+		lm_ledger_free(w);
+	free(path);
+	free(v);
+	return rc;
+}
+
 static int store_objects(lm_store *store, const lm_plan *p,
 			 const char *libdir)
 {

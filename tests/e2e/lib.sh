@@ -56,6 +56,16 @@ mod() {
 		-o "$LIB/$file" "$TOP/tests/modules/generic.c" || exit 99
 }
 
+# genmods: builds bench/gen_modules.c and the template module it patches
+# into $T/w/gen and $T/w/tpl.so, for tests of hundreds of modules
+# ("$T/w/gen" "$T/w/tpl.so" DIR N makes N of them).
+genmods() {
+	mkdir -p "$T/w"
+	cc -O2 -o "$T/w/gen" "$TOP/bench/gen_modules.c" || exit 99
+	"$CC" -std=c11 -shared -fPIC -fno-gnu-unique -s -I"$TOP/include" \
+		-o "$T/w/tpl.so" "$TOP/bench/bench_template.c" || exit 99
+}
+
 # raw FILE NAME VSN ABI: a module with a hand-written descriptor.
 raw() {
 	"$CC" -std=c11 -shared -fPIC -fno-gnu-unique -I"$TOP/include" \
