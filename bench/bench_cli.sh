@@ -25,7 +25,7 @@ TOP=$(cd "$(dirname "$0")/.." && pwd)
 B=${B:-$TOP/build}
 RUNS=${1:-100}
 T="$B/bench/cli_time"
-LM="$B/livemod"
+LM=${LIVEMOD:-$B/livemod} # LIVEMOD: another build, to compare
 W=$(mktemp -d /tmp/lmbenchc.XXXXXX)
 HOST=""
 trap 'kill $HOST 2>/dev/null; wait 2>/dev/null; rm -rf "$W"' EXIT
