@@ -384,6 +384,42 @@ static void test_unix_socket(void **state)
 	free(dir);
 }
 
+/* A listen queue that stays full is a busy node, not "no node". */
+static void test_unix_busy(void **state)
+{
+	char *dir = tu_tmpdir(), *path;
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	const lm_http_limits quick = { 100, 300, MAX };
+	int lfd, c[4], i, busy = 0;
+	lm_http_target t;
+	lm_http_reply r;
+
+	(void)state;
+	assert_true(asprintf(&path, "%s/agent.sock", dir) > 0);
+	strcpy(a.sun_path, path);
+	lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(lfd, 0), 0); /* never accepts */
+	for (i = 0; i < 4; i++) { /* fill the queue */
+		c[i] = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+		if (connect(c[i], (struct sockaddr *)&a, sizeof(a)) < 0)
+			busy++;
+	}
+	assert_true(busy > 0);
+	assert_int_equal(lm_http_target_unix(&t, path), 0);
+	assert_int_equal(lm_http_request(&r, &t, "GET", "/health", NULL, 0,
+					 &quick), LM_EBUSY);
+	assert_non_null(strstr(lm_error_last(), "the node is busy: "));
+	assert_non_null(strstr(lm_error_last(), "accepted no connection "
+			       "within 100 ms (its listen queue stayed full)"));
+	for (i = 0; i < 4; i++)
+		close(c[i]);
+	close(lfd);
+	free(path);
+	tu_rm_rf(dir);
+	free(dir);
+}
+
 static void test_tcp(void **state)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
@@ -437,6 +473,7 @@ int main(void)
 		cmocka_unit_test(test_oversized),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_unix_socket),
+		cmocka_unit_test(test_unix_busy),
 		cmocka_unit_test(test_tcp),
 	};
 
