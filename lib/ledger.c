@@ -1605,11 +1605,6 @@ int lm_ledger_module_known(lm_ledger *l, const char *oid)
 	return rc;
 }
 
-int lm_ledger_readonly(const lm_ledger *l)
-{
-	return (l->flags & LM_LEDGER_READONLY) != 0;
-}
-
 void lm_stat_entries_free(lm_stat_entry *v, size_t n)
 {
 	size_t i;

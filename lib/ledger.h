@@ -208,8 +208,7 @@ int lm_ledger_stat_refresh(lm_ledger *l, const lm_stat_entry *v, size_t n,
 			   size_t *written);
 /* 1 when `oid` is a module version the ledger records, 0 when not. */
 int lm_ledger_module_known(lm_ledger *l, const char *oid);
-/* Whether `l` was opened LM_LEDGER_READONLY. */
-int lm_ledger_readonly(const lm_ledger *l);
+
 void lm_stat_entries_free(lm_stat_entry *v, size_t n);
 
 /* The underlying handle, for tests and for `PRAGMA integrity_check`. */

@@ -436,9 +436,9 @@ static int store_stats(lm_state *st, const lm_scan *scan,
 int lm_planning_refresh_stats(lm_state *st, const lm_scan *scan,
 			      size_t *written)
 {
-	lm_ledger *w = st->ledger;
+	lm_ledger *w = NULL;
 	lm_stat_entry *v;
-	char *path = NULL;
+	char *path;
 	size_t i;
 	int rc;
 
@@ -446,22 +446,18 @@ int lm_planning_refresh_stats(lm_state *st, const lm_scan *scan,
 		*written = 0;
 	if (!scan->nfresh)
 		return 0;
-	if (!(v = calloc(scan->nfresh, sizeof(*v))))
+	if (!(v = calloc(scan->nfresh, sizeof(*v))) ||
+	    !(path = lm_path_join(st->dir, "ledger.db"))) {
+		free(v);
 		return lm_error_set(LM_ERROR, "out of memory");
+	}
 	for (i = 0; i < scan->nfresh; i++)
 		v[i] = scan->stats[scan->fresh[i]]; /* shallow: the scan's */
-	rc = 0;
-	if (lm_ledger_readonly(st->ledger)) {
-		w = NULL;
-		if (!(path = lm_path_join(st->dir, "ledger.db")))
-			rc = lm_error_set(LM_ERROR, "out of memory");
-		else
-			rc = lm_ledger_open(&w, path, LM_LEDGER_NOWAIT);
-	}
-	if (rc == 0)
+	/* a connection of its own, even beside a writable one: the refresh
+	 * is never worth waiting for a lock */
+	if ((rc = lm_ledger_open(&w, path, LM_LEDGER_NOWAIT)) == 0)
 		rc = lm_ledger_stat_refresh(w, v, scan->nfresh, written);
-	if (w != st->ledger)
-		lm_ledger_free(w);
+	lm_ledger_free(w);
 	free(path);
 	free(v);
 	return rc;

@@ -85,11 +85,12 @@ int lm_planning_record(lm_state *st, lm_plan *p, const lm_modset *new_set,
  * would now vouch for (scan->fresh): what a command that found racy
  * entries clean does once the racy window has passed, as `git status`
  * refreshes its index, so later scans stop re-reading files installed
- * just before a plan. One short write transaction. A command that opened
- * the ledger read-only gets a second connection for it that never waits:
- * a ledger locked by another writer is LM_EBUSY at once, and the caller
- * goes on without the refresh (the cache stays as it was: safe, only
- * slower). *written (when not NULL): the entries written.
+ * just before a plan. One short write transaction, on a connection opened
+ * for it that never waits (st->ledger may be read-only, and a refresh is
+ * not worth waiting for): a ledger locked by another writer is LM_EBUSY
+ * at once, and the caller goes on without the refresh (the cache stays
+ * as it was: safe, only slower). *written (when not NULL): the entries
+ * written.
  */
 int lm_planning_refresh_stats(lm_state *st, const lm_scan *scan,
 			      size_t *written);

@@ -66,6 +66,17 @@ genmods() {
 		-o "$T/w/tpl.so" "$TOP/bench/bench_template.c" || exit 99
 }
 
+# racy FILE...: dates the files' mtime 6 s ahead, so that a stat cache
+# entry written for them in the next 6 s is racy however slow the command
+# writing it runs (valgrind); past_window waits until it is not.
+racy() {
+	RACY_UNTIL=$(( $(date +%s) + 6 ))
+	touch -d "@$RACY_UNTIL" "$@"
+}
+past_window() {
+	while [ "$(date +%s)" -le $((RACY_UNTIL + 1)) ]; do sleep 0.2; done
+}
+
 # raw FILE NAME VSN ABI: a module with a hand-written descriptor.
 raw() {
 	"$CC" -std=c11 -shared -fPIC -fno-gnu-unique -I"$TOP/include" \
