@@ -876,12 +876,17 @@ static void test_stat_cache_racy(void **state)
 static void test_stat_cache_refresh(void **state)
 {
 	fixture *f = *state;
+	static const char *const mods[] = { "mod_a", "mod_b", "mod_c" };
 	lm_state ro;
-	size_t written = 99;
+	size_t written = 99, i;
 
 	install(f, A2); /* recorded below: a known object */
+	/* dated 3 s ahead: whatever this machine's speed, every entry
+	 * written before then is racy (no test asserts a time) */
+	for (i = 0; i < 3; i++)
+		set_mtime_ago(f, mods[i], -3);
 	assert_int_equal(compute(f, NULL), 0);
-	assert_int_equal(f->scan.nread, 3); /* racy since init */
+	assert_int_equal(f->scan.nread, 3);
 	assert_int_equal(f->scan.nfresh, 0); /* still within the window */
 	assert_int_equal(lm_planning_refresh_stats(&f->st, &f->scan, &written),
 			 0);
@@ -889,9 +894,8 @@ static void test_stat_cache_refresh(void **state)
 	assert_int_equal(lm_planning_record(&f->st, f->plan, &f->new_set,
 					    &f->scan), 0);
 	install(f, D1); /* never recorded: read every time */
-	sleep_ms(1100);
-	/* read-only, as update_list opens it: the refresh has a connection
-	 * of its own */
+	sleep_ms(4100);
+	/* read-only, as update_list opens it */
 	assert_int_equal(lm_state_open(&ro, f->state, 1), 0);
 	clear_compute(f);
 	assert_int_equal(lm_scan_libdir(&f->scan, f->lib, ro.ledger), 0);
@@ -920,10 +924,15 @@ static void test_stat_cache_refresh(void **state)
 static void test_stat_cache_refresh_locked(void **state)
 {
 	fixture *f = *state;
+	static const char *const mods[] = { "mod_a", "mod_b", "mod_c" };
 	lm_state ro;
+	size_t i;
 
 	setenv("LIVEMOD_LOCK_TIMEOUT_MS", "600000", 1);
-	sleep_ms(1100); /* init's entries are racy: read, now settled */
+	/* changed since init's cache, settled by the time of the scan */
+	for (i = 0; i < 3; i++)
+		set_mtime_ago(f, mods[i], -2);
+	sleep_ms(3100);
 	assert_int_equal(lm_state_open(&ro, f->state, 1), 0);
 	assert_int_equal(lm_scan_libdir(&f->scan, f->lib, ro.ledger), 0);
 	assert_int_equal(f->scan.nfresh, 3);
