@@ -23,9 +23,20 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # docs/dependencies.md); only its headers are needed at build time.
 PKG_LIBS := $(shell pkg-config --libs $(filter-out libgit2,$(PKGS)) 2>/dev/null)
 
+# SQLite, libelf and mbedTLS are dlopen'ed too, by lib/sqlitelib.c,
+# lib/elflib.c and lib/mbedlib.c at their first use (the HTTP commands
+# need none of them, docs/dependencies.md): the soname of the library
+# the headers belong to, read from its linker name.
+soname = $(shell objdump -p $$(readlink -f $$($(CC) -print-file-name=lib$(1).so)) 2>/dev/null | awk '/SONAME/ { print $$2 }')
+LAZY_SONAMES := -DLM_SQLITE_SONAME='"$(call soname,sqlite3)"' \
+	-DLM_ELF_SONAME='"$(call soname,elf)"' \
+	-DLM_MBED_SONAME='"$(call soname,mbedcrypto)"'
+# What the livemod command links: libc, cJSON, dlopen.
+CLI_LDLIBS := $(shell pkg-config --libs libcjson 2>/dev/null) -ldl -lpthread
+
 WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS ?= -O2 -g
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Iinclude -Ilib -I$(B)/gen $(PKG_CFLAGS)
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Iinclude -Ilib -I$(B)/gen $(PKG_CFLAGS) $(LAZY_SONAMES)
 LDLIBS = $(PKG_LIBS) -lmbedcrypto -ldl -lpthread
 
 LIB_SRC := $(wildcard lib/*.c)
@@ -57,10 +68,8 @@ $(B)/liblmcommon.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-# libcurl is dlopen'ed by planner/client.c when a command talks to the
-# node; only its header is needed at build time.
 $(B)/livemod: $(PLANNER_OBJ) $(B)/liblmcommon.a
-	$(CC) $(ALL_CFLAGS) -o $@ $(PLANNER_OBJ) $(B)/liblmcommon.a $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $(PLANNER_OBJ) $(B)/liblmcommon.a $(CLI_LDLIBS)
 
 $(B)/tests/%: tests/unit/%.c tests/unit/testutil.h $(B)/liblmcommon.a
 	@mkdir -p $(dir $@)
@@ -105,7 +114,8 @@ fleet-demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all agent $(B)/tests/lmhost \
 		$(B)/bench/bench_apply $(B)/bench/bench_apply_qsbr \
-		$(B)/bench/bench_call_ir $(B)/tests/agent/bench_call
+		$(B)/bench/bench_call_ir $(B)/tests/agent/bench_call \
+		$(B)/bench/cli_time
 	@sh bench/run.sh
 
 # `make install`: the layout is docs/packaging.md's. livemod.pc is written
@@ -158,7 +168,8 @@ URCU_CFLAGS := $(shell pkg-config --cflags liburcu-memb 2>/dev/null)
 URCU_LIBS := $(shell pkg-config --libs liburcu-memb liburcu-qsbr 2>/dev/null || echo -lurcu-memb -lurcu-qsbr -lurcu-common)
 AGENT_SRC := $(wildcard agent/*.c) $(wildcard agent/node/*.c)
 AGENT_HDR := $(wildcard agent/*.h agent/node/*.h include/livemod/*.h lib/*.h)
-AGENT_COMMON := $(LIB_SRC)
+# lib/http*.c is the CLI's HTTP client: the agent is the server.
+AGENT_COMMON := $(filter-out lib/httpclient.c lib/httpreply.c,$(LIB_SRC))
 # The web page (agent/node/ui/, docs/web.md) is compiled in: its files
 # become $(B)/gen/ui_files.c (scripts/embed-ui.sh), linked into both
 # agent libraries and every build that compiles the agent's sources.
@@ -266,6 +277,11 @@ test-agent: agent $(AGENT_TESTS)
 $(B)/tests/lmhost: tests/host/lmhost.c $(B)/liblivemod-agent.a
 	@mkdir -p $(dir $@)
 	$(CC) $(AGENT_CFLAGS) -o $@ $< $(B)/liblivemod-agent.a $(AGENT_LDLIBS)
+
+# Times commands as processes, and is the tiny client of the floor.
+$(B)/bench/cli_time: bench/cli_time.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 $(WARN) -o $@ $<
 
 # Benchmarks that link the agent as a host does.
 $(B)/bench/bench_apply: bench/bench_apply.c $(B)/liblivemod-agent.a

@@ -12,8 +12,6 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <gelf.h>
-#include <libelf.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -22,6 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "elflib.h"
 #include "error.h"
 
 /* ---------------------------------------------------------------------
@@ -1156,7 +1155,7 @@ static bool elf_ready;
 
 static void elf_init(void)
 {
-	elf_ready = elf_version(EV_CURRENT) != EV_NONE;
+	elf_ready = lm_elf.elf_version(EV_CURRENT) != EV_NONE;
 }
 
 /* What the reader learns about one image while walking its sections. */
@@ -1173,7 +1172,7 @@ typedef struct elf_image {
 static int corrupt(const elf_image *im, const char *what)
 {
 	return lm_error_set(LM_EINVAL, "%s: corrupt ELF: %s: %s", im->label,
-			    what, elf_errmsg(-1));
+			    what, lm_elf.elf_errmsg(-1));
 }
 
 /* The section header table must lie inside the image: libelf takes a
@@ -1238,7 +1237,7 @@ static int check_ehdr(elf_image *im)
 {
 	GElf_Ehdr eh;
 
-	if (elf_kind(im->elf) != ELF_K_ELF || !gelf_getehdr(im->elf, &eh))
+	if (lm_elf.elf_kind(im->elf) != ELF_K_ELF || !lm_elf.gelf_getehdr(im->elf, &eh))
 		return corrupt(im, "ELF header");
 	if (eh.e_machine != HOST_MACHINE)
 		return lm_error_set(LM_EINVAL,
@@ -1282,21 +1281,21 @@ static int walk_sections(elf_image *im)
 	size_t shnum;
 	int rc;
 
-	if (elf_getshdrnum(im->elf, &shnum) != 0)
+	if (lm_elf.elf_getshdrnum(im->elf, &shnum) != 0)
 		return corrupt(im, "section count");
 	if (shnum == 0)
 		return 0;
-	if (elf_getshdrstrndx(im->elf, &im->shstrndx) != 0 ||
+	if (lm_elf.elf_getshdrstrndx(im->elf, &im->shstrndx) != 0 ||
 	    im->shstrndx == SHN_UNDEF || im->shstrndx >= shnum)
 		return lm_error_set(LM_EINVAL,
 				    "%s: corrupt ELF: bad section name table index",
 				    im->label);
-	while ((scn = elf_nextscn(im->elf, scn))) {
-		size_t idx = elf_ndxscn(scn);
+	while ((scn = lm_elf.elf_nextscn(im->elf, scn))) {
+		size_t idx = lm_elf.elf_ndxscn(scn);
 		GElf_Shdr sh;
 		const char *name;
 
-		if (!gelf_getshdr(scn, &sh))
+		if (!lm_elf.gelf_getshdr(scn, &sh))
 			return corrupt(im, "section header");
 		if (sh.sh_type != SHT_NOBITS &&
 		    (sh.sh_offset > im->len || sh.sh_size > im->len - sh.sh_offset))
@@ -1308,7 +1307,7 @@ static int walk_sections(elf_image *im)
 					    (unsigned long long)sh.sh_size,
 					    (unsigned long long)sh.sh_offset,
 					    im->len);
-		if (!(name = elf_strptr(im->elf, im->shstrndx, sh.sh_name)))
+		if (!(name = lm_elf.elf_strptr(im->elf, im->shstrndx, sh.sh_name)))
 			return corrupt(im, "section name");
 		if ((rc = note_section(im, name, &sh)) != 0)
 			return rc;
@@ -1353,12 +1352,12 @@ static int scan_rel(elf_image *im, Elf_Scn *scn, const GElf_Shdr *sh,
 		    slots *s)
 {
 	bool rela = sh->sh_type == SHT_RELA;
-	Elf_Data *data = elf_getdata(scn, NULL);
+	Elf_Data *data = lm_elf.elf_getdata(scn, NULL);
 	size_t i, n, entsize;
 
 	if (!data)
 		return corrupt(im, "relocation section");
-	entsize = gelf_fsize(im->elf, rela ? ELF_T_RELA : ELF_T_REL, 1,
+	entsize = lm_elf.gelf_fsize(im->elf, rela ? ELF_T_RELA : ELF_T_REL, 1,
 			     EV_CURRENT);
 	assert(entsize > 0);
 	n = data->d_size / entsize;
@@ -1366,8 +1365,8 @@ static int scan_rel(elf_image *im, Elf_Scn *scn, const GElf_Shdr *sh,
 		GElf_Rela r;
 		GElf_Rel rl;
 
-		if (rela ? !gelf_getrela(data, (int)i, &r)
-			 : !gelf_getrel(data, (int)i, &rl))
+		if (rela ? !lm_elf.gelf_getrela(data, (int)i, &r)
+			 : !lm_elf.gelf_getrel(data, (int)i, &rl))
 			return corrupt(im, "relocation");
 		if (!rela) {
 			r.r_offset = rl.r_offset;
@@ -1419,10 +1418,10 @@ static int relocated_slots(elf_image *im, slots *s)
 	Elf_Scn *scn = NULL;
 	int rc = 0;
 
-	while (rc == 0 && (scn = elf_nextscn(im->elf, scn))) {
+	while (rc == 0 && (scn = lm_elf.elf_nextscn(im->elf, scn))) {
 		GElf_Shdr sh;
 
-		if (!gelf_getshdr(scn, &sh))
+		if (!lm_elf.gelf_getshdr(scn, &sh))
 			return corrupt(im, "section header");
 		if (sh.sh_type == SHT_RELA || sh.sh_type == SHT_REL)
 			rc = scan_rel(im, scn, &sh, s);
@@ -1531,14 +1530,16 @@ static int read_owned(lm_descriptor **out, char *buf, size_t len,
 			 .len = len };
 	int rc;
 
+	if ((rc = lm_elf_load()) < 0)
+		return lm_error_wrap("%s", label);
 	pthread_once(&elf_once, elf_init);
 	if (!elf_ready)
 		return lm_error_set(LM_ERROR, "%s: libelf: %s", label,
-				    elf_errmsg(-1));
-	if (!(im.elf = elf_memory(buf, len)))
+				    lm_elf.elf_errmsg(-1));
+	if (!(im.elf = lm_elf.elf_memory(buf, len)))
 		return corrupt(&im, "ELF header");
 	rc = read_image(&im, out);
-	elf_end(im.elf);
+	lm_elf.elf_end(im.elf);
 	return rc;
 }
 

@@ -24,10 +24,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
 
 #include "error.h"
 #include "fsutil.h"
+#include "sqlitelib.h"
 #include "store.h"
 
 extern char **environ;
@@ -164,12 +164,12 @@ static void warn(gc *g, const char *fmt, ...)
 
 static int sql_fail(sqlite3 *db, const char *what)
 {
-	int code = sqlite3_errcode(db) & 0xff;
+	int code = lm_sqlite.errcode(db) & 0xff;
 
 	return lm_error_set(code == SQLITE_BUSY || code == SQLITE_LOCKED
 				    ? LM_EBUSY : LM_ERROR,
-			    "%s: gc: %s: %s", sqlite3_db_filename(db, "main"),
-			    what, sqlite3_errmsg(db));
+			    "%s: gc: %s: %s", lm_sqlite.db_filename(db, "main"),
+			    what, lm_sqlite.errmsg(db));
 }
 
 typedef int (*row_fn)(void *ctx, sqlite3_stmt *row);
@@ -182,17 +182,17 @@ static int sql_each(sqlite3 *db, const char *what, const char *sql,
 	sqlite3_stmt *st = NULL;
 	int rc = 0, step;
 
-	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
+	if (lm_sqlite.prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
 		return sql_fail(db, what);
-	if (sqlite3_bind_parameter_count(st) >= 1)
-		sqlite3_bind_int64(st, 1, a);
-	if (sqlite3_bind_parameter_count(st) >= 2)
-		sqlite3_bind_int64(st, 2, b);
-	while ((step = sqlite3_step(st)) == SQLITE_ROW && rc == 0)
+	if (lm_sqlite.bind_parameter_count(st) >= 1)
+		lm_sqlite.bind_int64(st, 1, a);
+	if (lm_sqlite.bind_parameter_count(st) >= 2)
+		lm_sqlite.bind_int64(st, 2, b);
+	while ((step = lm_sqlite.step(st)) == SQLITE_ROW && rc == 0)
 		rc = fn ? fn(ctx, st) : 0;
 	if (rc == 0 && step != SQLITE_ROW && step != SQLITE_DONE)
 		rc = sql_fail(db, what);
-	sqlite3_finalize(st);
+	lm_sqlite.finalize(st);
 	return rc;
 }
 
@@ -203,7 +203,7 @@ static int sql_run(gc *g, const char *what, const char *sql)
 
 static int row_count(void *ctx, sqlite3_stmt *row)
 {
-	*(size_t *)ctx = (size_t)sqlite3_column_int64(row, 0);
+	*(size_t *)ctx = (size_t)lm_sqlite.column_int64(row, 0);
 	return 0;
 }
 
@@ -211,7 +211,7 @@ static int row_oid(void *ctx, sqlite3_stmt *row)
 {
 	oids *s = ctx;
 
-	return push_oid(&s->v, &s->n, (const char *)sqlite3_column_text(row, 0));
+	return push_oid(&s->v, &s->n, (const char *)lm_sqlite.column_text(row, 0));
 }
 
 static int row_release(void *ctx, sqlite3_stmt *row)
@@ -223,10 +223,10 @@ static int row_release(void *ctx, sqlite3_stmt *row)
 	if (rc < 0)
 		return rc;
 	r = &g->v[g->n++];
-	r->id = sqlite3_column_int64(row, 0);
-	r->parent = sqlite3_column_int64(row, 1);
+	r->id = lm_sqlite.column_int64(row, 0);
+	r->parent = lm_sqlite.column_int64(row, 1);
 	snprintf(r->commit, sizeof(r->commit), "%s",
-		 (const char *)sqlite3_column_text(row, 2));
+		 (const char *)lm_sqlite.column_text(row, 2));
 	r->keep = 0;
 	return 0;
 }
@@ -262,7 +262,7 @@ static int load_releases(gc *g)
 
 static int row_keep(void *ctx, sqlite3_stmt *row)
 {
-	rel *r = find_release(ctx, sqlite3_column_int64(row, 0));
+	rel *r = find_release(ctx, lm_sqlite.column_int64(row, 0));
 
 	if (r)
 		r->keep = 1;
@@ -275,9 +275,9 @@ static int row_node(void *ctx, sqlite3_stmt *row)
 
 	/* one node per ledger today; the first one's releases are reported */
 	if (!g->out->current && !g->out->permanent) {
-		g->out->current = sqlite3_column_int64(row, 0);
-		g->out->permanent = sqlite3_column_int64(row, 1);
-		g->out->booted = sqlite3_column_int64(row, 2);
+		g->out->current = lm_sqlite.column_int64(row, 0);
+		g->out->permanent = lm_sqlite.column_int64(row, 1);
+		g->out->booted = lm_sqlite.column_int64(row, 2);
 	}
 	return 0;
 }
@@ -286,7 +286,7 @@ static int row_plan(void *ctx, sqlite3_stmt *row)
 {
 	lm_gc_result *r = ctx;
 
-	return push_id(&r->plans, &r->nplans, sqlite3_column_int64(row, 0));
+	return push_id(&r->plans, &r->nplans, lm_sqlite.column_int64(row, 0));
 }
 
 /* Marks the releases that stay, lists kept and pruned, and fills
@@ -406,7 +406,7 @@ static int prune_ledger(gc *g)
 			     "DELETE FROM module_versions WHERE NOT EXISTS "
 			     "(SELECT 1 FROM release_modules r "
 			     "WHERE r.oid = module_versions.oid)");
-	assert(rc < 0 || (size_t)sqlite3_changes(g->db) ==
+	assert(rc < 0 || (size_t)lm_sqlite.changes(g->db) ==
 				 g->out->module_versions);
 	return rc;
 }
@@ -527,7 +527,7 @@ static int row_id(void *ctx, sqlite3_stmt *row)
 {
 	ids *s = ctx;
 
-	return push_id(&s->v, &s->n, sqlite3_column_int64(row, 0));
+	return push_id(&s->v, &s->n, lm_sqlite.column_int64(row, 0));
 }
 
 /* plans/<id>.json with no plan <id> in the ledger (`ctx`): a pruned

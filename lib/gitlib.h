@@ -9,88 +9,82 @@
  * open the store, and a host's agent opens it only on an update. The
  * prototypes still come from <git2.h>, so every call stays typed.
  *
- * Calls go through the table: lm_git.blob_lookup(...) for
- * git_blob_lookup(...), valid once lm_git_load() has returned 0.
+ * Calls go through the table (lib/lazylib.h): lm_git.blob_lookup(...)
+ * for git_blob_lookup(...), valid once lm_git_load() has returned 0.
  */
 #ifndef LM_GITLIB_H
 #define LM_GITLIB_H
 
 #include <git2.h>
 
-/* Every libgit2 function livemod calls, without its git_ prefix. */
+#include "lazylib.h"
+
+/* Every libgit2 function livemod calls: X(prefix, name). */
 #define LM_GIT_FUNCTIONS(X)                                                 \
-	X(libgit2_init)                                                     \
-	X(error_last)                                                       \
-	X(repository_open_bare)                                             \
-	X(repository_init_options_init)                                     \
-	X(repository_init_ext)                                              \
-	X(repository_odb)                                                   \
-	X(repository_free)                                                  \
-	X(odb_exists)                                                       \
-	X(odb_free)                                                         \
-	X(oid_fromstr)                                                      \
-	X(oid_tostr)                                                        \
-	X(blob_create_from_buffer)                                          \
-	X(blob_lookup)                                                      \
-	X(blob_rawsize)                                                     \
-	X(blob_rawcontent)                                                  \
-	X(blob_free)                                                        \
-	X(treebuilder_new)                                                  \
-	X(treebuilder_insert)                                               \
-	X(treebuilder_write)                                                \
-	X(treebuilder_free)                                                 \
-	X(tree_lookup)                                                      \
-	X(tree_free)                                                        \
-	X(signature_now)                                                    \
-	X(signature_free)                                                   \
-	X(commit_create)                                                    \
-	X(commit_lookup)                                                    \
-	X(commit_tree_id)                                                   \
-	X(commit_parentcount)                                               \
-	X(commit_parent_id)                                                 \
-	X(commit_free)                                                      \
-	X(reference_create)                                                 \
-	X(reference_name_to_id)                                             \
-	X(reference_foreach_glob)                                           \
-	X(reference_remove)                                                 \
-	X(reference_free)                                                   \
-	X(tree_entrycount)                                                  \
-	X(tree_entry_byindex)                                               \
-	X(tree_entry_name)                                                  \
-	X(tree_entry_id)                                                    \
-	X(tree_entry_type)                                                  \
-	X(tree_entry_filemode)                                              \
-	X(odb_foreach)                                                      \
-	X(odb_read)                                                         \
-	X(odb_write)                                                        \
-	X(odb_object_data)                                                  \
-	X(odb_object_size)                                                  \
-	X(odb_object_type)                                                  \
-	X(odb_object_free)                                                  \
-	X(remote_create_anonymous)                                          \
-	X(remote_connect)                                                   \
-	X(remote_ls)                                                        \
-	X(remote_download)                                                  \
-	X(remote_push)                                                      \
-	X(remote_disconnect)                                                \
-	X(remote_free)                                                      \
-	X(remote_init_callbacks)                                            \
-	X(fetch_options_init)                                               \
-	X(push_options_init)                                                \
-	X(credential_ssh_key_from_agent)
-
-struct lm_git_table {
-#define LM_GIT_FIELD(name) __typeof__(git_##name) *name;
-	LM_GIT_FUNCTIONS(LM_GIT_FIELD)
-#undef LM_GIT_FIELD
-};
-
-extern struct lm_git_table lm_git;
+	X(git_, libgit2_init)                                                      \
+	X(git_, error_last)                                                        \
+	X(git_, repository_open_bare)                                              \
+	X(git_, repository_init_options_init)                                      \
+	X(git_, repository_init_ext)                                               \
+	X(git_, repository_odb)                                                    \
+	X(git_, repository_free)                                                   \
+	X(git_, odb_exists)                                                        \
+	X(git_, odb_free)                                                          \
+	X(git_, oid_fromstr)                                                       \
+	X(git_, oid_tostr)                                                         \
+	X(git_, blob_create_from_buffer)                                           \
+	X(git_, blob_lookup)                                                       \
+	X(git_, blob_rawsize)                                                      \
+	X(git_, blob_rawcontent)                                                   \
+	X(git_, blob_free)                                                         \
+	X(git_, treebuilder_new)                                                   \
+	X(git_, treebuilder_insert)                                                \
+	X(git_, treebuilder_write)                                                 \
+	X(git_, treebuilder_free)                                                  \
+	X(git_, tree_lookup)                                                       \
+	X(git_, tree_free)                                                         \
+	X(git_, signature_now)                                                     \
+	X(git_, signature_free)                                                    \
+	X(git_, commit_create)                                                     \
+	X(git_, commit_lookup)                                                     \
+	X(git_, commit_tree_id)                                                    \
+	X(git_, commit_parentcount)                                                \
+	X(git_, commit_parent_id)                                                  \
+	X(git_, commit_free)                                                       \
+	X(git_, reference_create)                                                  \
+	X(git_, reference_name_to_id)                                              \
+	X(git_, reference_foreach_glob)                                            \
+	X(git_, reference_remove)                                                  \
+	X(git_, reference_free)                                                    \
+	X(git_, tree_entrycount)                                                   \
+	X(git_, tree_entry_byindex)                                                \
+	X(git_, tree_entry_name)                                                   \
+	X(git_, tree_entry_id)                                                     \
+	X(git_, tree_entry_type)                                                   \
+	X(git_, tree_entry_filemode)                                               \
+	X(git_, odb_foreach)                                                       \
+	X(git_, odb_read)                                                          \
+	X(git_, odb_write)                                                         \
+	X(git_, odb_object_data)                                                   \
+	X(git_, odb_object_size)                                                   \
+	X(git_, odb_object_type)                                                   \
+	X(git_, odb_object_free)                                                   \
+	X(git_, remote_create_anonymous)                                           \
+	X(git_, remote_connect)                                                    \
+	X(git_, remote_ls)                                                         \
+	X(git_, remote_download)                                                   \
+	X(git_, remote_push)                                                       \
+	X(git_, remote_disconnect)                                                 \
+	X(git_, remote_free)                                                       \
+	X(git_, remote_init_callbacks)                                             \
+	X(git_, fetch_options_init)                                                \
+	X(git_, push_options_init)                                                 \
+	X(git_, credential_ssh_key_from_agent)
 
 /* Opens libgit2.so.<the soname compiled against> and resolves the table,
  * once per process, whichever thread comes first; it does not call
  * git_libgit2_init. LM_ERROR, naming the library and dlerror()'s reason,
  * when the library or a function is missing: then on every call. */
-int lm_git_load(void);
+LM_LAZY_TABLE(lm_git_table, lm_git, lm_git_load, LM_GIT_FUNCTIONS)
 
 #endif

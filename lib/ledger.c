@@ -24,9 +24,9 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include <sqlite3.h>
 
 #include "error.h"
+#include "sqlitelib.h"
 
 /* scripts/embed-schema.sh generates these from schema/NNN_*.sql. */
 extern const char *const lm_schema_migrations[];
@@ -64,7 +64,7 @@ static int oom(void)
  * and message. `what` says what the ledger was doing. */
 static int db_fail(lm_ledger *l, int rc, const char *what)
 {
-	const char *msg = sqlite3_errmsg(l->db);
+	const char *msg = lm_sqlite.errmsg(l->db);
 
 	assert(rc != SQLITE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE);
 	switch (rc & 0xff) {
@@ -102,25 +102,25 @@ static int q_vbind(lm_ledger *l, sqlite3_stmt *st, const char *fmt,
 {
 	int i, rc = SQLITE_OK;
 
-	assert((int)strlen(fmt) == sqlite3_bind_parameter_count(st));
+	assert((int)strlen(fmt) == lm_sqlite.bind_parameter_count(st));
 	for (i = 0; fmt[i] && rc == SQLITE_OK; i++) {
 		int64_t v;
 		const char *s;
 
 		switch (fmt[i]) {
 		case 'i':
-			rc = sqlite3_bind_int64(st, i + 1, va_arg(ap, int64_t));
+			rc = lm_sqlite.bind_int64(st, i + 1, va_arg(ap, int64_t));
 			break;
 		case 'r':
 			v = va_arg(ap, int64_t);
-			rc = v ? sqlite3_bind_int64(st, i + 1, v)
-			       : sqlite3_bind_null(st, i + 1);
+			rc = v ? lm_sqlite.bind_int64(st, i + 1, v)
+			       : lm_sqlite.bind_null(st, i + 1);
 			break;
 		case 's':
 			s = va_arg(ap, const char *);
-			rc = s ? sqlite3_bind_text(st, i + 1, s, -1,
+			rc = s ? lm_sqlite.bind_text(st, i + 1, s, -1,
 						   SQLITE_STATIC)
-			       : sqlite3_bind_null(st, i + 1);
+			       : lm_sqlite.bind_null(st, i + 1);
 			break;
 		default:
 			assert(!"bad q_bind format letter");
@@ -147,7 +147,7 @@ static int q_vprep(lm_ledger *l, sqlite3_stmt **st, const char *sql,
 	int rc;
 
 	*st = NULL;
-	rc = sqlite3_prepare_v2(l->db, sql, -1, st, NULL);
+	rc = lm_sqlite.prepare_v2(l->db, sql, -1, st, NULL);
 	if (rc != SQLITE_OK)
 		return db_fail(l, rc, "prepare");
 	return fmt ? q_vbind(l, *st, fmt, ap) : 0;
@@ -171,7 +171,7 @@ static int q_prep(lm_ledger *l, sqlite3_stmt **st, const char *sql,
 /* Steps once: 1 a row, 0 done, < 0 an lm_error. */
 static int q_step(lm_ledger *l, sqlite3_stmt *st, const char *what)
 {
-	int rc = sqlite3_step(st);
+	int rc = lm_sqlite.step(st);
 
 	if (rc == SQLITE_ROW)
 		return 1;
@@ -194,7 +194,7 @@ static int q_exec(lm_ledger *l, const char *what, const char *sql,
 	if (rc == 0)
 		while ((rc = q_step(l, st, what)) == 1)
 			;
-	sqlite3_finalize(st);
+	lm_sqlite.finalize(st);
 	return rc;
 }
 
@@ -212,8 +212,8 @@ static int q_update1(lm_ledger *l, const char *what, const char *thing,
 	va_end(ap);
 	if (rc == 0)
 		rc = q_step(l, st, what);
-	sqlite3_finalize(st);
-	if (rc == 0 && sqlite3_changes(l->db) == 0)
+	lm_sqlite.finalize(st);
+	if (rc == 0 && lm_sqlite.changes(l->db) == 0)
 		rc = lm_error_set(LM_ENOTFOUND, "%s: no %s %lld", l->path,
 				  thing, (long long)id);
 	return rc;
@@ -222,11 +222,11 @@ static int q_update1(lm_ledger *l, const char *what, const char *thing,
 /* Column `i` as a fresh string (NULL for SQL NULL); 0 or out of memory. */
 static int col_str(sqlite3_stmt *st, int i, char **out)
 {
-	const unsigned char *s = sqlite3_column_text(st, i);
+	const unsigned char *s = lm_sqlite.column_text(st, i);
 
 	*out = NULL;
 	if (!s)
-		return sqlite3_column_type(st, i) == SQLITE_NULL ? 0 : oom();
+		return lm_sqlite.column_type(st, i) == SQLITE_NULL ? 0 : oom();
 	if (!(*out = strdup((const char *)s)))
 		return oom();
 	return 0;
@@ -239,8 +239,8 @@ static int col_null(sqlite3_stmt *st, int i)
 {
 	return lm_error_set(LM_EINVAL,
 			    "%s: not a livemod ledger, or damaged (%s is NULL)",
-			    sqlite3_db_filename(sqlite3_db_handle(st), "main"),
-			    sqlite3_column_name(st, i));
+			    lm_sqlite.db_filename(lm_sqlite.db_handle(st), "main"),
+			    lm_sqlite.column_name(st, i));
 }
 
 /* col_str() for a NOT NULL column. */
@@ -255,8 +255,8 @@ static int col_text(sqlite3_stmt *st, int i, char **out)
  * 40 characters). Read for every row of a release or the stat cache. */
 static void col_oid(sqlite3_stmt *st, int i, char buf[LM_OID_HEXSZ + 1])
 {
-	const void *s = sqlite3_column_text(st, i);
-	size_t n = s ? (size_t)sqlite3_column_bytes(st, i) : 0;
+	const void *s = lm_sqlite.column_text(st, i);
+	size_t n = s ? (size_t)lm_sqlite.column_bytes(st, i) : 0;
 
 	if (n > LM_OID_HEXSZ)
 		n = LM_OID_HEXSZ;
@@ -301,7 +301,7 @@ static int q_list(lm_ledger *l, sqlite3_stmt *st, const char *what,
 			break;
 		cnt++;
 	}
-	sqlite3_finalize(st);
+	lm_sqlite.finalize(st);
 	if (rc != 0) {
 		for (i = 0; i < cnt; i++)
 			clear(v + i * elsz);
@@ -329,7 +329,7 @@ static int sp_end(lm_ledger *l, int rc)
 		return 0;
 	/* Fails harmlessly when SQLite already rolled the whole transaction
 	 * back (I/O errors, out of memory). */
-	sqlite3_exec(l->db, "ROLLBACK TO lm_op; RELEASE lm_op", NULL, NULL,
+	lm_sqlite.exec(l->db, "ROLLBACK TO lm_op; RELEASE lm_op", NULL, NULL,
 		     NULL);
 	return rc;
 }
@@ -372,10 +372,10 @@ static int pragma_int(lm_ledger *l, const char *sql, int64_t *out)
 	*out = 0;
 	if ((rc = q_prep(l, &st, sql, "")) == 0 &&
 	    (rc = q_step(l, st, "read ledger header")) == 1) {
-		*out = sqlite3_column_int64(st, 0);
+		*out = lm_sqlite.column_int64(st, 0);
 		rc = 0;
 	}
-	sqlite3_finalize(st);
+	lm_sqlite.finalize(st);
 	return rc;
 }
 
@@ -452,14 +452,14 @@ static int migrate(lm_ledger *l, int64_t version)
 			break;
 		}
 		assert(version >= 0);
-		if (sqlite3_exec(l->db, lm_schema_migrations[version], NULL,
+		if (lm_sqlite.exec(l->db, lm_schema_migrations[version], NULL,
 				 NULL, &emsg) != SQLITE_OK) {
 			rc = lm_error_set(LM_ERROR,
 					  "%s: migration to schema %lld failed: "
 					  "%s",
 					  l->path, (long long)version + 1,
 					  emsg ? emsg : "?");
-			sqlite3_free(emsg);
+			lm_sqlite.free(emsg);
 			lm_ledger_rollback(l);
 			break;
 		}
@@ -467,8 +467,8 @@ static int migrate(lm_ledger *l, int64_t version)
 		snprintf(sql, sizeof(sql),
 			 "PRAGMA user_version = %lld; PRAGMA application_id = %d",
 			 (long long)version + 1, LM_LEDGER_APP_ID);
-		if (sqlite3_exec(l->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
-			rc = db_fail(l, sqlite3_errcode(l->db),
+		if (lm_sqlite.exec(l->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+			rc = db_fail(l, lm_sqlite.errcode(l->db),
 				     "set schema version");
 			lm_ledger_rollback(l);
 			break;
@@ -537,8 +537,11 @@ int lm_ledger_open(lm_ledger **out, const char *path, int flags)
 		return oom();
 	}
 	l->flags = flags;
-	if ((rc = lock_timeout_ms(&l->timeout_ms)) != 0)
+	if ((rc = lm_sqlite_load()) != 0 ||
+	    (rc = lock_timeout_ms(&l->timeout_ms)) != 0)
 		goto fail;
+	if (flags & LM_LEDGER_NOWAIT)
+		l->timeout_ms = 0;
 	/* NOMUTEX: a handle is never shared between threads (ledger.h), so
 	 * SQLite's per-call locking would be pure cost, and a plan makes
 	 * tens of thousands of calls. */
@@ -548,7 +551,7 @@ int lm_ledger_open(lm_ledger **out, const char *path, int flags)
 			  : SQLITE_OPEN_READWRITE |
 				    ((flags & LM_LEDGER_CREATE) ? SQLITE_OPEN_CREATE
 								: 0));
-	rc = sqlite3_open_v2(path, &l->db, oflags, NULL);
+	rc = lm_sqlite.open_v2(path, &l->db, oflags, NULL);
 	if (rc != SQLITE_OK) {
 		/* A handle comes back even on failure, with the message. */
 		rc = l->db ? db_fail(l, rc, "open")
@@ -556,8 +559,8 @@ int lm_ledger_open(lm_ledger **out, const char *path, int flags)
 					  path);
 		goto fail;
 	}
-	sqlite3_extended_result_codes(l->db, 1);
-	sqlite3_busy_timeout(l->db, l->timeout_ms);
+	lm_sqlite.extended_result_codes(l->db, 1);
+	lm_sqlite.busy_timeout(l->db, l->timeout_ms);
 	/* A damaged file (tests/fuzz/fuzz_ledger.c): a cell's size is checked
 	 * before use. (trusted_schema stays on: the schema's CHECKs call
 	 * json_valid, which SQLite 3.40 does not count as innocuous; a state
@@ -586,7 +589,7 @@ void lm_ledger_free(lm_ledger *l)
 	if (!l)
 		return;
 	/* SQLITE_BUSY here would mean a statement left unfinalized. */
-	rc = sqlite3_close(l->db);
+	rc = lm_sqlite.close(l->db);
 	assert(rc == SQLITE_OK);
 	(void)rc;
 	free(l->path);
@@ -609,8 +612,8 @@ void lm_ledger_rollback(lm_ledger *l)
 {
 	assert(l);
 	/* After some errors SQLite has already rolled back. */
-	if (!sqlite3_get_autocommit(l->db))
-		sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+	if (!lm_sqlite.get_autocommit(l->db))
+		lm_sqlite.exec(l->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 struct sqlite3 *lm_ledger_db(lm_ledger *l)
@@ -636,12 +639,12 @@ int lm_ledger_node_create(lm_ledger *l, int64_t *out_id, const char *name,
 		    "sss", name, app, libdir);
 	if (rc != 0)
 		return rc;
-	if (sqlite3_changes(l->db) == 0)
+	if (lm_sqlite.changes(l->db) == 0)
 		return lm_error_set(LM_EINVAL,
 				    "%s: the ledger already has a node "
 				    "(`livemod init` ran before)",
 				    l->path);
-	*out_id = sqlite3_last_insert_rowid(l->db);
+	*out_id = lm_sqlite.last_insert_rowid(l->db);
 	return 0;
 }
 
@@ -662,15 +665,15 @@ int lm_ledger_node_get(lm_ledger *l, lm_node_info *out)
 				  "%s: no node (run `livemod init` first)",
 				  l->path);
 	if (rc == 1) {
-		n.id = sqlite3_column_int64(st, 0);
-		n.current_release = sqlite3_column_int64(st, 4);
-		n.permanent_release = sqlite3_column_int64(st, 5);
-		n.booted_release = sqlite3_column_int64(st, 6);
+		n.id = lm_sqlite.column_int64(st, 0);
+		n.current_release = lm_sqlite.column_int64(st, 4);
+		n.permanent_release = lm_sqlite.column_int64(st, 5);
+		n.booted_release = lm_sqlite.column_int64(st, 6);
 		if ((rc = col_text(st, 1, &n.name)) == 0 &&
 		    (rc = col_str(st, 2, &n.app)) == 0)
 			rc = col_text(st, 3, &n.libdir);
 	}
-	sqlite3_finalize(st);
+	lm_sqlite.finalize(st);
 	if (rc != 0) {
 		lm_node_info_clear(&n);
 		return rc;
@@ -775,18 +778,18 @@ static int desc_from_row(lm_ledger *l, sqlite3_stmt *st, int col,
 			 const char *oid, bool with_exports,
 			 lm_descriptor **out)
 {
-	const char *name = (const char *)sqlite3_column_text(st, col);
-	const char *vsn = (const char *)sqlite3_column_text(st, col + 1);
-	const char *deps = (const char *)sqlite3_column_text(st, col + 3);
-	const char *exports = (const char *)sqlite3_column_text(st, col + 4);
+	const char *name = (const char *)lm_sqlite.column_text(st, col);
+	const char *vsn = (const char *)lm_sqlite.column_text(st, col + 1);
+	const char *deps = (const char *)lm_sqlite.column_text(st, col + 3);
+	const char *exports = (const char *)lm_sqlite.column_text(st, col + 4);
 	lm_descriptor *d = lm_descriptor_new(name, vsn);
 
 	*out = NULL;
 	if (!d)
 		return oom();
-	d->abi = (unsigned)sqlite3_column_int64(st, col + 2);
-	d->callbacks = (unsigned)sqlite3_column_int64(st, col + 5);
-	d->purge = (lm_purge_mode)sqlite3_column_int64(st, col + 6);
+	d->abi = (unsigned)lm_sqlite.column_int64(st, col + 2);
+	d->callbacks = (unsigned)lm_sqlite.column_int64(st, col + 5);
+	d->purge = (lm_purge_mode)lm_sqlite.column_int64(st, col + 6);
 	if (!name || !vsn || !exports) /* NOT NULL columns: damaged */
 		deps = NULL; /* desc_finish: "missing fields" */
 	return desc_finish(l, d, oid, deps, with_exports ? exports : NULL,
@@ -809,7 +812,7 @@ static int module_version_put(lm_ledger *l, sqlite3_stmt *st,
 			      exports, (int64_t)m->desc->callbacks,
 			      (int64_t)m->desc->purge)) == 0)
 		rc = q_step(l, st, "record module version");
-	sqlite3_reset(st);
+	lm_sqlite.reset(st);
 	free(deps);
 	free(exports);
 	return rc;
@@ -848,7 +851,7 @@ int lm_ledger_release_add(lm_ledger *l, int64_t *out_id, int64_t parent,
 			 "VALUES (?, ?, ?)",
 			 "rss", parent, commit, note)) != 0)
 		goto out;
-	id = sqlite3_last_insert_rowid(l->db);
+	id = lm_sqlite.last_insert_rowid(l->db);
 	if ((rc = q_prep(l, &mv,
 			 "INSERT INTO module_versions (oid, name, vsn, abi, "
 			 "deps, exports, callbacks, purge) "
@@ -869,7 +872,7 @@ int lm_ledger_release_add(lm_ledger *l, int64_t *out_id, int64_t parent,
 		    (rc = q_bind(l, rm, "isss", id, m->desc->name, m->file,
 				 m->oid)) == 0)
 			rc = q_step(l, rm, what);
-		sqlite3_reset(rm);
+		lm_sqlite.reset(rm);
 	}
 	/* The one-row form lm_ledger_release_index reads, made by the same
 	 * join the rows above are read with (schema/002_release_index.sql). */
@@ -881,8 +884,8 @@ int lm_ledger_release_add(lm_ledger *l, int64_t *out_id, int64_t parent,
 			    "WHERE release_id = ?1 ORDER BY name) HAVING min(ok)",
 			    "i", id);
 out:
-	sqlite3_finalize(mv);
-	sqlite3_finalize(rm);
+	lm_sqlite.finalize(mv);
+	lm_sqlite.finalize(rm);
 	if ((rc = sp_end(l, rc)) == 0)
 		*out_id = id;
 	return rc;
@@ -893,8 +896,8 @@ static int release_from_row(sqlite3_stmt *st, lm_release_info *r)
 	int rc;
 
 	memset(r, 0, sizeof(*r));
-	r->id = sqlite3_column_int64(st, 0);
-	r->parent = sqlite3_column_int64(st, 1);
+	r->id = lm_sqlite.column_int64(st, 0);
+	r->parent = lm_sqlite.column_int64(st, 1);
 	col_oid(st, 2, r->commit);
 	if ((rc = col_text(st, 3, &r->created_at)) != 0 ||
 	    (rc = col_str(st, 4, &r->note)) != 0)
@@ -913,7 +916,7 @@ static int release_list_row(sqlite3_stmt *st, void *e)
 	if (rc == 0 && (rc = col_str(st, 5, &r->boot_failed)) != 0)
 		lm_release_info_clear(r);
 	else if (rc == 0)
-		r->same_as = sqlite3_column_int64(st, 6);
+		r->same_as = lm_sqlite.column_int64(st, 6);
 	return rc;
 }
 
@@ -932,7 +935,7 @@ int lm_ledger_release_get(lm_ledger *l, int64_t id, lm_release_info *out)
 				  l->path, (long long)id);
 	if (rc == 1)
 		rc = release_from_row(st, out);
-	sqlite3_finalize(st);
+	lm_sqlite.finalize(st);
 	return rc;
 }
 
@@ -984,7 +987,7 @@ static int release_modules(lm_ledger *l, int64_t id, bool with_exports,
 		    "WHERE rm.release_id = ? ORDER BY rm.name",
 		    "i", id);
 	while (rc == 0 && (rc = q_step(l, st, "read release modules")) == 1) {
-		const char *file = (const char *)sqlite3_column_text(st, 0);
+		const char *file = (const char *)lm_sqlite.column_text(st, 0);
 		char oid[LM_OID_HEXSZ + 1];
 		lm_descriptor *d;
 
@@ -995,7 +998,7 @@ static int release_modules(lm_ledger *l, int64_t id, bool with_exports,
 					     &d)) == 0)
 			rc = lm_modset_add(&s, file, oid, d);
 	}
-	sqlite3_finalize(st);
+	lm_sqlite.finalize(st);
 	/* An empty release is possible (empty libdir); a missing one is not. */
 	if (rc == 0 && s.n == 0) {
 		lm_release_info r;
@@ -1114,8 +1117,8 @@ int lm_ledger_release_index(lm_ledger *l, int64_t id, lm_modset *out)
 	rc = q_prep(l, &st, "SELECT modules FROM release_index "
 		    "WHERE release_id = ?", "i", id);
 	if (rc == 0 && (rc = q_step(l, st, "read release index")) == 1) {
-		const char *t = (const char *)sqlite3_column_text(st, 0);
-		size_t n = t ? (size_t)sqlite3_column_bytes(st, 0) : 0;
+		const char *t = (const char *)lm_sqlite.column_text(st, 0);
+		size_t n = t ? (size_t)lm_sqlite.column_bytes(st, 0) : 0;
 
 		rc = 0;
 		if (!(text = malloc(n + 1)))
@@ -1125,7 +1128,7 @@ int lm_ledger_release_index(lm_ledger *l, int64_t id, lm_modset *out)
 			text[n] = '\0';
 		}
 	}
-	sqlite3_finalize(st);
+	lm_sqlite.finalize(st);
 	if (rc == 0)
 		rc = text ? index_parse(l, id, text, out)
 			  : release_modules(l, id, false, out); /* no row */
@@ -1149,7 +1152,7 @@ int lm_ledger_module_version(lm_ledger *l, const char *oid,
 				  l->path, oid);
 	if (rc == 1)
 		rc = desc_from_row(l, st, 0, oid, true, out);
-	sqlite3_finalize(st);
+	lm_sqlite.finalize(st);
 	return rc;
 }
 
@@ -1177,12 +1180,12 @@ int lm_ledger_plan_add(lm_ledger *l, int64_t *out_id, int64_t from_release,
 			    "SELECT " THE_NODE ", ?, ? "
 			    "WHERE EXISTS (SELECT 1 FROM nodes)",
 			    "ii", from_release, to_release);
-	if (rc == 0 && sqlite3_changes(l->db) == 0)
+	if (rc == 0 && lm_sqlite.changes(l->db) == 0)
 		rc = lm_error_set(LM_ENOTFOUND,
 				  "%s: no node (run `livemod init` first)",
 				  l->path);
 	if (rc == 0)
-		id = sqlite3_last_insert_rowid(l->db);
+		id = lm_sqlite.last_insert_rowid(l->db);
 	if ((rc = sp_end(l, rc)) == 0)
 		*out_id = id;
 	return rc;
@@ -1231,9 +1234,9 @@ static int plan_from_row(sqlite3_stmt *st, lm_plan_row *p, bool json)
 	int rc;
 
 	memset(p, 0, sizeof(*p));
-	p->id = sqlite3_column_int64(st, 0);
-	p->from_release = sqlite3_column_int64(st, 1);
-	p->to_release = sqlite3_column_int64(st, 2);
+	p->id = lm_sqlite.column_int64(st, 0);
+	p->from_release = lm_sqlite.column_int64(st, 1);
+	p->to_release = lm_sqlite.column_int64(st, 2);
 	if ((rc = col_text(st, 3, &p->status)) == 0 &&
 	    (rc = col_str(st, 4, &p->path)) == 0 &&
 	    (rc = col_text(st, 5, &p->created_at)) == 0 && json)
@@ -1249,7 +1252,7 @@ static int plan_row(lm_ledger *l, lm_plan_row *out, const char *what,
 		    const char *where, const char *types, ...)
 {
 	sqlite3_stmt *st;
-	char *sql = sqlite3_mprintf("SELECT " PLAN_COLS ", json FROM "
+	char *sql = lm_sqlite.mprintf("SELECT " PLAN_COLS ", json FROM "
 				    "plans WHERE %s ORDER BY id DESC LIMIT 1",
 				    where);
 	va_list ap;
@@ -1260,12 +1263,12 @@ static int plan_row(lm_ledger *l, lm_plan_row *out, const char *what,
 	va_start(ap, types);
 	rc = q_vprep(l, &st, sql, types, ap);
 	va_end(ap);
-	sqlite3_free(sql);
+	lm_sqlite.free(sql);
 	if (rc == 0 && (rc = q_step(l, st, "read plan")) == 0)
 		rc = lm_error_set(LM_ENOTFOUND, "%s: no %s", l->path, what);
 	if (rc == 1)
 		rc = plan_from_row(st, out, true);
-	sqlite3_finalize(st);
+	lm_sqlite.finalize(st);
 	return rc;
 }
 
@@ -1345,7 +1348,7 @@ int lm_ledger_run_start(lm_ledger *l, int64_t *out_id, int64_t plan_id,
 		    "VALUES (?, ?, ?)",
 		    "iii", plan_id, from_release, to_release);
 	if (rc == 0)
-		*out_id = sqlite3_last_insert_rowid(l->db);
+		*out_id = lm_sqlite.last_insert_rowid(l->db);
 	return rc;
 }
 
@@ -1396,7 +1399,7 @@ int lm_ledger_run_mark_interrupted(lm_ledger *l, int *n)
 		    "finished_at = " NOW_SQL " WHERE status = 'running'",
 		    "");
 	if (rc == 0)
-		*n = sqlite3_changes(l->db);
+		*n = lm_sqlite.changes(l->db);
 	return rc;
 }
 
@@ -1410,10 +1413,10 @@ static int run_from_row(sqlite3_stmt *st, lm_run_info *r)
 	int rc = 0;
 
 	memset(r, 0, sizeof(*r));
-	r->id = sqlite3_column_int64(st, 0);
-	r->plan_id = sqlite3_column_int64(st, 1);
-	r->from_release = sqlite3_column_int64(st, 2);
-	r->to_release = sqlite3_column_int64(st, 3);
+	r->id = lm_sqlite.column_int64(st, 0);
+	r->plan_id = lm_sqlite.column_int64(st, 1);
+	r->from_release = lm_sqlite.column_int64(st, 2);
+	r->to_release = lm_sqlite.column_int64(st, 3);
 	for (i = 0; i < sizeof(text) / sizeof(text[0]) && rc == 0; i++)
 		rc = nullable[i] ? col_str(st, 4 + (int)i, text[i])
 				 : col_text(st, 4 + (int)i, text[i]);
@@ -1505,17 +1508,17 @@ int lm_ledger_stat_load(lm_ledger *l, lm_stat_entry **out, size_t *n)
 		if (rc != 0)
 			break;
 		e = &v[cnt];
-		e->size = sqlite3_column_int64(st, 1);
-		e->mtime_ns = sqlite3_column_int64(st, 2);
-		e->ctime_ns = sqlite3_column_int64(st, 3);
-		e->ino = (uint64_t)sqlite3_column_int64(st, 4);
+		e->size = lm_sqlite.column_int64(st, 1);
+		e->mtime_ns = lm_sqlite.column_int64(st, 2);
+		e->ctime_ns = lm_sqlite.column_int64(st, 3);
+		e->ino = (uint64_t)lm_sqlite.column_int64(st, 4);
 		col_oid(st, 5, e->oid);
-		e->cached_at_ns = sqlite3_column_int64(st, 6);
+		e->cached_at_ns = lm_sqlite.column_int64(st, 6);
 		if ((rc = col_text(st, 0, &e->file)) != 0)
 			break;
 		cnt++;
 	}
-	sqlite3_finalize(st);
+	lm_sqlite.finalize(st);
 	if (rc != 0) {
 		lm_stat_entries_free(v, cnt);
 		return rc;
@@ -1533,24 +1536,17 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-int lm_ledger_stat_store(lm_ledger *l, const lm_stat_entry *v, size_t n)
+/* Runs `sql`, an INSERT of the 7 columns as ?1..?7, once per entry of
+ * `v`; an entry with no cached_at_ns gets `now`. *written: the rows it
+ * changed. */
+static int stat_insert(lm_ledger *l, const char *sql, const lm_stat_entry *v,
+		       size_t n, int64_t now, size_t *written)
 {
-	int64_t now = now_ns();
 	sqlite3_stmt *st = NULL;
 	size_t i;
-	int rc;
+	int rc = q_prep(l, &st, sql, NULL);
 
-	assert(l && (v || n == 0));
-	if ((rc = sp_begin(l)) != 0)
-		return rc;
-	if ((rc = q_exec(l, "clear stat cache", "DELETE FROM stat_cache",
-			 "")) != 0 ||
-	    (rc = q_prep(l, &st,
-			 "INSERT INTO stat_cache (file, size, mtime_ns, "
-			 "ctime_ns, ino, oid, cached_at_ns) "
-			 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-			 NULL)) != 0)
-		goto out;
+	*written = 0;
 	for (i = 0; i < n && rc == 0; i++) {
 		const lm_stat_entry *e = &v[i];
 		char what[320];
@@ -1564,17 +1560,67 @@ int lm_ledger_stat_store(lm_ledger *l, const lm_stat_entry *v, size_t n)
 			break;
 		/* The message is made only on failure: this loop runs for
 		 * every file of the libdir on every plan. */
-		if ((s = sqlite3_step(st)) != SQLITE_DONE) {
+		if ((s = lm_sqlite.step(st)) != SQLITE_DONE) {
 			snprintf(what, sizeof(what),
 				 "stat cache entry '%.200s' (object %s)",
 				 e->file, e->oid);
 			rc = db_fail(l, s, what);
 		}
-		sqlite3_reset(st);
+		*written += lm_sqlite.changes(l->db) > 0;
+		lm_sqlite.reset(st);
 	}
-out:
-	sqlite3_finalize(st);
+	lm_sqlite.finalize(st);
+	return rc;
+}
+
+int lm_ledger_stat_store(lm_ledger *l, const lm_stat_entry *v, size_t n)
+{
+	size_t written;
+	int rc;
+
+	assert(l && (v || n == 0));
+	if ((rc = sp_begin(l)) != 0)
+		return rc;
+	if ((rc = q_exec(l, "clear stat cache", "DELETE FROM stat_cache",
+			 "")) == 0)
+		rc = stat_insert(l, "INSERT INTO stat_cache (file, size, "
+				 "mtime_ns, ctime_ns, ino, oid, cached_at_ns) "
+				 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)", v, n,
+				 now_ns(), &written);
 	return sp_end(l, rc);
+}
+
+int lm_ledger_stat_refresh(lm_ledger *l, const lm_stat_entry *v, size_t n,
+			   size_t *written)
+{
+	size_t w = 0;
+	int rc;
+
+	assert(l && (v || n == 0));
+	if ((rc = sp_begin(l)) != 0)
+		return rc;
+	/* An oid the ledger does not record is skipped rather than refused
+	 * (the cache's foreign key): a file read again is no worse. */
+	rc = stat_insert(l, "INSERT OR REPLACE INTO stat_cache (file, size, "
+			 "mtime_ns, ctime_ns, ino, oid, cached_at_ns) "
+			 "SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE EXISTS "
+			 "(SELECT 1 FROM module_versions WHERE oid = ?6)", v,
+			 n, now_ns(), &w);
+	if ((rc = sp_end(l, rc)) == 0 && written)
+		*written = w;
+	return rc;
+}
+
+int lm_ledger_module_known(lm_ledger *l, const char *oid)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = q_prep(l, &st, "SELECT 1 FROM module_versions WHERE oid = ?",
+			 "s", oid)) == 0)
+		rc = q_step(l, st, "look up module version");
+	lm_sqlite.finalize(st);
+	return rc;
 }
 
 void lm_stat_entries_free(lm_stat_entry *v, size_t n)
@@ -1611,7 +1657,7 @@ int lm_ledger_boot_failure_get(lm_ledger *l, int64_t release, char **reason)
 		    "WHERE release_id = ?", "i", release);
 	if (rc == 0 && (rc = q_step(l, st, "read boot failure")) == 1)
 		rc = col_text(st, 0, reason);
-	sqlite3_finalize(st);
+	lm_sqlite.finalize(st);
 	return rc;
 }
 
@@ -1625,14 +1671,14 @@ int lm_ledger_imports_get(lm_ledger *l, lm_imports *out)
 	rc = q_prep(l, &st, "SELECT module, name, signature FROM host_imports "
 		    "ORDER BY module, name", "");
 	while (rc == 0 && (rc = q_step(l, st, "read host imports")) == 1) {
-		const char *m = (const char *)sqlite3_column_text(st, 0);
-		const char *n = (const char *)sqlite3_column_text(st, 1);
-		const char *s = (const char *)sqlite3_column_text(st, 2);
+		const char *m = (const char *)lm_sqlite.column_text(st, 0);
+		const char *n = (const char *)lm_sqlite.column_text(st, 1);
+		const char *s = (const char *)lm_sqlite.column_text(st, 2);
 
 		rc = !m || !n || !s ? col_null(st, !m ? 0 : !n ? 1 : 2)
 				    : lm_imports_add(&im, m, n, s);
 	}
-	sqlite3_finalize(st);
+	lm_sqlite.finalize(st);
 	if (rc < 0) {
 		lm_imports_clear(&im);
 		return rc;
@@ -1669,10 +1715,10 @@ int lm_ledger_oid_first_release(lm_ledger *l, const char *name,
 	rc = q_prep(l, &st, "SELECT min(release_id) FROM release_modules "
 		    "WHERE oid = ? AND name = ?", "ss", oid, name);
 	if (rc == 0 && (rc = q_step(l, st, "read object history")) == 1) {
-		*out = sqlite3_column_int64(st, 0);
+		*out = lm_sqlite.column_int64(st, 0);
 		rc = 0;
 	}
-	sqlite3_finalize(st);
+	lm_sqlite.finalize(st);
 	return rc;
 }
 

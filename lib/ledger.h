@@ -28,7 +28,9 @@ typedef struct lm_ledger lm_ledger;
 enum {
 	LM_LEDGER_CREATE = 1 << 0,  /* create the file if missing */
 	LM_LEDGER_READONLY = 1 << 1, /* open read-only, never migrate */
-	LM_LEDGER_MMAP = 1 << 2      /* read through mmap: one-shot commands */
+	LM_LEDGER_MMAP = 1 << 2,     /* read through mmap: one-shot commands */
+	LM_LEDGER_NOWAIT = 1 << 3    /* a lock held elsewhere is LM_EBUSY at
+				      * once, not after the busy timeout */
 };
 
 /* Opens (and migrates) the ledger at `path`. A ledger whose user_version is
@@ -206,6 +208,14 @@ int lm_ledger_stat_load(lm_ledger *l, lm_stat_entry **out, size_t *n);
 int lm_ledger_stat_count(lm_ledger *l, int64_t *n);
 /* Replaces the whole cache. Every oid must already be a module version. */
 int lm_ledger_stat_store(lm_ledger *l, const lm_stat_entry *v, size_t n);
+/* Adds or replaces the entries of `v` whose oid is a module version,
+ * leaving the others in the cache; those of other oids are skipped (the
+ * count written goes to *written when not NULL). One transaction. */
+int lm_ledger_stat_refresh(lm_ledger *l, const lm_stat_entry *v, size_t n,
+			   size_t *written);
+/* 1 when `oid` is a module version the ledger records, 0 when not. */
+int lm_ledger_module_known(lm_ledger *l, const char *oid);
+
 void lm_stat_entries_free(lm_stat_entry *v, size_t n);
 
 /* The underlying handle, for tests and for `PRAGMA integrity_check`. */

@@ -447,6 +447,36 @@ static int store_stats(lm_state *st, const lm_scan *scan,
 	return rc;
 }
 
+int lm_planning_refresh_stats(lm_state *st, const lm_scan *scan,
+			      size_t *written)
+{
+	lm_ledger *w = NULL;
+	lm_stat_entry *v;
+	char *path;
+	size_t i;
+	int rc;
+
+	if (written)
+		*written = 0;
+	if (!scan->nfresh)
+		return 0;
+	if (!(v = calloc(scan->nfresh, sizeof(*v))) ||
+	    !(path = lm_path_join(st->dir, "ledger.db"))) {
+		free(v);
+		return lm_error_set(LM_ERROR, "out of memory");
+	}
+	for (i = 0; i < scan->nfresh; i++)
+		v[i] = scan->stats[scan->fresh[i]]; /* shallow: the scan's */
+	/* a connection of its own, even beside a writable one: the refresh
+	 * is never worth waiting for a lock */
+	if ((rc = lm_ledger_open(&w, path, LM_LEDGER_NOWAIT)) == 0)
+		rc = lm_ledger_stat_refresh(w, v, scan->nfresh, written);
+	lm_ledger_free(w);
+	free(path);
+	free(v);
+	return rc;
+}
+
 static int store_objects(lm_store *store, const lm_plan *p,
 			 const char *libdir)
 {

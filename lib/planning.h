@@ -80,6 +80,21 @@ int lm_planning_diff(lm_plan **out, const lm_state *st,
 int lm_planning_record(lm_state *st, lm_plan *p, const lm_modset *new_set,
 		       const lm_scan *scan);
 
+/*
+ * Writes back the stat cache entries `scan` read files for that the cache
+ * would now vouch for (scan->fresh): what a command that found racy
+ * entries clean does once the racy window has passed, as `git status`
+ * refreshes its index, so later scans stop re-reading files installed
+ * just before a plan. One short write transaction, on a connection opened
+ * for it that never waits (st->ledger may be read-only, and a refresh is
+ * not worth waiting for): a ledger locked by another writer is LM_EBUSY
+ * at once, and the caller goes on without the refresh (the cache stays
+ * as it was: safe, only slower). *written (when not NULL): the entries
+ * written.
+ */
+int lm_planning_refresh_stats(lm_state *st, const lm_scan *scan,
+			      size_t *written);
+
 /* Records a plan whose to-release is already recorded (a rollback): the
  * plan row, superseding an earlier unapplied plan, and plans/<id>.json,
  * in one transaction. Fills p->id. LM_ESTALE when the node moved off the

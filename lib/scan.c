@@ -187,6 +187,31 @@ static int hit_desc(cache *c, const char *file, const lm_stat_entry *e,
 	return rc == LM_ENOTFOUND ? 0 : rc;
 }
 
+/* Whether the cache, given entry `e` (just read, cached_at_ns set), would
+ * trust it next time: out of the racy window (as cache_hit checks), and
+ * of an object the ledger records (the cache's foreign key). */
+static int worth_caching(cache *c, const lm_stat_entry *e)
+{
+	int64_t changed = e->mtime_ns > e->ctime_ns ? e->mtime_ns : e->ctime_ns;
+
+	if (!c->ledger || changed + RACY_NS > e->cached_at_ns)
+		return 0;
+	if (known_as(c, e->file, e->oid))
+		return 1;
+	return lm_ledger_module_known(c->ledger, e->oid);
+}
+
+static int add_fresh(lm_scan *s, size_t i)
+{
+	size_t *v = realloc(s->fresh, (s->nfresh + 1) * sizeof(*v));
+
+	if (!v)
+		return lm_error_set(LM_ERROR, "out of memory");
+	s->fresh = v;
+	s->fresh[s->nfresh++] = i;
+	return 0;
+}
+
 /* Takes libdir entry ls->files[i] (at `path`) into the scan, by its stat
  * in ls->st[i] and ls->mode[i]. s->stats is ls->st, compacted as it goes:
  * the entry written is s->nstats <= i. */
@@ -244,7 +269,10 @@ static int scan_one(lm_scan *s, cache *c, const char *path, listing *ls,
 	ls->files[i] = NULL;
 	e->cached_at_ns = now;
 	memcpy(e->oid, oid, sizeof(oid));
-	return 0;
+	if (hit)
+		return 0;
+	rc = worth_caching(c, e);
+	return rc > 0 ? add_fresh(s, s->nstats - 1) : rc;
 }
 
 /* A zeroed array populated in one call (the stat array of 10,000 files
@@ -488,5 +516,6 @@ void lm_scan_clear(lm_scan *s)
 	for (i = 0; i < s->nwarnings; i++)
 		free(s->warnings[i]);
 	free(s->warnings);
+	free(s->fresh);
 	memset(s, 0, sizeof(*s));
 }

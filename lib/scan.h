@@ -36,6 +36,12 @@ typedef struct lm_scan {
 	char **warnings;        /* "x.so: no livemod descriptor; skipped" */
 	size_t nwarnings;
 	size_t nread;           /* files read and hashed (cache misses) */
+	/* Of those, the stats[] entries the cache would now vouch for: out
+	 * of the racy window, of an object the ledger records. What
+	 * lm_planning_refresh_stats writes back, so the next scan need not
+	 * read them again (git status's index refresh). */
+	size_t *fresh;
+	size_t nfresh;
 	struct lm_listing *listing; /* between lm_scan_start and _finish */
 } lm_scan;
 

@@ -17,11 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <mbedtls/sha1.h>
-
 #include "error.h"
 #include "fsutil.h"
 #include "gitlib.h"
+#include "mbedlib.h"
 
 struct lm_store {
 	git_repository *repo;
@@ -107,15 +106,17 @@ int lm_store_hash_buf(char out[LM_OID_HEXSZ + 1], const void *buf, size_t len)
 	mbedtls_sha1_context c;
 	size_t i;
 
-	mbedtls_sha1_init(&c);
-	if (mbedtls_sha1_starts_ret(&c) != 0 ||
-	    mbedtls_sha1_update_ret(&c, (const unsigned char *)head, (size_t)hl) ||
-	    mbedtls_sha1_update_ret(&c, buf, len) != 0 ||
-	    mbedtls_sha1_finish_ret(&c, md) != 0) {
-		mbedtls_sha1_free(&c);
+	if (lm_mbed_load() < 0)
+		return lm_error_wrap("cannot hash %zu bytes", len);
+	lm_mbed.sha1_init(&c);
+	if (lm_mbed.sha1_starts_ret(&c) != 0 ||
+	    lm_mbed.sha1_update_ret(&c, (const unsigned char *)head, (size_t)hl) ||
+	    lm_mbed.sha1_update_ret(&c, buf, len) != 0 ||
+	    lm_mbed.sha1_finish_ret(&c, md) != 0) {
+		lm_mbed.sha1_free(&c);
 		return lm_error_set(LM_ERROR, "cannot hash %zu bytes", len);
 	}
-	mbedtls_sha1_free(&c);
+	lm_mbed.sha1_free(&c);
 	for (i = 0; i < sizeof(md); i++) {
 		out[2 * i] = hexdigit[md[i] >> 4];
 		out[2 * i + 1] = hexdigit[md[i] & 15];

@@ -1,6 +1,7 @@
 /*
  * client.h - the `livemod` command's side of the control API: one HTTP
- * request to the running node over <state>/agent.sock (libcurl), as
+ * request to the running node over <state>/agent.sock, or loopback TCP
+ * when LIVEMOD_NODE=HOST:PORT (lib/httpclient.c), as
  * docs/control-api.md describes.
  */
 #ifndef LM_CLIENT_H
@@ -18,8 +19,10 @@ typedef struct lm_client_response {
  * Sends `method` `path` (e.g. "GET", "/modules") to the node of
  * `state_dir`, with `body` as JSON when not NULL. Returns 0 once any
  * answer arrived (look at ->status), LM_ENONODE when no node runs there
- * (no socket, or nothing listens on it), LM_ERROR otherwise (timeout,
- * permission); the message names the socket.
+ * (no socket, or nothing listens on it), LM_EBUSY when a node is there
+ * but takes no request (listen queue full, connection closed unanswered),
+ * LM_ERROR otherwise (timeout, permission, a malformed answer); the
+ * message names the socket or address.
  */
 int lm_client_request(lm_client_response *out, const char *state_dir,
 		      const char *method, const char *path, const char *body,

@@ -8,7 +8,7 @@ set -eu
 
 PKGS="build-essential pkg-config git sqlite3 curl clang libclang-rt-dev
 libgit2-dev libmbedtls-dev libsqlite3-dev libcjson-dev libmicrohttpd-dev
-libcurl4-openssl-dev libelf-dev liburcu-dev libcmocka-dev valgrind"
+libelf-dev liburcu-dev libcmocka-dev valgrind"
 # the web page's test (tests/e2e/test_web.sh): a real headless browser
 PKGS="$PKGS chromium chromium-driver python3-selenium"
 # the fleet rollout's test (tests/e2e/test_fleet.sh): Ansible

@@ -56,6 +56,27 @@ mod() {
 		-o "$LIB/$file" "$TOP/tests/modules/generic.c" || exit 99
 }
 
+# genmods: builds bench/gen_modules.c and the template module it patches
+# into $T/w/gen and $T/w/tpl.so, for tests of hundreds of modules
+# ("$T/w/gen" "$T/w/tpl.so" DIR N makes N of them).
+genmods() {
+	mkdir -p "$T/w"
+	cc -O2 -o "$T/w/gen" "$TOP/bench/gen_modules.c" || exit 99
+	"$CC" -std=c11 -shared -fPIC -fno-gnu-unique -s -I"$TOP/include" \
+		-o "$T/w/tpl.so" "$TOP/bench/bench_template.c" || exit 99
+}
+
+# racy FILE...: dates the files' mtime 6 s ahead, so that a stat cache
+# entry written for them in the next 6 s is racy however slow the command
+# writing it runs (valgrind); past_window waits until it is not.
+racy() {
+	RACY_UNTIL=$(( $(date +%s) + 6 ))
+	touch -d "@$RACY_UNTIL" "$@"
+}
+past_window() {
+	while [ "$(date +%s)" -le $((RACY_UNTIL + 1)) ]; do sleep 0.2; done
+}
+
 # raw FILE NAME VSN ABI: a module with a hand-written descriptor.
 raw() {
 	"$CC" -std=c11 -shared -fPIC -fno-gnu-unique -I"$TOP/include" \
@@ -115,10 +136,13 @@ hasnt() {
 
 # snapshot: everything a command must not change when it refuses: the
 # ledger's rows, the store's refs and objects, the plans and objects dirs.
+# The stat cache's rows are left out: it is a cache, which read-only
+# commands refresh once racy files have settled (docs/planner.md).
 snapshot() {
 	{
 		if [ -f "$STATE/ledger.db" ]; then
-			sqlite3 "$STATE/ledger.db" .dump
+			sqlite3 "$STATE/ledger.db" .dump |
+				grep -v "^INSERT INTO stat_cache VALUES"
 		fi
 		if [ -d "$STATE/store.git" ]; then
 			git --git-dir="$STATE/store.git" for-each-ref

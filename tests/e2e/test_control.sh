@@ -441,6 +441,29 @@ t_cli() {
 	hasj '"code": "no_node"' "$OUT"
 }
 
+# The CLI over loopback TCP (LIVEMOD_NODE) with the token of STATE/token.
+t_cli_tcp() {
+	one
+	host --http 127.0.0.1:0
+	expect 0 env LIVEMOD_NODE="127.0.0.1:$PORT" "$LIVEMOD" --state "$STATE" status
+	has "release 1" "$OUT"
+	mod mod_x.so mod_x 1.1.0 -DMOD_ANSWER=2
+	expect 0 env LIVEMOD_NODE="127.0.0.1:$PORT" "$LIVEMOD" --state "$STATE" update
+	has "eval: {ok,[]}" "$OUT"
+	# a wrong token is the node's 401: a usage error
+	tok=$(cat "$STATE/token")
+	cp "$STATE/token" "$T/token.good"
+	echo "$tok" | tr 0-9a-f 1-9a-f0 > "$STATE/token"
+	expect 2 env LIVEMOD_NODE="127.0.0.1:$PORT" "$LIVEMOD" --state "$STATE" status
+	has "token" "$ERR"
+	cp "$T/token.good" "$STATE/token"
+	expect 2 env LIVEMOD_NODE="10.0.0.1:$PORT" "$LIVEMOD" --state "$STATE" status
+	has "not a loopback address" "$ERR"
+	host_stop
+	expect 3 env LIVEMOD_NODE="127.0.0.1:$PORT" "$LIVEMOD" --state "$STATE" status
+	has "no running node: nothing listens on 127.0.0.1:$PORT" "$ERR"
+}
+
 [ -x "$LMHOST" ] || { echo "test_control: no $LMHOST (make build/tests/lmhost)"; exit 1; }
 run_test t_socket_mode_and_health
 run_test t_unknown_path_and_method
@@ -454,4 +477,5 @@ run_test t_connection_cap
 run_test t_busy
 run_test t_check_and_eval_failed
 run_test t_cli
+run_test t_cli_tcp
 finish

@@ -257,9 +257,7 @@ t_object_replaced_between_plan_and_apply() {
 t_plan_killed() {
 	W=$T/w
 	mkdir -p "$W" "$T/lib2"
-	cc -O2 -o "$W/gen" "$TOP/bench/gen_modules.c" || exit 99
-	"$CC" -std=c11 -shared -fPIC -fno-gnu-unique -s -I"$TOP/include" \
-		-o "$W/tpl.so" "$TOP/bench/bench_template.c" || exit 99
+	genmods
 	"$W/gen" "$W/tpl.so" "$LIB" 600 > /dev/null || exit 99
 	cp "$W/tpl.so" "$W/tpl2.so"
 	"$W/gen" --bump "$W/tpl2.so" || exit 99

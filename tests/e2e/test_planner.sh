@@ -378,6 +378,66 @@ t_json_errors() {
 	has '"code"' "$OUT"
 }
 
+# A `make install` of 300 modules (1 changed) planned at once by the
+# post-install hook: the plan's stat cache entries are racy, so the next
+# read-only command after the window reads those files again and writes
+# them back; the one after reads none (issue 14, item 6).
+t_stat_cache_stays_warm() {
+	W=$T/w
+	mkdir -p "$W" "$T/inst"
+	genmods
+	"$W/gen" "$W/tpl.so" "$LIB" 300 > /dev/null || exit 99
+	"$W/gen" "$W/tpl.so" "$T/inst" 300 > /dev/null || exit 99
+	"$W/gen" --bump "$T/inst/mod_b0000000000007.so" || exit 99
+	sleep 1.1
+	expect 0 lm init --libdir "$LIB" --app app
+	cp "$T"/inst/*.so "$LIB/" # every file rewritten, one of them changed
+	racy "$LIB"/*.so          # ... just now, as the hook's plan sees them
+	expect 0 lm plan
+	has "plan 1: release 1 -> 2" "$OUT"
+	past_window
+	export LIVEMOD_SCAN_STATS=1
+	expect 0 lm update_list
+	[ "$OUT" = mod_b0000000000007 ] || fail "update_list: $OUT"
+	has "scan: 300 files, 300 read, 300 written back to the stat cache" "$ERR"
+	expect 0 lm update_list
+	[ "$OUT" = mod_b0000000000007 ] || fail "update_list: $OUT"
+	has "scan: 300 files, 0 read, 0 written back" "$ERR"
+	expect 0 lm plan --dry-run
+	has "scan: 300 files, 0 read" "$ERR"
+	has "load_module,mod_b0000000000007" "$OUT"
+	unset LIVEMOD_SCAN_STATS
+}
+
+# The refresh of a read-only command never waits for a writer: with the
+# ledger locked, update_list answers and skips it.
+t_stat_cache_refresh_skipped_when_locked() {
+	three
+	racy "$LIB"/*.so
+	lm init --libdir "$LIB" >/dev/null # racy entries: read again later
+	past_window
+	export LIVEMOD_SCAN_STATS=1 LIVEMOD_LOCK_TIMEOUT_MS=600000
+	# a writer holding the lock until told to stop
+	printf '%s\n' "BEGIN IMMEDIATE;" ".shell touch '$T/LOCKED'" \
+		".shell sh -c 'while [ ! -f $T/DONE ]; do sleep 0.05; done'" \
+		"ROLLBACK;" | sqlite3 "$STATE/ledger.db" > /dev/null 2>&1 &
+	locker=$!
+	n=0
+	until [ -f "$T/LOCKED" ]; do
+		n=$((n + 1)); [ $n -lt 200 ] || fail "no lock"; sleep 0.05
+	done
+	expect 0 lm update_list
+	has "3 read, 0 written back to the stat cache (refresh skipped:" "$ERR"
+	has "locked" "$ERR"
+	touch "$T/DONE"
+	wait $locker
+	expect 0 lm update_list
+	has "3 read, 3 written back" "$ERR"
+	expect 0 lm update_list
+	has "0 read" "$ERR"
+	unset LIVEMOD_SCAN_STATS LIVEMOD_LOCK_TIMEOUT_MS
+}
+
 for t in $(grep -o '^t_[a-z0-9_]*' "$0"); do
 	run_test "$t"
 done

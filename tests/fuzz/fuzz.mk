@@ -7,7 +7,7 @@
 #                        when one crashed, leaving the input in
 #                        $(B)/fuzz/crashes/<target>/
 #   make fuzz-TARGET     the same for one target (plan, descriptor, http,
-#                        ledger)
+#                        ledger, reply)
 #   make fuzz-regress    every seed and every kept crasher
 #                        (tests/fuzz/regress/<target>/) through each harness
 #                        once, without libFuzzer: seconds, deterministic
@@ -20,7 +20,7 @@
 
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS = plan descriptor http ledger
+FUZZ_TARGETS = plan descriptor http ledger reply
 # Largest input per target: a plan of three modules is 4.5 KB, a stripped
 # module 7-17 KB, a request with a body a few KB (the 64 KiB body limit
 # is reached by Content-Length, not by bytes), a small ledger 90 KB.
@@ -28,6 +28,9 @@ FUZZ_MAXLEN_plan = 16384
 FUZZ_MAXLEN_descriptor = 20480
 FUZZ_MAXLEN_http = 8192
 FUZZ_MAXLEN_ledger = 98304
+# A reply past the harness's 2 KiB body limit is refused as such; a few
+# KB reach every state (chunks, trailers, the limit).
+FUZZ_MAXLEN_reply = 8192
 # libFuzzer starts with short inputs and lengthens them slowly; an ELF
 # file or a database cut to a few hundred bytes is only ever refused at
 # its header, so those two mutate at full length from the start.

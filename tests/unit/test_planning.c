@@ -869,6 +869,84 @@ static void test_stat_cache_racy(void **state)
 	assert_null(f->plan);
 }
 
+/* Files recorded within the racy window are read again by every scan
+ * until a command refreshes the cache once the window has passed; after
+ * that refresh, none is. Entries of objects the ledger does not record
+ * are not written back (the cache's foreign key). */
+static void test_stat_cache_refresh(void **state)
+{
+	fixture *f = *state;
+	static const char *const mods[] = { "mod_a", "mod_b", "mod_c" };
+	lm_state ro;
+	size_t written = 99, i;
+
+	install(f, A2); /* recorded below: a known object */
+	/* dated 3 s ahead: whatever this machine's speed, every entry
+	 * written before then is racy (no test asserts a time) */
+	for (i = 0; i < 3; i++)
+		set_mtime_ago(f, mods[i], -3);
+	assert_int_equal(compute(f, NULL), 0);
+	assert_int_equal(f->scan.nread, 3);
+	assert_int_equal(f->scan.nfresh, 0); /* still within the window */
+	assert_int_equal(lm_planning_refresh_stats(&f->st, &f->scan, &written),
+			 0);
+	assert_int_equal(written, 0);
+	assert_int_equal(lm_planning_record(&f->st, f->plan, &f->new_set,
+					    &f->scan), 0);
+	install(f, D1); /* never recorded: read every time */
+	sleep_ms(4100);
+	/* read-only, as update_list opens it */
+	assert_int_equal(lm_state_open(&ro, f->state, 1), 0);
+	clear_compute(f);
+	assert_int_equal(lm_scan_libdir(&f->scan, f->lib, ro.ledger), 0);
+	assert_int_equal(f->scan.nread, 4);
+	assert_int_equal(f->scan.nfresh, 3);
+	assert_int_equal(lm_planning_refresh_stats(&ro, &f->scan, &written), 0);
+	assert_int_equal(written, 3);
+	clear_compute(f);
+	assert_int_equal(lm_scan_libdir(&f->scan, f->lib, ro.ledger), 0);
+	assert_int_equal(f->scan.nread, 1); /* mod_d.so only */
+	assert_int_equal(f->scan.nfresh, 0);
+	/* and the diff is the same as before the refresh */
+	assert_int_equal(lm_planning_compute(&f->plan, &f->new_set, &ro,
+					     &f->scan, &(lm_plan_opts){ 0 }), 0);
+	assert_non_null(f->plan);
+	assert_change(f->plan, "mod_a", LM_CHANGED, A1, A2);
+	assert_change(f->plan, "mod_d", LM_ADDED, -1, D1);
+	clear_compute(f);
+	lm_state_close(&ro);
+}
+
+/* A refresh never waits for the write lock: another writer holding it
+ * makes it LM_EBUSY at once, and the cache stays as it was. (Were it to
+ * wait, the busy timeout set here would hold this test for ten minutes;
+ * no test asserts a time.) */
+static void test_stat_cache_refresh_locked(void **state)
+{
+	fixture *f = *state;
+	static const char *const mods[] = { "mod_a", "mod_b", "mod_c" };
+	lm_state ro;
+	size_t i;
+
+	setenv("LIVEMOD_LOCK_TIMEOUT_MS", "600000", 1);
+	/* changed since init's cache, settled by the time of the scan */
+	for (i = 0; i < 3; i++)
+		set_mtime_ago(f, mods[i], -2);
+	sleep_ms(3100);
+	assert_int_equal(lm_state_open(&ro, f->state, 1), 0);
+	assert_int_equal(lm_scan_libdir(&f->scan, f->lib, ro.ledger), 0);
+	assert_int_equal(f->scan.nfresh, 3);
+	assert_int_equal(lm_ledger_begin(f->st.ledger), 0); /* the lock */
+	assert_int_equal(lm_planning_refresh_stats(&ro, &f->scan, NULL),
+			 LM_EBUSY);
+	lm_ledger_rollback(f->st.ledger);
+	clear_compute(f);
+	assert_int_equal(lm_scan_libdir(&f->scan, f->lib, ro.ledger), 0);
+	assert_int_equal(f->scan.nread, 3);
+	unsetenv("LIVEMOD_LOCK_TIMEOUT_MS");
+	lm_state_close(&ro);
+}
+
 /* ---- rollback ------------------------------------------------------------------ */
 
 /* Release 2 = {A2, C2, D1} planned from release 1 = {A1, B1, C1} with
@@ -1070,6 +1148,8 @@ int main(void)
 		T(test_stat_cache),
 		T(test_stat_cache_only),
 		T(test_stat_cache_racy),
+		T(test_stat_cache_refresh),
+		T(test_stat_cache_refresh_locked),
 		T(test_rollback_down),
 		T(test_rollback_up),
 		T(test_rollback_refusals),

@@ -1,0 +1,92 @@
+#!/bin/sh
+# bench_cli.sh - the `livemod` command's own costs (issue 14), each beside
+# the floor measured in the same run:
+#
+#   floor  posix_spawn of /bin/true: what any command pays to exist
+#   floor  a tiny C client spawned to GET /modules over agent.sock
+#          (bench/cli_time.c --get): the least a command that talks to
+#          the node can cost
+#   livemod --help              start-up alone
+#   livemod status              GET /modules, node idle
+#   livemod update all          1 module, node idle (the libdir alternates
+#                               between two versions, installed before
+#                               each run, outside the timing)
+#   livemod update_list         300 modules, 1 changed, after `make
+#                               install` and the post-install hook's plan:
+#                               the first run after the racy window (it
+#                               reads the racy files and refreshes the stat
+#                               cache), then the runs after it
+#
+# Every run is a process of its own, timed by bench/cli_time.c (one
+# long-lived process: no `date` processes inside the timing).
+#   bench_cli.sh [RUNS]
+set -eu
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+B=${B:-$TOP/build}
+RUNS=${1:-100}
+T="$B/bench/cli_time"
+LM=${LIVEMOD:-$B/livemod} # LIVEMOD: another build, to compare
+W=$(mktemp -d /tmp/lmbenchc.XXXXXX)
+HOST=""
+trap 'kill $HOST 2>/dev/null; wait 2>/dev/null; rm -rf "$W"' EXIT
+CC=${CC:-cc}
+
+# one module, two versions, a node on v1
+mkdir -p "$W/lib" "$W/v1" "$W/v2"
+for v in 1 2; do
+	"$CC" -std=c11 -O2 -shared -fPIC -fno-gnu-unique -I"$TOP/include" \
+		-DMOD_CODE_CHANGE -DMOD_NAME=mod_000 -DMOD_VSN="\"$v.0.0\"" \
+		-DMOD_ANSWER=$v -o "$W/v$v/mod_000.so" "$TOP/tests/modules/generic.c"
+done
+cp "$W/v1/mod_000.so" "$W/lib/"
+"$LM" --state "$W/st" init --libdir "$W/lib" > /dev/null
+"$B/tests/lmhost" --state "$W/st" > "$W/host.out" 2> "$W/host.err" &
+HOST=$!
+until grep -q ready "$W/host.out" 2>/dev/null; do sleep 0.05; done
+
+# p50 p99 min of RUNS runs of a command, as "p50 X ms, p99 Y ms (min Z)"
+fmt() { awk '{ printf "p50 %6.2f ms  p99 %6.2f ms  (min %.2f)", $1, $2, $3 }'; }
+p50() { echo "$1" | awk '{ print $1 }'; }
+
+spawn=$("$T" "$RUNS" -- /bin/true)
+get=$("$T" "$RUNS" -- "$T" --get "$W/st/agent.sock" /modules)
+help=$("$T" "$RUNS" -- "$LM" --help)
+status=$("$T" "$RUNS" -- "$LM" --state "$W/st" status)
+# update all: install the other version before each run
+update=$("$T" "$RUNS" --prep "cp '$W'/v\$((1 + (\$1 + 1) % 2))/mod_000.so '$W/lib/.n' && mv '$W/lib/.n' '$W/lib/mod_000.so'" \
+	-- "$LM" --state "$W/st" update all)
+[ "$(sqlite3 "$W/st/ledger.db" "SELECT count(*) FROM apply_runs WHERE status = 'ok'")" -eq "$RUNS" ] ||
+	{ echo "bench_cli: not every update succeeded" >&2; exit 1; }
+kill $HOST
+wait $HOST 2>/dev/null || true
+HOST=""
+
+# update_list of 300 modules right after an install
+mkdir -p "$W/l3" "$W/i3"
+"$CC" -O2 -o "$W/gen" "$TOP/bench/gen_modules.c"
+"$CC" -std=c11 -shared -fPIC -fno-gnu-unique -s -I"$TOP/include" \
+	-o "$W/tpl.so" "$TOP/bench/bench_template.c"
+"$W/gen" "$W/tpl.so" "$W/l3" 300 > /dev/null
+"$W/gen" "$W/tpl.so" "$W/i3" 300 > /dev/null
+"$W/gen" --bump "$W/i3/mod_b0000000000007.so"
+sleep 1.1
+"$LM" --state "$W/s3" init --libdir "$W/l3" > /dev/null
+cp "$W"/i3/*.so "$W/l3/"                      # make install
+"$LM" --state "$W/s3" plan > /dev/null        # the post-install hook
+sleep 1.1                                     # past the racy window
+first=$("$T" 1 -- "$LM" --state "$W/s3" update_list)
+ulist=$("$T" "$RUNS" -- "$LM" --state "$W/s3" update_list)
+reads=$(LIVEMOD_SCAN_STATS=1 "$LM" --state "$W/s3" update_list 2>&1 >/dev/null |
+	sed -n 's/.*scan: //p')
+
+cat <<EOF
+the livemod command, $RUNS runs each, every run a process (bench/cli_time.c):
+  floor: posix_spawn /bin/true            $(echo "$spawn" | fmt)
+  floor: tiny C client, GET /modules      $(echo "$get" | fmt)
+  livemod --help (start-up)               $(echo "$help" | fmt)
+  livemod status (node idle)              $(echo "$status" | fmt)   target <= 5 ms; x$(echo "$(p50 "$status") $(p50 "$get")" | awk '{printf "%.2f", $1/$2}') the tiny client
+  livemod update all (1 module, idle)     $(echo "$update" | fmt)   target <= 10 ms; the node's share ~$(echo "$(p50 "$update") $(p50 "$status")" | awk '{printf "%.1f", $1-$2}') ms over status
+  livemod update_list, 300 modules, 1 changed, after install + plan:
+    first run past the racy window        $(echo "$first" | awk '{ printf "%.2f ms", $1 }') (reads the racy files, refreshes the cache)
+    the runs after it                     $(echo "$ulist" | fmt)   target <= 5 ms; scan: $reads
+EOF
