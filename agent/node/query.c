@@ -69,6 +69,11 @@ int lm_node_update_info_json(lm_node *n, char **out)
 	pthread_mutex_lock(&n->ledger_mu);
 	rc = lm_node_plan(n, &o, &pl);
 	pthread_mutex_unlock(&n->ledger_mu);
+	/* the stat cache stays warm for the node's scans too (a connection
+	 * of its own that never waits; skipped when another writer holds
+	 * the ledger) */
+	if (rc == 0)
+		(void)lm_planning_refresh_stats(&pl.st, &pl.scan, NULL);
 	if (rc == 0) {
 		const char *err = pl.plan && lm_imports_check_plan(
 					&n->imports, pl.plan) < 0
