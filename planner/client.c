@@ -34,7 +34,7 @@ static const lm_http_limits limits = {
 
 /* The token of <state>/token: 64 hex digits and a newline, as the node
  * writes it. */
-static int read_token(char tok[65], const char *state_dir)
+int lm_client_token(char tok[65], const char *state_dir)
 {
 	char *path = lm_path_join(state_dir, "token");
 	void *buf = NULL;
@@ -94,7 +94,7 @@ int lm_client_request(lm_client_response *out, const char *state_dir,
 
 	memset(out, 0, sizeof(*out));
 	if (tcp && *tcp) {
-		if ((rc = read_token(tok, state_dir)) < 0 ||
+		if ((rc = lm_client_token(tok, state_dir)) < 0 ||
 		    (rc = lm_http_target_tcp(&t, tcp, tok)) < 0)
 			return rc;
 	} else {

@@ -28,6 +28,11 @@ int lm_client_request(lm_client_response *out, const char *state_dir,
 		      const char *method, const char *path, const char *body,
 		      size_t body_len);
 
+/* The node's bearer token, <state>/token (64 hex digits), into tok;
+ * LM_ENONODE when the node never listened on TCP, LM_EINVAL naming the
+ * file when it is not a token. */
+int lm_client_token(char tok[65], const char *state_dir);
+
 /* The same over the node's loopback TCP listener `authority`
  * ("127.0.0.1:PORT"), with the bearer `token`, without a body (`livemod
  * web` asks the page's listener whether a node answers there). */

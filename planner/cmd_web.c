@@ -19,7 +19,8 @@
 #include "error.h"
 #include "fsutil.h"
 
-/* The first line of STATE/NAME into buf; LM_ENONODE when it is missing. */
+/* The first line of STATE/NAME into buf; LM_ENONODE when it is missing
+ * (the node removes STATE/http when it stops). */
 static int read_line(const char *dir, const char *name, const char *what,
 		     char *buf, size_t cap)
 {
@@ -51,7 +52,7 @@ static int read_line(const char *dir, const char *name, const char *what,
 
 int cmd_web(cli *c)
 {
-	char addr[128], token[128], *url = NULL;
+	char addr[128], token[65], *url = NULL;
 	lm_client_response r;
 	int rc;
 
@@ -59,8 +60,7 @@ int cmd_web(cli *c)
 		return 2;
 	if ((rc = read_line(c->state, "http", "an address ADDR:PORT", addr,
 			    sizeof(addr))) < 0 ||
-	    (rc = read_line(c->state, "token", "a token", token,
-			    sizeof(token))) < 0)
+	    (rc = lm_client_token(token, c->state)) < 0)
 		return cli_fail(c, rc);
 	rc = lm_client_request_tcp(&r, addr, token, "GET", "/health");
 	if (rc == 0 && r.status != 200)
