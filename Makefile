@@ -115,7 +115,7 @@ bench: deps
 	@$(MAKE) --no-print-directory all agent $(B)/tests/lmhost \
 		$(B)/bench/bench_apply $(B)/bench/bench_apply_qsbr \
 		$(B)/bench/bench_call_ir $(B)/tests/agent/bench_call \
-		$(B)/bench/cli_time
+		$(B)/tests/agent/bench_call_qsbr $(B)/bench/cli_time
 	@sh bench/run.sh
 
 # `make install`: the layout is docs/packaging.md's. livemod.pc is written
@@ -255,6 +255,10 @@ $(AT)/swap_leak: tests/agent/swap_leak.c $(AGENT_TEST_HDR) $(B)/liblivemod-agent
 $(AT)/bench_call: tests/agent/bench_call.c $(AGENT_TEST_HDR) $(B)/liblivemod-agent.a
 	@mkdir -p $(dir $@)
 	$(CC) $(AGENT_TEST_CFLAGS) -DNDEBUG -o $@ $< $(B)/liblivemod-agent.a $(AGENT_LDLIBS)
+
+$(AT)/bench_call_qsbr: tests/agent/bench_call.c $(AGENT_TEST_HDR) $(B)/liblivemod-agent.a
+	@mkdir -p $(dir $@)
+	$(CC) $(AGENT_TEST_CFLAGS) -DNDEBUG -DLM_AGENT_QSBR -o $@ $< $(B)/liblivemod-agent.a $(AGENT_LDLIBS)
 
 # The stress test again with every thread a QSBR reader (LM_AGENT_QSBR).
 $(AT)/stress-qsbr: tests/agent/stress.c $(AGENT_TEST_HDR) $(B)/liblivemod-agent.a

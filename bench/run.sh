@@ -24,6 +24,7 @@ sh bench/bench_update.sh 20 15
 echo
 echo "== a short call against a plain indirect call =="
 "$B/tests/agent/bench_call" 50000000
+"$B/tests/agent/bench_call_qsbr" 50000000
 mod=$(mktemp -d)
 cc -std=c11 -O2 -shared -fPIC -fno-gnu-unique -Iinclude -DMOD_NAME=mod_a \
 	-DMOD_VSN='"1.0.0"' -o "$mod/mod_a.so" tests/modules/generic.c

@@ -5,12 +5,19 @@
  * is at most 2 ns over the plain call. Not a pass/fail test unless
  * LM_BENCH_MAX_NS is set in the environment.
  *
- * Usage: bench_call [ITERATIONS].
+ * Usage: bench_call [ITERATIONS]. Built twice: the default read side
+ * (memb) and LM_AGENT_QSBR (bench_call_qsbr).
  */
 #include <dlfcn.h>
 #include <time.h>
 
 #include "agenttest.h"
+
+#ifdef LM_AGENT_QSBR
+#define FLAVOUR "qsbr"
+#else
+#define FLAVOUR "memb"
+#endif
 
 static double now(void)
 {
@@ -86,8 +93,9 @@ int main(int argc, char **argv)
 		best_call = call < best_call ? call : best_call;
 		best_pin = pin_call < best_pin ? pin_call : best_pin;
 	}
-	printf("bench_call: plain indirect %.2f ns, LM_CALL %.2f ns (+%.2f), "
-	       "LM_PIN_CALL %.2f ns (+%.2f) [checksum %ld]\n", best_plain,
+	printf("bench_call [%s]: plain indirect %.2f ns, LM_CALL %.2f ns "
+	       "(+%.2f), LM_PIN_CALL %.2f ns (+%.2f) [checksum %ld]\n",
+	       FLAVOUR, best_plain,
 	       best_call, best_call - best_plain, best_pin,
 	       best_pin - best_plain, sum & 1);
 	lm_pin_release(pin);
