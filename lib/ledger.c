@@ -1226,6 +1226,14 @@ int lm_ledger_plan_claim(lm_ledger *l, int64_t id)
 		: rc;
 }
 
+int lm_ledger_plan_fail(lm_ledger *l, int64_t id)
+{
+	assert(l);
+	return q_exec(l, "mark plan failed",
+		      "UPDATE plans SET status = 'failed' WHERE id = ? AND "
+		      "status IN ('planned', 'applying', 'failed')", "i", id);
+}
+
 #define PLAN_COLS "id, from_release, to_release, status, path, created_at"
 
 /* A plan row of PLAN_COLS, and the json column after them if `json`. */

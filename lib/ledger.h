@@ -147,6 +147,9 @@ int lm_ledger_plan_set_status(lm_ledger *l, int64_t id, const char *status);
 /* Marks a 'planned' or 'failed' plan 'applying'; LM_ESTALE when it is
  * neither any more (superseded or applied meanwhile). */
 int lm_ledger_plan_claim(lm_ledger *l, int64_t id);
+/* Marks a plan whose apply failed 'failed', unless it was superseded or
+ * applied meanwhile (then it keeps that status). */
+int lm_ledger_plan_fail(lm_ledger *l, int64_t id);
 /* LM_ENOTFOUND when no such plan. */
 int lm_ledger_plan_get(lm_ledger *l, int64_t id, lm_plan_row *out);
 /* The highest plan id in *out_id, 0 when there is no plan. */

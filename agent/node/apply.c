@@ -673,8 +673,8 @@ static int finish_run(lm_node *n, void *arg)
 	if (rc == 0 &&
 	    (rc = lm_ledger_run_finish(n->ledger, a->r->run_id, a->status,
 				       a->check, a->eval, a->timings)) == 0 &&
-	    (rc = lm_ledger_plan_set_status(n->ledger, p->id,
-					    ok ? "applied" : "failed")) == 0 &&
+	    (rc = ok ? lm_ledger_plan_set_status(n->ledger, p->id, "applied")
+		     : lm_ledger_plan_fail(n->ledger, p->id)) == 0 &&
 	    (rc = lm_ledger_node_set_current(
 		     n->ledger, n->info.id,
 		     ok ? p->to_release : p->from_release)) == 0 &&
