@@ -83,6 +83,17 @@ int lm__descriptor_compare(const lm_descriptor *got,
 	return 0;
 }
 
+const struct lm_export_desc *lm__version_export(const struct lm_version *v,
+						 const char *name)
+{
+	const struct lm_export_desc *e;
+
+	for (e = v->raw->exports_begin; e && e < v->raw->exports_end; e++)
+		if (strncmp(e->name, name, LM_NAME_MAX) == 0)
+			return e;
+	return NULL;
+}
+
 /* 1 when `v` exports `name` with the signature `sig` (normalized), 0 when
  * it lacks it, -1 when the signature differs (message set). */
 int lm__export_matches(const struct lm_version *v, const char *name,

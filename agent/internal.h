@@ -118,7 +118,9 @@ struct lm_runtime {
 	bool reap_pending, reap_stop;
 };
 
-/* runtime.c */
+/* registry.c: the bottom layer */
+/* Frees a module's own memory (its versions are gone). */
+void lm__module_free(struct lm_module *mod);
 struct lm_module *lm__module_find(lm_runtime *rt, const char *name);
 int lm__module_get(struct lm_module **out, lm_runtime *rt, const char *name);
 int lm__module_need(struct lm_module **out, lm_runtime *rt,
@@ -145,20 +147,30 @@ void lm__section_enter(void);
 /* rt->mu, taken and let go; a QSBR reader is offline meanwhile. */
 void lm__rt_lock(lm_runtime *rt);
 void lm__rt_unlock(lm_runtime *rt);
+/* A public writer entry point's body, under rt->mu, never from inside a
+ * module call. */
+#define WITH_RT(rt, body)                                                   \
+	do {                                                                \
+		lm__assert_outside_call(__func__);                          \
+		lm__rt_lock(rt);                              \
+		body;                                                       \
+		lm__rt_unlock(rt);                            \
+	} while (0)
+
 
 /* load.c */
 int lm__version_open(struct lm_version **out, lm_runtime *rt,
 		     const char *path, const char *oid,
 		     const lm_descriptor *expected);
-const struct lm_export_desc *lm__version_export(const struct lm_version *v,
-						 const char *name);
 /* Closes a version that failed its checks: no code but its constructors
  * ever ran, nothing can call it. */
 void lm__version_discard(struct lm_version *v);
 /* Frees the bookkeeping of a version whose object is closed. */
 void lm__version_free(struct lm_version *v);
 
-/* check.c */
+/* check.c: a version's descriptor and exports against what is expected */
+const struct lm_export_desc *lm__version_export(const struct lm_version *v,
+						 const char *name);
 int lm__descriptor_compare(const lm_descriptor *got,
 			   const lm_descriptor *planned, const char *path);
 /* Checks `v` against every export the host holds a ref to and fills its
@@ -202,11 +214,11 @@ int lm__purge_locked(lm_runtime *rt, struct lm_module *mod,
 		     lm_purge_mode mode, unsigned flags);
 int lm__reaper_start(lm_runtime *rt);
 void lm__reaper_stop(lm_runtime *rt);
+/* registry.c: wakes the reaper (a pin's release, lm_runtime_reap). */
 void lm__reaper_kick(lm_runtime *rt);
 
-/* swap.c */
-/* lm_runtime_remove's checks and unpublishing, then lm__purge_take.
- * Caller holds rt->mu. */
+/* purge.c: lm_runtime_remove's checks and unpublishing, then
+ * lm__purge_take. Caller holds rt->mu. */
 int lm__remove_take(lm_runtime *rt, const char *module, lm_purge_mode mode,
 		    unsigned flags, struct lm__taken *t);
 /* pin.c */

@@ -171,16 +171,6 @@ void lm__version_discard(struct lm_version *v)
 	lm__version_free(v);
 }
 
-const struct lm_export_desc *lm__version_export(const struct lm_version *v,
-						 const char *name)
-{
-	const struct lm_export_desc *e;
-
-	for (e = v->raw->exports_begin; e && e < v->raw->exports_end; e++)
-		if (strncmp(e->name, name, LM_NAME_MAX) == 0)
-			return e;
-	return NULL;
-}
 
 void lm__version_free(struct lm_version *v)
 {

@@ -1,8 +1,9 @@
 /*
- * purge.c - retiring old versions, OTP's soft_purge and brutal_purge, and
- * the reaper thread that unloads a retiring version once its last pin is
- * gone (a pin release must stay cheap for the task: it only wakes the
- * reaper, which waits out the grace period).
+ * purge.c - retiring old versions, OTP's soft_purge and brutal_purge, a
+ * module's removal (unpublish, then purge every version), and the reaper
+ * thread that unloads a retiring version once its last pin is gone (a pin
+ * release must stay cheap for the task: it only wakes the reaper, which
+ * waits out the grace period). Above pin.c and unmap.c, below swap.c.
  *
  * Pins can only leave an old version: it is not published, and pin
  * acquire reads the published pointer under mod->mu. So a count read
@@ -227,6 +228,97 @@ int lm_runtime_purge(lm_runtime *rt, const char *module, lm_purge_mode mode,
 	return rc;
 }
 
+/* ---- removal: unpublish, then purge every version ---------------------- */
+
+/* Why `mod` cannot be removed with `mode` now, as an error; 0 when it can.
+ * The one rule for the check (lm_runtime_check_remove) and the removal
+ * itself, so that a check that passed predicts the removal. */
+static int remove_refusal(lm_runtime *rt, struct lm_module *mod,
+			  lm_purge_mode mode, unsigned flags)
+{
+	struct lm_version *v;
+
+	if (mod->nrefs)
+		return lm_error_set(LM_EBUSY, "module %s: the host holds %zu "
+				    "export refs into it; free them first",
+				    mod->name, mod->nrefs);
+	if (mod->staged || mod->suspended)
+		return lm_error_set(LM_EBUSY, "module %s is %s", mod->name,
+				    mod->staged ? "being upgraded (staged)" :
+						  "suspended");
+	if (mode == LM_SOFT_PURGE &&
+	    !(flags & (LM_PURGE_DEFER | LM_PURGE_REAP))) {
+		/* The soft check must fail before anything changes. */
+		for (v = mod->published; v; v = v == mod->published ? mod->old :
+							       v->next)
+			if (lm__version_pins(v))
+				return lm_error_set(LM_EBUSY, "module %s: pins "
+						    "remain on version %s",
+						    mod->name, v->desc->vsn);
+	}
+	if (mode != LM_SOFT_PURGE && !rt->brutal_fn &&
+	    lm__version_pins(mod->published))
+		return lm_error_set(LM_EBUSY, "module %s: pins remain on %s "
+				    "and no brutal-purge callback is "
+				    "registered", mod->name,
+				    mod->published->desc->vsn);
+	return 0;
+}
+
+int lm_runtime_check_remove(lm_runtime *rt, const char *module,
+			    lm_purge_mode mode)
+{
+	struct lm_module *mod;
+	int rc;
+
+	lm__rt_lock(rt);
+	if ((rc = lm__module_loaded(&mod, rt, module)) == 0)
+		rc = remove_refusal(rt, mod, mode, 0);
+	lm__rt_unlock(rt);
+	return rc;
+}
+
+int lm__remove_take(lm_runtime *rt, const char *module, lm_purge_mode mode,
+		    unsigned flags, struct lm__taken *t)
+{
+	struct lm_version *cur, **tail;
+	struct lm_module *mod;
+	int rc = lm__module_loaded(&mod, rt, module);
+
+	if (rc < 0 || (rc = remove_refusal(rt, mod, mode, flags)) < 0)
+		return rc;
+	pthread_mutex_lock(&mod->mu);
+	cur = mod->published;
+	mod->published = NULL;
+	cur->stage = LM_V_OLD;
+	__atomic_store_n(&mod->hot->vtab, NULL, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&mod->mu);
+	for (tail = &mod->old; *tail; tail = &(*tail)->next)
+		;
+	cur->next = NULL;
+	*tail = cur;
+	return lm__purge_take(rt, mod, mode, flags, t);
+}
+
+static int remove_locked(lm_runtime *rt, const char *module,
+			 lm_purge_mode mode, unsigned flags)
+{
+	struct lm__taken t = { 0 };
+	int rc = lm__remove_take(rt, module, mode, flags, &t);
+
+	lm__taken_unload(rt, &t);
+	return rc;
+}
+
+int lm_runtime_remove(lm_runtime *rt, const char *module, lm_purge_mode mode,
+		      unsigned flags)
+{
+	int rc;
+
+	WITH_RT(rt, rc = remove_locked(rt, module, mode, flags));
+	return rc;
+}
+
 int lm_runtime_purge_batch(lm_runtime *rt, lm_purge_op *ops, size_t n)
 {
 	struct lm__taken t = { 0 };
@@ -419,11 +511,3 @@ void lm__reaper_stop(lm_runtime *rt)
 	pthread_join(rt->reaper, NULL);
 }
 
-/* Caller may hold mod->mu: reap_mu comes last in the lock order. */
-void lm__reaper_kick(lm_runtime *rt)
-{
-	pthread_mutex_lock(&rt->reap_mu);
-	rt->reap_pending = true;
-	pthread_cond_signal(&rt->reap_cv);
-	pthread_mutex_unlock(&rt->reap_mu);
-}

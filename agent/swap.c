@@ -15,13 +15,6 @@
 #include <string.h>
 
 /* Runs `body` with rt->mu held; each primitive is one such section. */
-#define WITH_RT(rt, body)                                                   \
-	do {                                                                \
-		lm__assert_outside_call(__func__);                          \
-		lm__rt_lock(rt);                              \
-		body;                                                       \
-		lm__rt_unlock(rt);                            \
-	} while (0)
 
 static int need_staged(struct lm_version **out, lm_runtime *rt,
 		       const char *module)
@@ -416,94 +409,5 @@ int lm_runtime_load(lm_runtime *rt, const char *path, const char *oid)
 	int rc;
 
 	WITH_RT(rt, rc = load_locked(rt, path, oid));
-	return rc;
-}
-
-/* Why `mod` cannot be removed with `mode` now, as an error; 0 when it can.
- * The one rule for the check (lm_runtime_check_remove) and the removal
- * itself, so that a check that passed predicts the removal. */
-static int remove_refusal(lm_runtime *rt, struct lm_module *mod,
-			  lm_purge_mode mode, unsigned flags)
-{
-	struct lm_version *v;
-
-	if (mod->nrefs)
-		return lm_error_set(LM_EBUSY, "module %s: the host holds %zu "
-				    "export refs into it; free them first",
-				    mod->name, mod->nrefs);
-	if (mod->staged || mod->suspended)
-		return lm_error_set(LM_EBUSY, "module %s is %s", mod->name,
-				    mod->staged ? "being upgraded (staged)" :
-						  "suspended");
-	if (mode == LM_SOFT_PURGE &&
-	    !(flags & (LM_PURGE_DEFER | LM_PURGE_REAP))) {
-		/* The soft check must fail before anything changes. */
-		for (v = mod->published; v; v = v == mod->published ? mod->old :
-							       v->next)
-			if (lm__version_pins(v))
-				return lm_error_set(LM_EBUSY, "module %s: pins "
-						    "remain on version %s",
-						    mod->name, v->desc->vsn);
-	}
-	if (mode != LM_SOFT_PURGE && !rt->brutal_fn &&
-	    lm__version_pins(mod->published))
-		return lm_error_set(LM_EBUSY, "module %s: pins remain on %s "
-				    "and no brutal-purge callback is "
-				    "registered", mod->name,
-				    mod->published->desc->vsn);
-	return 0;
-}
-
-int lm_runtime_check_remove(lm_runtime *rt, const char *module,
-			    lm_purge_mode mode)
-{
-	struct lm_module *mod;
-	int rc;
-
-	lm__rt_lock(rt);
-	if ((rc = lm__module_loaded(&mod, rt, module)) == 0)
-		rc = remove_refusal(rt, mod, mode, 0);
-	lm__rt_unlock(rt);
-	return rc;
-}
-
-int lm__remove_take(lm_runtime *rt, const char *module, lm_purge_mode mode,
-		    unsigned flags, struct lm__taken *t)
-{
-	struct lm_version *cur, **tail;
-	struct lm_module *mod;
-	int rc = lm__module_loaded(&mod, rt, module);
-
-	if (rc < 0 || (rc = remove_refusal(rt, mod, mode, flags)) < 0)
-		return rc;
-	pthread_mutex_lock(&mod->mu);
-	cur = mod->published;
-	mod->published = NULL;
-	cur->stage = LM_V_OLD;
-	__atomic_store_n(&mod->hot->vtab, NULL, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&mod->mu);
-	for (tail = &mod->old; *tail; tail = &(*tail)->next)
-		;
-	cur->next = NULL;
-	*tail = cur;
-	return lm__purge_take(rt, mod, mode, flags, t);
-}
-
-static int remove_locked(lm_runtime *rt, const char *module,
-			 lm_purge_mode mode, unsigned flags)
-{
-	struct lm__taken t = { 0 };
-	int rc = lm__remove_take(rt, module, mode, flags, &t);
-
-	lm__taken_unload(rt, &t);
-	return rc;
-}
-
-int lm_runtime_remove(lm_runtime *rt, const char *module, lm_purge_mode mode,
-		      unsigned flags)
-{
-	int rc;
-
-	WITH_RT(rt, rc = remove_locked(rt, module, mode, flags));
 	return rc;
 }
