@@ -20,6 +20,17 @@ fail() {
 	TEST_FAILED=1
 }
 
+# skip WHY: a check that cannot run here (a tool missing). Prints
+# "skip: WHY"; when LM_REQUIRE_ALL is set (CI, .ci/run), where everything
+# is installed, it is a failure instead: a skip is not a pass.
+skip() {
+	if [ -n "${LM_REQUIRE_ALL:-}" ]; then
+		fail "LM_REQUIRE_ALL is set and $*"
+	else
+		echo "skip: $*"
+	fi
+}
+
 # run_test NAME: runs function NAME in a fresh directory $T.
 run_test() {
 	CURRENT=$1
