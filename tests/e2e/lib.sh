@@ -31,6 +31,18 @@ skip() {
 	fi
 }
 
+# wait_file PATH WHAT: readiness, not a sleep: waits until PATH exists
+# (a module's or a helper's signal); 60 s at most, a hang guard, then
+# fails with "WHAT".
+wait_file() {
+	wf_n=0
+	until [ -e "$1" ]; do
+		wf_n=$((wf_n + 1))
+		[ $wf_n -lt 3000 ] || { fail "$2"; return 1; }
+		sleep 0.02
+	done
+}
+
 # run_test NAME: runs function NAME in a fresh directory $T.
 run_test() {
 	CURRENT=$1
