@@ -9,6 +9,9 @@ set -eu
 PKGS="build-essential pkg-config git sqlite3 curl clang libclang-rt-dev
 libgit2-dev libmbedtls-dev libsqlite3-dev libcjson-dev libmicrohttpd-dev
 libelf-dev liburcu-dev libcmocka-dev valgrind"
+# the man pages' check (tests/e2e/test_install.sh), a failure in CI when
+# missing (LM_REQUIRE_ALL)
+PKGS="$PKGS groff-base"
 # the web page's test (tests/e2e/test_web.sh): a real headless browser
 PKGS="$PKGS chromium chromium-driver python3-selenium"
 # the fleet rollout's test (tests/e2e/test_fleet.sh): Ansible

@@ -1,8 +1,8 @@
 #!/bin/sh
 # run.sh DIR - runs the agent tests built in DIR (make test-agent): the
 # functional tests (plain and ASan+UBSan), the leak test, the stress test
-# in its plain, ASan+UBSan and TSan builds, and the call benchmark
-# (informational). Prints one closing line "agent: N passed, N failed".
+# in its plain, ASan+UBSan and TSan builds. The call benchmark is no test:
+# `make bench` runs it. Prints one closing line "agent: N passed, N failed".
 # Sanitizer builds run fewer swaps so the whole run stays near a minute on
 # two cores; the plain builds run the full 1,000.
 d=${1:-build/tests/agent}
@@ -27,7 +27,6 @@ run stress-asan "$d/stress-asan" 400
 run stress-tsan "$d/stress-tsan" 250
 run stress-qsbr "$d/stress-qsbr" 1000
 run stress-qsbr-tsan "$d/stress-qsbr-tsan" 250
-run bench_call "$d/bench_call" 20000000
 run host-guide-example sh tests/agent/example.sh "$d"
 # node_stress: the node logs every apply on stderr; keep it in a log and
 # show its tail when the test fails (sanitizer reports land there too).

@@ -10,7 +10,9 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -572,8 +574,37 @@ static void test_brutal_timeout(void **st)
 
 /* ---- suspension ------------------------------------------------------ */
 
+/* The table new calls through `ref` go to; NULL while its module is
+ * suspended (the struct the inline call path reads, include/livemod/agent.h). */
+static lm__fn *table_of(lm_export_ref *ref)
+{
+	const struct lm__refhead *r = (const struct lm__refhead *)ref;
+
+	return __atomic_load_n(&r->hot->vtab, __ATOMIC_ACQUIRE);
+}
+
+/* True once thread `tid` sleeps (state S in /proc): a caller that has
+ * started its call and sleeps is waiting for resume, the one place a call
+ * into a suspended module blocks. */
+static bool thread_sleeps(pid_t tid)
+{
+	char path[64], buf[512], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	if (!(f = fopen(path, "r")))
+		return false;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* the name may hold spaces */
+	return p && p[1] == ' ' && p[2] == 'S';
+}
+
 struct caller {
 	lm_export_ref *ref;
+	atomic_int tid; /* answer_caller's, set as it starts its call */
 	int ms;
 	volatile int flag;
 	atomic_int done;
@@ -597,6 +628,7 @@ static void *answer_caller(void *arg)
 	long a;
 
 	lm_thread_register();
+	atomic_store(&c->tid, (int)syscall(SYS_gettid));
 	LM_CALL(c->ref, at_answer_fn, a);
 	atomic_store(&c->answer, a);
 	atomic_store(&c->done, 1);
@@ -611,6 +643,7 @@ static void test_suspend(void **st)
 	pthread_t ts, tw;
 	lm_module_info *mi;
 	size_t n;
+	int i;
 
 	AT_CHECK(lm_runtime_load(rt, v1, NULL));
 	AT_CHECK(lm_export_ref_lookup(&s.ref, rt, "mod_a", "slow",
@@ -631,7 +664,12 @@ static void test_suspend(void **st)
 
 	/* A new call waits, and runs the version published meanwhile. */
 	pthread_create(&tw, NULL, answer_caller, &w);
-	usleep(50000);
+	/* readiness: the caller has started its call and sleeps in it
+	 * (20 s at most: a hang guard) */
+	for (i = 0; i < 20000 && !(atomic_load(&w.tid) &&
+				   thread_sleeps(atomic_load(&w.tid))); i++)
+		usleep(1000);
+	assert_true(i < 20000);
 	assert_int_equal(atomic_load(&w.done), 0);
 	AT_CHECK(lm_runtime_stage(rt, v2, NULL, NULL));
 	AT_CHECK(lm_runtime_code_change(rt, "mod_a", LM_UP, "1"));
@@ -668,7 +706,10 @@ static void *nested_caller(void *arg)
 	atomic_store(&n->inside, 1);
 	while (!atomic_load(&n->go))
 		usleep(1000);
-	usleep(20000); /* the suspension has cleared the table by now */
+	/* readiness: the suspension has cleared the table (it then waits,
+	 * in its grace period, for this very section) */
+	while (table_of(n->ref))
+		usleep(1000);
 	LM_CALL(n->ref, at_answer_fn, a);
 	atomic_store(&n->answer, a);
 	urcu_memb_read_unlock();

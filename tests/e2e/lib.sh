@@ -20,6 +20,29 @@ fail() {
 	TEST_FAILED=1
 }
 
+# skip WHY: a check that cannot run here (a tool missing). Prints
+# "skip: WHY"; when LM_REQUIRE_ALL is set (CI, .ci/run), where everything
+# is installed, it is a failure instead: a skip is not a pass.
+skip() {
+	if [ -n "${LM_REQUIRE_ALL:-}" ]; then
+		fail "LM_REQUIRE_ALL is set and $*"
+	else
+		echo "skip: $*"
+	fi
+}
+
+# wait_file PATH WHAT: readiness, not a sleep: waits until PATH exists
+# (a module's or a helper's signal); 60 s at most, a hang guard, then
+# fails with "WHAT".
+wait_file() {
+	wf_n=0
+	until [ -e "$1" ]; do
+		wf_n=$((wf_n + 1))
+		[ $wf_n -lt 3000 ] || { fail "$2"; return 1; }
+		sleep 0.02
+	done
+}
+
 # run_test NAME: runs function NAME in a fresh directory $T.
 run_test() {
 	CURRENT=$1

@@ -297,20 +297,32 @@ t_socket_live_or_stale() {
 t_connection_cap() {
 	one
 	host
+	base=$(ls -l /proc/$HOST/fd | grep -c 'socket:')
 	i=0
 	while [ $i -lt 16 ]; do
 		# each holds its connection open, waiting for the rest of a body
-		(sleep 3 | curl -s -m 10 --unix-socket "$STATE/agent.sock" \
-			-X POST -T - -o /dev/null http://localhost/update-modules) &
+		# that ends when $T/.release appears (60 s at most)
+		( k=0; until [ -e "$T/.release" ] || [ $k -ge 1200 ]; do
+			sleep 0.05; k=$((k + 1)); done ) |
+			curl -s -m 90 --unix-socket "$STATE/agent.sock" -X POST \
+				-T - -o /dev/null http://localhost/update-modules &
 		i=$((i + 1))
 	done
-	sleep 1
+	# readiness: the node holds all 16 (its open sockets, counted in
+	# /proc, are the listeners and one per connection)
+	n=0
+	until [ "$(ls -l /proc/$HOST/fd 2>/dev/null | grep -c 'socket:')" -ge $((base + 16)) ]; do
+		n=$((n + 1))
+		[ $n -lt 3000 ] || { fail "the node never held 16 connections"; break; }
+		sleep 0.02
+	done
 	api GET /health
 	[ "$CODE" = 000 ] || fail "17th connection answered $CODE"
+	touch "$T/.release"
 	wait_for=0
 	until api GET /health && [ "$CODE" = 200 ]; do
 		wait_for=$((wait_for + 1))
-		[ $wait_for -lt 100 ] || { fail "node never served again"; break; }
+		[ $wait_for -lt 600 ] || { fail "node never served again"; break; }
 		sleep 0.1
 	done
 	host_stop
@@ -320,13 +332,17 @@ t_connection_cap() {
 t_busy() {
 	one -DMOD_CODE_CHANGE
 	host
-	mod mod_x.so mod_x 1.1.0 -DMOD_CC_SLEEP_MS=1500 -DMOD_ANSWER=2
-	curl -s -m 20 -o "$T/a.body" -w '%{http_code}' \
+	# code_change holds until $T/hold is removed; hold.in says the
+	# first update is inside it when the second one comes
+	: > "$T/hold"
+	mod mod_x.so mod_x 1.1.0 -DMOD_CC_HOLD="\"$T/hold\"" -DMOD_ANSWER=2
+	curl -s -m 90 -o "$T/a.body" -w '%{http_code}' \
 		--unix-socket "$STATE/agent.sock" \
 		http://localhost/update-modules/all > "$T/a.code" &
 	first=$!
-	sleep 0.3
+	wait_file "$T/hold.in" "the first update never reached code_change"
 	api GET /update-modules/all
+	rm -f "$T/hold"
 	wait $first
 	codes=$(printf '%s\n' "$CODE" "$(cat "$T/a.code")" | sort | paste -sd ' ')
 	[ "$codes" = "200 409" ] || fail "codes '$codes', want '200 409'"

@@ -308,7 +308,7 @@ t_keeps_booted() {
 
 # A node that answers anything but 200: no object is removed.
 t_node_not_answering_keeps_objects() {
-	command -v perl > /dev/null || { echo "skip: no perl"; return; }
+	command -v perl > /dev/null || { skip "no perl"; return; }
 	history 3
 	a1=$(blob 1 a.so)
 	host_kill

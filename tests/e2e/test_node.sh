@@ -354,27 +354,22 @@ t_brutal_purge_ends_pinned_task() {
 t_one_apply_at_a_time() {
 	one -DMOD_CODE_CHANGE
 	host --call mod_x
-	mod mod_x.so mod_x 1.1.0 -DMOD_CC_SLEEP_MS=1500 -DMOD_ANSWER=2
-	curl -s -m 20 -o "$T/first.body" -w '%{http_code}' \
+	# code_change holds until the test removes $T/hold: the first apply
+	# is provably inside it (hold.in) while the others are refused
+	: > "$T/hold"
+	mod mod_x.so mod_x 1.1.0 -DMOD_CC_HOLD="\"$T/hold\"" -DMOD_ANSWER=2
+	curl -s -m 90 -o "$T/first.body" -w '%{http_code}' \
 		--unix-socket "$STATE/agent.sock" \
 		http://localhost/update-modules/all > "$T/first.code" &
 	first=$!
-	# the first apply has begun (it logs its plan, then stages, checks
-	# and sits 1.5 s in code_change); the runtime's status is no witness:
-	# GET /modules waits for the runtime lock code_change holds
-	n=0
-	until grep -q 'low level script' "$T/host.err"; do
-		n=$((n + 1))
-		[ $n -lt 200 ] || { fail "the first apply never began"; break; }
-		sleep 0.02
-	done
-	sleep 0.3
+	wait_file "$T/hold.in" "the first apply never reached code_change"
 	api GET /update-modules/all
 	want_code 409 busy
 	api POST /plans/1/apply
 	want_code 409 busy
 	expect 1 lm update
 	has "another apply is running" "$OUT$ERR"
+	rm -f "$T/hold"
 	wait $first
 	[ "$(cat "$T/first.code")" = 200 ] || fail "first apply: $(cat "$T/first.code") $(cat "$T/first.body")"
 	want_loaded "release 2; mod_x 1.1.0"

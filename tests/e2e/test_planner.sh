@@ -349,10 +349,12 @@ t_ledger_locked() {
 	snapshot before
 	# the lock is held until the plan has given up, however slowly it
 	# runs (under valgrind, seconds)
+	# (readiness: sqlite3 touches .locked once it holds the lock)
 	( echo "BEGIN IMMEDIATE;"
+	  echo ".shell touch '$T/.locked'"
 	  while [ ! -e "$T/.unlock" ]; do sleep 0.1; done
 	  echo "COMMIT;" ) | sqlite3 "$STATE/ledger.db" &
-	sleep 0.5
+	wait_file "$T/.locked" "sqlite3 never took the lock"
 	expect 1 lm plan
 	touch "$T/.unlock"
 	has "locked" "$ERR"

@@ -6,7 +6,11 @@
  * every crasher kept in tests/fuzz/regress/<target>/: fast and
  * deterministic, where a fuzzing run is neither.
  *
- *   regress-TARGET DIR_OR_FILE...
+ *   regress-TARGET CORPUS [DIR_OR_FILE...]
+ *
+ * CORPUS (the seed corpus) must exist and hold at least one input, or the
+ * run fails (exit 2): an empty run proves nothing. The others (kept
+ * crashers) may not exist yet.
  *
  * A harness aborts on a bug, so getting to the end is passing; prints
  * "TARGET: N inputs" then.
@@ -98,7 +102,8 @@ static void run_dir(const char *dir)
 			free(path);
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), by_name);
+	if (n) /* qsort wants a non-NULL array even for none */
+		qsort(names, n, sizeof(*names), by_name);
 	for (i = 0; i < n; i++) {
 		run_file(names[i]);
 		free(names[i]);
@@ -113,7 +118,7 @@ int main(int argc, char **argv)
 	int i;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s DIR_OR_FILE...\n", argv[0]);
+		fprintf(stderr, "usage: %s CORPUS [DIR_OR_FILE...]\n", argv[0]);
 		return 2;
 	}
 	__sanitizer_set_death_callback(say_current);
@@ -121,12 +126,26 @@ int main(int argc, char **argv)
 	if (LLVMFuzzerInitialize)
 		LLVMFuzzerInitialize(&argc, &argv);
 	for (i = 1; i < argc; i++) {
-		if (stat(argv[i], &st) != 0)
-			continue; /* no crashers kept for this target yet */
+		size_t before = ninputs;
+
+		/* The first operand is the seed corpus: it must be there and
+		 * hold inputs, or the run proves nothing. Later ones (kept
+		 * crashers) may not exist yet. */
+		if (stat(argv[i], &st) != 0) {
+			if (i > 1)
+				continue; /* no crashers kept for this target yet */
+			perror(argv[i]);
+			return 2;
+		}
 		if (S_ISDIR(st.st_mode))
 			run_dir(argv[i]);
 		else
 			run_file(argv[i]);
+		if (i == 1 && ninputs == before) {
+			fprintf(stderr, "%s: no inputs (an empty corpus "
+				"proves nothing)\n", argv[i]);
+			return 2;
+		}
 	}
 	printf("%s: %zu inputs\n", name ? name + 1 : argv[0], ninputs);
 	return 0;

@@ -14,15 +14,25 @@
  *                                           MOD_CODE_CHANGE)
  *   -DMOD_CC_SLEEP_MS=500                   code_change sleeps that long
  *                                           first (implies MOD_CODE_CHANGE)
+ *   -DMOD_CC_HOLD='"/path/hold"'           code_change creates
+ *                                           /path/hold.in on entry, then
+ *                                           waits while /path/hold exists
+ *                                           (60 s at most: a hang guard);
+ *                                           a test's readiness signal
+ *                                           (implies MOD_CODE_CHANGE)
  */
-#if defined(MOD_CC_SLEEP_MS)
+#if defined(MOD_CC_SLEEP_MS) || defined(MOD_CC_HOLD)
 #define _POSIX_C_SOURCE 200809L
 #include <time.h>
 #endif
+#ifdef MOD_CC_HOLD
+#include <fcntl.h>
+#include <unistd.h>
+#endif
 #include <livemod/module.h>
 
-#if (defined(MOD_CC_FAIL) || defined(MOD_CC_SLEEP_MS)) && \
-	!defined(MOD_CODE_CHANGE)
+#if (defined(MOD_CC_FAIL) || defined(MOD_CC_SLEEP_MS) || \
+     defined(MOD_CC_HOLD)) && !defined(MOD_CODE_CHANGE)
 #define MOD_CODE_CHANGE
 #endif
 
@@ -63,6 +73,18 @@ static int code_change(lm_change_mode mode, const char *vsn, void *old_state,
 
 		while (nanosleep(&ts, &ts) != 0)
 			;
+	}
+#endif
+#ifdef MOD_CC_HOLD
+	{
+		struct timespec ts = { 0, 10 * 1000000L };
+		int fd = open(MOD_CC_HOLD ".in", O_WRONLY | O_CREAT, 0644);
+		int n;
+
+		if (fd >= 0)
+			close(fd);
+		for (n = 0; n < 6000 && access(MOD_CC_HOLD, F_OK) == 0; n++)
+			nanosleep(&ts, NULL);
 	}
 #endif
 	*new_state = &state_value;

@@ -409,7 +409,10 @@ static void test_lock_contention(void **state)
 	assert_error(lm_ledger_begin(f->l), LM_EBUSY, f->path,
 		     "ledger is locked by another writer (waited 200 ms)");
 	ms = elapsed_ms(&t0);
-	assert_true(ms >= 150 && ms < 3000);
+	/* It waited (the error says 200 ms; a wait cannot come out shorter
+	 * under load) and it ended: 60 s is a hang guard, not a timing. */
+	assert_true(ms >= 150);
+	assert_true(ms < 60000);
 	/* A write outside a transaction waits and fails the same way. */
 	assert_error(lm_ledger_node_create(f->l, &id, "h", NULL, "/l"),
 		     LM_EBUSY, f->path, "locked");
@@ -1085,8 +1088,8 @@ static void test_stat_cache_large(void **state)
 	assert_int_equal(idx.n, N);
 	assert_partial_of(idx.v[N - 1].desc, s.v[N - 1].desc);
 	assert_int_equal(idx.v[N - 1].desc->ndeps, 1);
-	/* Generous: a slow shared CI box, -O0, sanitizers. */
-	assert_true(ms < 2000);
+	/* A hang guard only, not a timing (make bench measures it). */
+	assert_true(ms < 60000);
 	lm_stat_entries_free(out, n);
 	lm_modset_clear(&idx);
 	lm_modset_clear(&s);
