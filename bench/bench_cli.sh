@@ -28,7 +28,7 @@ T="$B/bench/cli_time"
 LM=${LIVEMOD:-$B/livemod} # LIVEMOD: another build, to compare
 W=$(mktemp -d /tmp/lmbenchc.XXXXXX)
 HOST=""
-trap 'kill $HOST 2>/dev/null; wait 2>/dev/null; rm -rf "$W"' EXIT
+trap 'if [ -n "$HOST" ]; then kill $HOST 2>/dev/null; wait 2>/dev/null; fi; rm -rf "$W"' EXIT
 CC=${CC:-cc}
 
 # one module, two versions, a node on v1
