@@ -16,7 +16,7 @@
 
 /* See LM__TSAN_RELEASE in agent.h; defined in every build so that a TSan
  * host links against a normal agent library. */
-char lm__tsan_grace;
+LM_EXTERN(char) lm__tsan_grace;
 
 /* How long a call spins on a suspended module before it sleeps. A swap
  * is a grace period and a pointer store; on a VM the grace period's IPIs

@@ -80,8 +80,11 @@ int lm_pin_acquire(lm_pin **out, lm_runtime *rt, const char *module,
 
 int lm_pin_refresh(lm_pin *p)
 {
-	struct lm_module *mod = p->mod;
+	struct lm_module *mod;
 	int moved = 0;
+
+	assert(p);
+	mod = p->mod;
 
 	pthread_mutex_lock(&mod->mu);
 	if (mod->published && mod->published != p->ver) {

@@ -458,6 +458,7 @@ static void reap(lm_runtime *rt)
 
 void lm_runtime_reap(lm_runtime *rt)
 {
+	assert(rt);
 	lm__reaper_kick(rt);
 }
 

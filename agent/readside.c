@@ -18,6 +18,8 @@
  */
 #include "internal.h"
 
+#include <assert.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -37,7 +39,7 @@ void __tsan_acquire(void *addr);
  * agent with the test's flags) still defines the memb registration */
 #undef lm_thread_register
 
-__thread unsigned lm__qsbr_depth __attribute__((tls_model("initial-exec")));
+LM_EXTERN(__thread unsigned) lm__qsbr_depth __attribute__((tls_model("initial-exec")));
 
 /* The calling thread's flavour: the slow path leaves a section its way. */
 static __thread bool thread_qsbr;
@@ -138,6 +140,7 @@ static __thread bool rt_offline;
 
 void lm__rt_lock(lm_runtime *rt)
 {
+	assert(rt); /* every public writer enters here */
 	if (thread_qsbr && urcu_qsbr_read_ongoing()) {
 		urcu_qsbr_thread_offline();
 		rt_offline = true;

@@ -9,10 +9,13 @@
  * with compiler atomics so TSan sees it).
  */
 #include "internal.h"
+#include "runtime_node.h"
 
 #include <assert.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <cjson/cJSON.h>
 
 /* Runs `body` with rt->mu held; each primitive is one such section. */
 
@@ -66,13 +69,34 @@ static int stage_locked(struct lm_module **out, lm_runtime *rt,
 	return 0;
 }
 
-int lm_runtime_stage(lm_runtime *rt, const char *path, const char *oid,
-		     const struct lm_descriptor *expected)
+int lm__runtime_stage_desc(lm_runtime *rt, const char *path, const char *oid,
+			   const lm_descriptor *expected)
 {
 	struct lm_module *mod;
 	int rc;
 
 	WITH_RT(rt, rc = stage_locked(&mod, rt, path, oid, expected));
+	return rc;
+}
+
+int lm_runtime_stage(lm_runtime *rt, const char *path, const char *oid,
+		     const char *expected_json)
+{
+	lm_descriptor *expected = NULL;
+	cJSON *json;
+	int rc;
+
+	assert(rt && path);
+	if (!expected_json)
+		return lm__runtime_stage_desc(rt, path, oid, NULL);
+	if (!(json = cJSON_Parse(expected_json)))
+		return lm_error_set(LM_EINVAL, "%s: expected descriptor: "
+				    "not JSON", path);
+	rc = lm_descriptor_from_json(&expected, json, "expected descriptor");
+	cJSON_Delete(json);
+	if (rc == 0)
+		rc = lm__runtime_stage_desc(rt, path, oid, expected);
+	lm_descriptor_free(expected);
 	return rc;
 }
 

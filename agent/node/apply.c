@@ -46,6 +46,7 @@
 
 #include "error.h"
 #include "node_internal.h"
+#include "runtime_node.h"
 #include "objects.h"
 #include "plan.h"
 #include "planning.h"
@@ -187,7 +188,7 @@ static int stage_module(run *r, lm_store **store, const char *name)
 		return push_name(&r->staged, &r->nstaged, name);
 	if ((rc = object_path(&path, r, store, pm->new_side->oid)) < 0)
 		return lm_error_wrap("%s", name);
-	rc = lm_runtime_stage(r->n->rt, path, pm->new_side->oid,
+	rc = lm__runtime_stage_desc(r->n->rt, path, pm->new_side->oid,
 			      pm->new_side->desc);
 	free(path);
 	if (rc < 0)
@@ -982,6 +983,7 @@ int lm_node_apply(lm_node *n, int64_t plan_id, const char *expected_json,
 {
 	int rc;
 
+	assert(n && res);
 	*res = NULL;
 	if ((rc = apply_enter(n)) < 0)
 		return rc;
@@ -1169,6 +1171,7 @@ int lm_node_update(lm_node *n, const char *const *modules, size_t nmod,
 {
 	plan_args a = { modules, nmod, 0, 0, NULL, { 0 }, NULL };
 
+	assert(n && res && (modules || nmod == 0));
 	return plan_and_apply(n, plan_update, &a, flags, res);
 }
 
@@ -1177,5 +1180,6 @@ int lm_node_rollback(lm_node *n, int64_t to, unsigned flags,
 {
 	plan_args a = { NULL, 0, to, 0, NULL, { 0 }, NULL };
 
+	assert(n && res);
 	return plan_and_apply(n, plan_rollback, &a, flags, res);
 }

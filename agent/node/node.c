@@ -11,6 +11,7 @@
  * release becomes current again. A release that cannot boot is recorded
  * boot_failed and the node boots the last release that booted on it.
  */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include "fsutil.h"
 #include "history.h"
 #include "node_internal.h"
+#include "runtime_node.h"
 #include "objects.h"
 #include "script.h"
 #include "store.h"
@@ -97,7 +99,7 @@ static int boot_module(lm_node *n, lm_store *store, const lm_modinfo *m)
 	if ((rc = lm_objects_extract(&path, n->state_dir, store, n->rt,
 				     m->oid)) < 0)
 		return lm_error_wrap("boot: module %s", m->desc->name);
-	rc = lm_runtime_stage(n->rt, path, m->oid, m->desc);
+	rc = lm__runtime_stage_desc(n->rt, path, m->oid, m->desc);
 	if (rc == 0 && (rc = lm_runtime_init_module(n->rt, m->desc->name)) == 0)
 		rc = lm_runtime_publish(n->rt, m->desc->name);
 	if (rc < 0) {
@@ -353,6 +355,7 @@ void lm_node_stop(lm_node *n)
 
 lm_runtime *lm_node_runtime(lm_node *n)
 {
+	assert(n);
 	return n->rt;
 }
 
@@ -360,6 +363,7 @@ int64_t lm_node_release(lm_node *n)
 {
 	int64_t r;
 
+	assert(n);
 	pthread_mutex_lock(&n->ledger_mu);
 	r = n->info.current_release;
 	pthread_mutex_unlock(&n->ledger_mu);
@@ -373,6 +377,7 @@ int64_t lm_node_permanent_release(lm_node *n)
 	lm_node_info info = { 0 };
 	int64_t r;
 
+	assert(n);
 	pthread_mutex_lock(&n->ledger_mu);
 	r = lm_ledger_node_get(n->ledger, &info) == 0
 		    ? info.permanent_release
@@ -384,6 +389,7 @@ int64_t lm_node_permanent_release(lm_node *n)
 
 int64_t lm_node_fallback(lm_node *n, const char **reason)
 {
+	assert(n);
 	if (reason)
 		*reason = n->fallback_reason;
 	return n->fallback_from;

@@ -11,6 +11,7 @@
 #include "error.h"
 #include "fsutil.h"
 #include "node_internal.h"
+#include "runtime_node.h"
 #include "objects.h"
 #include "store.h"
 
@@ -36,7 +37,7 @@ static int stage_item(lm_preload *pre, lm_store **store, lm_preload_item *it)
 		rc = lm_objects_extract(&path, n->state_dir, *store, n->rt,
 					it->oid);
 	if (rc >= 0)
-		rc = lm_runtime_stage(n->rt, path, it->oid, it->desc);
+		rc = lm__runtime_stage_desc(n->rt, path, it->oid, it->desc);
 	free(path);
 	return rc;
 }

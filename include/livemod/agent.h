@@ -61,22 +61,21 @@ extern "C" {
 typedef struct lm_runtime lm_runtime;
 typedef struct lm_export_ref lm_export_ref;
 typedef struct lm_pin lm_pin;
-struct lm_descriptor; /* lib/descriptor.h: the planned descriptor */
 
 /* Most export refs one module can have distinct names for. */
 #define LM_AGENT_SLOTS_MAX 128
 
 /* ---- runtime -------------------------------------------------------- */
 
-int lm_runtime_new(lm_runtime **out);
+LM_EXTERN(int) lm_runtime_new(lm_runtime **out);
 /* Unloads every module (terminating its state). Every pin must have been
- * released and every export ref freed. */
-void lm_runtime_free(lm_runtime *rt);
+ * released and every export ref freed. NULL is a no-op. */
+LM_EXTERN(void) lm_runtime_free(lm_runtime *rt);
 
 /* How long a brutal purge waits for the pinning tasks to let go before it
  * gives up with LM_EBUSY (the versions stay marked and are retired when
  * the last pin drops). Default 5000 ms. */
-void lm_runtime_set_brutal_timeout(lm_runtime *rt, unsigned ms);
+LM_EXTERN(void) lm_runtime_set_brutal_timeout(lm_runtime *rt, unsigned ms);
 
 /* What a brutal-purge callback learns about one pin it must end. */
 typedef struct lm_pin_victim {
@@ -91,14 +90,14 @@ typedef struct lm_pin_victim {
  * socket, ...) and return; the task then releases or refreshes its pin.
  * The callback must not call any lm_* function. */
 typedef void (*lm_brutal_purge_fn)(void *ctx, const lm_pin_victim *victim);
-void lm_runtime_on_brutal_purge(lm_runtime *rt, lm_brutal_purge_fn fn,
+LM_EXTERN(void) lm_runtime_on_brutal_purge(lm_runtime *rt, lm_brutal_purge_fn fn,
 				void *ctx);
 
 /* Warnings (an object that stayed mapped after dlclose, a module built
  * with STB_GNU_UNIQUE symbols, ...). Default: one line on stderr. May be
  * called from the runtime's reaper thread. */
 typedef void (*lm_warning_fn)(void *ctx, const char *message);
-void lm_runtime_on_warning(lm_runtime *rt, lm_warning_fn fn, void *ctx);
+LM_EXTERN(void) lm_runtime_on_warning(lm_runtime *rt, lm_warning_fn fn, void *ctx);
 
 /* ---- threads -------------------------------------------------------- */
 
@@ -123,12 +122,12 @@ void lm_runtime_on_warning(lm_runtime *rt, lm_warning_fn fn, void *ctx);
  * the flavours that have readers. A pointer a module returns is good
  * during the call only, in both.
  */
-void lm_thread_register(void);
-void lm_thread_register_qsbr(void);
-void lm_thread_unregister(void);
-void lm_quiescent(void);
-void lm_thread_offline(void);
-void lm_thread_online(void);
+LM_EXTERN(void) lm_thread_register(void);
+LM_EXTERN(void) lm_thread_register_qsbr(void);
+LM_EXTERN(void) lm_thread_unregister(void);
+LM_EXTERN(void) lm_quiescent(void);
+LM_EXTERN(void) lm_thread_offline(void);
+LM_EXTERN(void) lm_thread_online(void);
 #ifdef LM_AGENT_QSBR
 #define lm_thread_register() lm_thread_register_qsbr()
 #endif
@@ -138,26 +137,28 @@ void lm_thread_online(void);
 /*
  * Loads the object at `path` as the next version of the module it
  * declares: dlopen(RTLD_NOW|RTLD_LOCAL), descriptor checked, compared with
- * `expected` when not NULL (the planned descriptor; a mismatch names the
- * module and field), every export the host holds a ref to checked for
- * presence and signature. Nothing is published. `oid` may be NULL.
- * Errors: LM_EINVAL, LM_ENODESC, LM_ECHECK (mismatch, signature change),
+ * `expected_json` when not NULL (the planned descriptor, as the plan
+ * carries it: the "descriptor" object of docs/plan-format.md; a mismatch
+ * names the module and field), every export the host holds a ref to
+ * checked for presence and signature. Nothing is published. `oid` may be
+ * NULL. Errors: LM_EINVAL (also an `expected_json` that is not a
+ * descriptor), LM_ENODESC, LM_ECHECK (mismatch, signature change),
  * LM_EBUSY (module already has a staged version, or the path is loaded).
  */
-int lm_runtime_stage(lm_runtime *rt, const char *path, const char *oid,
-		     const struct lm_descriptor *expected);
+LM_EXTERN(int) lm_runtime_stage(lm_runtime *rt, const char *path, const char *oid,
+		     const char *expected_json);
 
 /* Unloads the staged version of `module` (terminating any state an init
  * or code_change made for it). */
-int lm_runtime_unstage(lm_runtime *rt, const char *module);
+LM_EXTERN(int) lm_runtime_unstage(lm_runtime *rt, const char *module);
 
 /* New calls (short and pinned) to any version of `module` wait until
  * lm_runtime_resume; returns once the in-flight ones have drained. A call
  * made from inside another module call (nested) does not wait — the
  * grace period the suspension waits for would wait for it — and runs the
  * published version (docs/host-guide.md, "Nested calls"). */
-int lm_runtime_suspend(lm_runtime *rt, const char *module);
-int lm_runtime_resume(lm_runtime *rt, const char *module);
+LM_EXTERN(int) lm_runtime_suspend(lm_runtime *rt, const char *module);
+LM_EXTERN(int) lm_runtime_resume(lm_runtime *rt, const char *module);
 
 /* lm_runtime_suspend of each module, in order, sharing one grace period:
  * every module's new calls wait from the moment it is marked, and the
@@ -165,7 +166,7 @@ int lm_runtime_resume(lm_runtime *rt, const char *module);
  * grace period costs an IPI to every CPU running the process: one for
  * the plan, not one per module). All or nothing: when one of them cannot
  * be suspended, the ones before it are resumed and the error names it. */
-int lm_runtime_suspend_many(lm_runtime *rt, const char *const *modules,
+LM_EXTERN(int) lm_runtime_suspend_many(lm_runtime *rt, const char *const *modules,
 			    size_t n);
 
 /*
@@ -176,19 +177,19 @@ int lm_runtime_suspend_many(lm_runtime *rt, const char *const *modules,
  * `extra` may be NULL (""). A non-zero return is LM_EEVAL: nothing is
  * published and the current version keeps its state.
  */
-int lm_runtime_code_change(lm_runtime *rt, const char *module,
+LM_EXTERN(int) lm_runtime_code_change(lm_runtime *rt, const char *module,
 			   lm_change_mode mode, const char *extra);
 
 /* Calls the staged version's init (module with no published version);
  * non-zero is LM_EEVAL. */
-int lm_runtime_init_module(lm_runtime *rt, const char *module);
+LM_EXTERN(int) lm_runtime_init_module(lm_runtime *rt, const char *module);
 
 /* Makes the staged version current (one atomic pointer store); the
  * replaced version joins the old versions awaiting purge. A staged
  * version that neither init nor code_change gave a state takes the
  * current one's over (OTP's load_module): its init is called with *state
  * preset to adopt it; non-zero is LM_EEVAL and nothing is published. */
-int lm_runtime_publish(lm_runtime *rt, const char *module);
+LM_EXTERN(int) lm_runtime_publish(lm_runtime *rt, const char *module);
 
 /* Hands the current version's state to the staged version now, through
  * its init with *state preset (the adopt call publish would otherwise
@@ -196,11 +197,11 @@ int lm_runtime_publish(lm_runtime *rt, const char *module);
  * interpreter adopts every load_module before publishing any. A no-op
  * when the staged version has a state already, or there is none to take.
  * A refusing init is LM_EEVAL; nothing is published. */
-int lm_runtime_adopt(lm_runtime *rt, const char *module);
+LM_EXTERN(int) lm_runtime_adopt(lm_runtime *rt, const char *module);
 
 /* Boot convenience: stage, init (when defined), publish a module that has
  * no published version yet. */
-int lm_runtime_load(lm_runtime *rt, const char *path, const char *oid);
+LM_EXTERN(int) lm_runtime_load(lm_runtime *rt, const char *path, const char *oid);
 
 /* Purge flags. */
 #define LM_PURGE_DEFER 1u /* soft: retire pinned versions when the last pin
@@ -219,14 +220,14 @@ int lm_runtime_load(lm_runtime *rt, const char *path, const char *oid);
 /* Starts a reaper round now: every retiring version with no pin left is
  * unloaded, on the reaper thread. The node calls it once eval has
  * answered, so that the unload does not compete with the apply. */
-void lm_runtime_reap(lm_runtime *rt);
+LM_EXTERN(void) lm_runtime_reap(lm_runtime *rt);
 
 /* Called by the reaper after each round that unloaded versions: how many,
  * and how long the round took (grace period, barrier, dlclose, unmap
  * check), in microseconds. May be NULL. Runs on the reaper thread with no
  * lock of the runtime held; it must not call a swap primitive. */
 typedef void (*lm_reaped_fn)(void *ctx, size_t versions, long us);
-void lm_runtime_on_reaped(lm_runtime *rt, lm_reaped_fn fn, void *ctx);
+LM_EXTERN(void) lm_runtime_on_reaped(lm_runtime *rt, lm_reaped_fn fn, void *ctx);
 
 /*
  * Purges the old versions of `module`:
@@ -238,24 +239,24 @@ void lm_runtime_on_reaped(lm_runtime *rt, lm_reaped_fn fn, void *ctx);
  * Unloading waits for in-flight calls and call_rcu callbacks, dlcloses,
  * and verifies the object left memory (a warning says why when not).
  */
-int lm_runtime_purge(lm_runtime *rt, const char *module, lm_purge_mode mode,
+LM_EXTERN(int) lm_runtime_purge(lm_runtime *rt, const char *module, lm_purge_mode mode,
 		     unsigned flags);
 
 /* The check a purge would pass, changing nothing: LM_EBUSY when a soft
  * purge would fail, or a brutal one has pins and no callback. */
-int lm_runtime_check_purge(lm_runtime *rt, const char *module,
+LM_EXTERN(int) lm_runtime_check_purge(lm_runtime *rt, const char *module,
 			   lm_purge_mode mode);
 
 /* Unpublishes `module` and purges every version as lm_runtime_purge does
  * (its states are terminated). Refused with LM_EBUSY while the host holds
  * export refs into it, or while staged or suspended. */
-int lm_runtime_remove(lm_runtime *rt, const char *module, lm_purge_mode mode,
+LM_EXTERN(int) lm_runtime_remove(lm_runtime *rt, const char *module, lm_purge_mode mode,
 		      unsigned flags);
 
 /* The check a removal would pass, changing nothing: the same refusals as
  * lm_runtime_remove (export refs held, pins a soft purge or a missing
  * brutal-purge callback cannot end), LM_EBUSY naming what holds it. */
-int lm_runtime_check_remove(lm_runtime *rt, const char *module,
+LM_EXTERN(int) lm_runtime_check_remove(lm_runtime *rt, const char *module,
 			    lm_purge_mode mode);
 
 /* One purge (or removal) of lm_runtime_purge_batch. */
@@ -276,12 +277,12 @@ typedef struct lm_purge_op {
  * verify the unmaps, instead of one of each per module. Returns 0, or the
  * first failing op's code (every op has its own rc and error).
  */
-int lm_runtime_purge_batch(lm_runtime *rt, lm_purge_op *ops, size_t n);
+LM_EXTERN(int) lm_runtime_purge_batch(lm_runtime *rt, lm_purge_op *ops, size_t n);
 
 /* 1 when some version (current, staged or old) of any module was loaded
  * from the file at `path` (same device and inode), else 0: the file can
  * not be dlopen'ed as a new version while it is. */
-int lm_runtime_file_loaded(lm_runtime *rt, const char *path);
+LM_EXTERN(int) lm_runtime_file_loaded(lm_runtime *rt, const char *path);
 
 /* ---- introspection --------------------------------------------------- */
 
@@ -303,8 +304,9 @@ typedef struct lm_module_info {
 } lm_module_info;
 
 /* A snapshot of every module, sorted by name. */
-int lm_runtime_modules(lm_module_info **out, size_t *n, lm_runtime *rt);
-void lm_module_info_free(lm_module_info *v, size_t n);
+LM_EXTERN(int) lm_runtime_modules(lm_module_info **out, size_t *n, lm_runtime *rt);
+/* Frees what lm_runtime_modules gave (`n` entries); NULL is a no-op. */
+LM_EXTERN(void) lm_module_info_free(lm_module_info *v, size_t n);
 
 /* ---- export refs and short calls ------------------------------------- */
 
@@ -315,10 +317,11 @@ void lm_module_info_free(lm_module_info *v, size_t n);
  * LM_ENOTFOUND (module or export), LM_ECHECK (signature differs, in the
  * current version or in any version still pinned).
  */
-int lm_export_ref_lookup(lm_export_ref **out, lm_runtime *rt,
+LM_EXTERN(int) lm_export_ref_lookup(lm_export_ref **out, lm_runtime *rt,
 			 const char *module, const char *name,
 			 const char *signature);
-void lm_export_ref_free(lm_export_ref *ref);
+/* NULL is a no-op. */
+LM_EXTERN(void) lm_export_ref_free(lm_export_ref *ref);
 
 /* The text of a type, as LM_EXPORT records it. */
 #define LM_SIG(...) #__VA_ARGS__
@@ -350,14 +353,15 @@ void lm_export_ref_free(lm_export_ref *ref);
 /* Pins the current version of `module` for a long-lived task; `task` is
  * the host's cookie handed to the brutal-purge callback. A pin belongs to
  * one thread at a time. */
-int lm_pin_acquire(lm_pin **out, lm_runtime *rt, const char *module,
+LM_EXTERN(int) lm_pin_acquire(lm_pin **out, lm_runtime *rt, const char *module,
 		   void *task);
 /* Moves the pin to the newest version (at a safe point of the task);
  * returns 1 when it moved, 0 when already newest. */
-int lm_pin_refresh(lm_pin *pin);
-void lm_pin_release(lm_pin *pin);
+LM_EXTERN(int) lm_pin_refresh(lm_pin *pin);
+/* Drops the pin (its version may then retire); NULL is a no-op. */
+LM_EXTERN(void) lm_pin_release(lm_pin *pin);
 /* The version the pin holds. */
-const char *lm_pin_vsn(const lm_pin *pin);
+LM_EXTERN(const char *) lm_pin_vsn(const lm_pin *pin);
 
 /* LM_PIN_CALL(pin, ref, type, ret, args...): as LM_CALL, through the
  * pinned version (`ref` names the export; it must be of the pin's
@@ -401,14 +405,14 @@ struct lm__pinhead {
 
 /* Slow path: leaves the read-side section, waits for resume, re-enters;
  * returns the table to call through. */
-lm__fn *lm__call_wait(struct lm__hot *hot);
+LM_EXTERN(lm__fn *) lm__call_wait(struct lm__hot *hot);
 
 #ifdef LM__TSAN
 /* liburcu is not TSan-instrumented, so TSan cannot see that a grace
  * period orders a reader's accesses before the reclaimer's. Each reader
  * releases on this address when it leaves its section; the agent acquires
  * it after every synchronize_rcu. */
-extern char lm__tsan_grace;
+extern LM_EXTERN(char) lm__tsan_grace;
 void __tsan_release(void *addr);
 #define LM__TSAN_RELEASE() __tsan_release(&lm__tsan_grace)
 #else
@@ -418,7 +422,7 @@ void __tsan_release(void *addr);
 /* The read side's entry and exit: memb's section, or (LM_AGENT_QSBR) a
  * depth count the slow path reads to tell a nested call. */
 #ifdef LM_AGENT_QSBR
-extern __thread unsigned lm__qsbr_depth
+extern LM_EXTERN(__thread unsigned) lm__qsbr_depth
 	__attribute__((tls_model("initial-exec")));
 #define LM__READ_LOCK() \
 	(lm__qsbr_depth++, __atomic_signal_fence(__ATOMIC_SEQ_CST))

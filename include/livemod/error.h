@@ -1,13 +1,17 @@
 /*
  * error.h - livemod's error codes and the last-error message.
  *
- * Every lm_* call that can fail returns an int: 0 on success, a negative
- * LM_E* code on failure, with a message for a person kept per thread until
- * the next failure (as libgit2's git_error_last). Messages name the file,
- * field or module at fault.
+ * Public arguments are checked with assert() at entry (a NULL runtime,
+ * node or out-param is a bug in the caller, as in SQLite); a `_free`
+ * says whether it takes NULL. Every lm_* call that can fail returns an
+ * int: 0 on success, a negative LM_E* code on failure, with a message for
+ * a person kept per thread until the next failure (as libgit2's
+ * git_error_last). Messages name the file, field or module at fault.
  */
 #ifndef LIVEMOD_ERROR_H
 #define LIVEMOD_ERROR_H
+
+#include <livemod/common.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -28,10 +32,10 @@ enum {
 };
 
 /* The last message of this thread, or "" when none. Never NULL. */
-const char *lm_error_last(void);
+LM_EXTERN(const char *) lm_error_last(void);
 
 /* The last code of this thread, LM_OK when none. */
-int lm_error_code(void);
+LM_EXTERN(int) lm_error_code(void);
 
 #ifdef __cplusplus
 }

@@ -72,28 +72,28 @@ typedef struct lm_node_options {
  * recorded 'boot_failed' with the reason, and the node boots the last
  * release that booted on it instead (lm_node_fallback; the node's log,
  * GET /health, `livemod status` and `history` say so). */
-int lm_node_start(lm_node **out, const lm_node_options *opts);
+LM_EXTERN(int) lm_node_start(lm_node **out, const lm_node_options *opts);
 
 /* Stops serving and unloads every module. Every export ref and pin the
- * host holds must have been released. */
-void lm_node_stop(lm_node *node);
+ * host holds must have been released. NULL is a no-op. */
+LM_EXTERN(void) lm_node_stop(lm_node *node);
 
 /* The runtime to resolve exports, call and pin through. */
-lm_runtime *lm_node_runtime(lm_node *node);
+LM_EXTERN(lm_runtime *) lm_node_runtime(lm_node *node);
 
 /* The node's current release (ledger id). */
-int64_t lm_node_release(lm_node *node);
+LM_EXTERN(int64_t) lm_node_release(lm_node *node);
 
 /* The release the node boots on a restart (ledger id). */
-int64_t lm_node_permanent_release(lm_node *node);
+LM_EXTERN(int64_t) lm_node_permanent_release(lm_node *node);
 
 /* When the node booted a fallback release: the release that failed to
  * boot (and *reason, owned by the node, why); else 0. */
-int64_t lm_node_fallback(lm_node *node, const char **reason);
+LM_EXTERN(int64_t) lm_node_fallback(lm_node *node, const char **reason);
 
 /* The TCP port the control API listens on (after start with
  * http_listen "127.0.0.1:0"), or 0. */
-int lm_node_http_port(lm_node *node);
+LM_EXTERN(int) lm_node_http_port(lm_node *node);
 
 /* What an apply returns: check and eval as OTP prints them, and JSON. */
 typedef struct lm_apply_result {
@@ -124,13 +124,13 @@ enum {
  * changed) or LM_EEVAL (eval failed, the old versions stay published).
  * *res is filled in every case but the first three (NULL then).
  */
-int lm_node_apply(lm_node *node, int64_t plan_id, const char *expected_json,
+LM_EXTERN(int) lm_node_apply(lm_node *node, int64_t plan_id, const char *expected_json,
 		  unsigned flags, lm_apply_result **res);
 
 /* Plans (and records) the modified modules — all when n is 0 — and
  * applies the plan. A libdir that matches the current release gives
  * status 0 with an empty result ("nothing to update"). */
-int lm_node_update(lm_node *node, const char *const *modules, size_t n,
+LM_EXTERN(int) lm_node_update(lm_node *node, const char *const *modules, size_t n,
 		   unsigned flags, lm_apply_result **res);
 
 /* Plans (and records) the way back to release `to` — 0 for the release
@@ -138,10 +138,11 @@ int lm_node_update(lm_node *node, const char *const *modules, size_t n,
  * applies it (docs/history.md). Refused before anything runs:
  * LM_ENOTFOUND (no such release), LM_EINVAL (the node is on it, or has
  * no earlier release), LM_EBUSY. */
-int lm_node_rollback(lm_node *node, int64_t to, unsigned flags,
+LM_EXTERN(int) lm_node_rollback(lm_node *node, int64_t to, unsigned flags,
 		     lm_apply_result **res);
 
-void lm_apply_result_free(lm_apply_result *r);
+/* Frees a result lm_node_apply, _update or _rollback gave; NULL is a no-op. */
+LM_EXTERN(void) lm_apply_result_free(lm_apply_result *r);
 
 #ifdef __cplusplus
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <cjson/cJSON.h>
 
 #include "agenttest.h"
 #include "descriptor.h"
@@ -205,25 +206,49 @@ static void test_signature_mismatch(void **st)
 	assert_false(at_mapped(sig_change));
 }
 
+/* The planned descriptor as JSON text, as a plan carries it. */
+static char *at_desc_json(const lm_descriptor *d)
+{
+	cJSON *j = lm_descriptor_to_json(d);
+	char *s = j ? cJSON_PrintUnformatted(j) : NULL;
+
+	assert_non_null(s);
+	cJSON_Delete(j);
+	return s;
+}
+
 static void test_expected_mismatch(void **st)
 {
 	lm_runtime *rt = *st;
 	lm_descriptor *d;
+	char *json;
 
 	AT_CHECK(lm_runtime_load(rt, v1, NULL));
 	AT_CHECK(lm_descriptor_read_file(&d, v2));
 	/* in place: the vsn lives in the descriptor's block, same length */
 	assert_int_equal(strlen(d->vsn), strlen("2.0.1"));
 	strcpy(d->vsn, "2.0.1");
-	assert_int_equal(lm_runtime_stage(rt, v2, NULL, d), LM_ECHECK);
+	json = at_desc_json(d);
+	assert_int_equal(lm_runtime_stage(rt, v2, NULL, json), LM_ECHECK);
 	assert_non_null(strstr(lm_error_last(), "mod_a"));
 	assert_non_null(strstr(lm_error_last(), "vsn"));
 	assert_false(at_mapped(v2));
 	lm_descriptor_free(d);
+	free(json);
+
+	/* Text that is not a descriptor is refused before anything opens. */
+	assert_int_equal(lm_runtime_stage(rt, v2, NULL, "{\"name\""), LM_EINVAL);
+	assert_non_null(strstr(lm_error_last(), "not JSON"));
+	assert_int_equal(lm_runtime_stage(rt, v2, NULL, "{\"name\":\"mod_a\"}"),
+			 LM_EINVAL);
+	assert_non_null(strstr(lm_error_last(), "vsn"));
+	assert_false(at_mapped(v2));
 
 	AT_CHECK(lm_descriptor_read_file(&d, v2));
-	assert_int_equal(lm_runtime_stage(rt, v2, NULL, d), 0);
+	json = at_desc_json(d);
+	assert_int_equal(lm_runtime_stage(rt, v2, NULL, json), 0);
 	lm_descriptor_free(d);
+	free(json);
 	AT_CHECK(lm_runtime_unstage(rt, "mod_a"));
 }
 

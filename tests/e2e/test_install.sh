@@ -4,7 +4,8 @@
 # links of the installed agent), livemod.mk and the post-install hook in a
 # host project written here, outside the tree (init, plan, nothing to do,
 # staged install, bad module, LIVEMOD_APPLY=1 with and without a node),
-# the man pages and the bash completion.
+# the man pages and the bash completion, and that the shared library
+# exports exactly the public API.
 #
 # `make install` builds into $B, by default the folder of $LIVEMOD (so
 # `LIVEMOD=$PWD/build-x/livemod sh tests/e2e/test_install.sh` uses
@@ -322,7 +323,40 @@ t_completion() {
 	fi
 }
 
+# t_exports: the installed shared library exports exactly the functions
+# (and the two fast-path variables) the installed headers declare with
+# LM_EXTERN: its internals (ledger, store, descriptor codecs) are not ABI.
+# The declared set comes from the compiler (-aux-info lists every
+# prototype a translation unit sees, with the header it came from).
+t_exports() {
+	printf '#include <livemod/node.h>\n' > pub.c
+	$CC -std=c11 -D_GNU_SOURCE -I"$P/include" -aux-info pub.aux -c pub.c \
+		-o pub.o $(pkg-config --cflags livemod) 2> cc.err ||
+		{ fail "the public headers do not compile: $(cat cc.err)"; return; }
+	grep "$P/include/livemod/" pub.aux | grep -v '\bstatic\b' |
+		sed 's/.*[ *]\([a-z_0-9]*\) (.*/\1/' > declared
+	# The inline fast path reads these; they are ABI too.
+	grep -ho 'extern LM_EXTERN([^)]*) [a-z_0-9]*' "$P"/include/livemod/*.h |
+		sed 's/.* //' >> declared
+	sort -u declared -o declared
+	nm -D --defined-only "$P/lib/liblivemod-agent.so" |
+		awk '{ print $3 }' | sort -u > exported
+	[ "$(wc -l < declared)" -ge 50 ] ||
+		fail "only $(wc -l < declared) public declarations found"
+	grep -qx lm_runtime_new declared || fail "lm_runtime_new not among the declarations"
+	grep -qx lm_node_start declared || fail "lm_node_start not among the declarations"
+	diff declared exported > d.txt ||
+		fail "exported symbols differ from the headers (< declared only, > exported only): $(cat d.txt)"
+	# Internals the library carries are not exported.
+	for s in lm_ledger_open lm_descriptor_read_file lm_store_open \
+		lm__runtime_stage_desc; do
+		grep -qx "$s" exported && fail "$s is exported"
+	done
+	return 0
+}
+
 run_test t_layout
+run_test t_exports
 run_test t_destdir
 run_test t_pkgconfig
 run_test t_hook
