@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -122,16 +121,6 @@ int lm_mkdir(const char *path, unsigned mode)
 			    "%s: cannot create directory: %s", path,
 			    errno == EEXIST ? "exists and is not a directory"
 					    : strerror(errno));
-}
-
-void lm_populate(void *p, size_t len)
-{
-	const uintptr_t page = 4096;
-	uintptr_t from = ((uintptr_t)p + page - 1) & ~(page - 1);
-	uintptr_t to = ((uintptr_t)p + len) & ~(page - 1);
-
-	if (to > from)
-		madvise((void *)from, to - from, MADV_POPULATE_WRITE);
 }
 
 char *lm_path_join(const char *a, const char *b)

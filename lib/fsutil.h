@@ -41,12 +41,6 @@ int lm_path_remove_tree(const char *path);
  */
 int lm_path_trusted(const char *path, const char *what);
 
-/* Faults in the whole pages of [p, p + len) in one call
- * (MADV_POPULATE_WRITE), contents unchanged: on a VM each page faulted in
- * alone costs ~11 us (docs/planner.md). Best effort: a kernel without the
- * advice leaves the pages to be faulted in as they are touched. */
-void lm_populate(void *p, size_t len);
-
 /* "<a>/<b>" in a malloc'ed string. */
 char *lm_path_join(const char *a, const char *b);
 

@@ -19,6 +19,7 @@
 
 #include "error.h"
 #include "fsutil.h"
+#include "heap.h"
 #include "store.h"
 
 #define RACY_NS 1000000000LL

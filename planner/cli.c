@@ -3,7 +3,6 @@
  */
 #include "cli.h"
 
-#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,31 +42,6 @@ int cli_usage(const cli *c, const char *fmt, ...)
 	fputc('\n', stderr);
 	va_end(ap);
 	return 2;
-}
-
-/*
- * Page faults are what a big one-shot command pays most for on a VM: on
- * the project's, 16 MB touched a page at a time costs 46 ms, the same
- * populated in one call 3 ms. So a command about to read a large ledger
- * and libdir takes its heap in one populated piece: malloc is told to
- * serve every size from its heap and to keep what is freed, and a block
- * of `bytes` is populated (MADV_POPULATE_WRITE) and freed into it. Best
- * effort: where the kernel lacks the advice, nothing is lost but time.
- */
-void cli_heap_reserve(size_t bytes)
-{
-	char *p;
-
-	if (bytes < (1u << 20))
-		return; /* small work: faults cost less than the call */
-	if (bytes > (64u << 20))
-		bytes = 64u << 20; /* the rest, if any, faulted as it comes */
-	mallopt(M_MMAP_THRESHOLD, 64 << 20);
-	mallopt(M_TRIM_THRESHOLD, 512 << 20);
-	if (!(p = malloc(bytes)))
-		return;
-	lm_populate(p, bytes);
-	free(p);
 }
 
 const char *cli_state_dir(const cli *c)

@@ -39,9 +39,6 @@ int cli_usage(const cli *c, const char *fmt, ...)
 /* The state dir, or a usage error when neither --state nor LIVEMOD_STATE
  * is given (returns NULL and prints). */
 const char *cli_state_dir(const cli *c);
-/* Readies malloc's heap for a command about to allocate about `bytes`:
- * populated in one call rather than a page fault at a time. */
-void cli_heap_reserve(size_t bytes);
 
 /* Prints "label: [...]" in OTP terms, continuation lines aligned; "[]"
  * when there is no plan. */

@@ -22,6 +22,7 @@
 #include "cli.h"
 #include "error.h"
 #include "fsutil.h"
+#include "heap.h"
 
 /* new_set shares the scan's descriptors: cleared before it. */
 typedef struct planned {
@@ -108,7 +109,7 @@ static int compute(planned *pl, const cli *c, int readonly)
 	    (rc = lm_scan_start(&pl->scan, pl->st.node.libdir)) < 0 ||
 	    (rc = lm_ledger_stat_count(pl->st.ledger, &cached)) < 0)
 		return rc;
-	cli_heap_reserve(page_cache_bytes(dir) + (size_t)cached * 512);
+	lm_heap_reserve(page_cache_bytes(dir) + (size_t)cached * 512);
 	if ((rc = lm_scan_finish(&pl->scan, pl->st.ledger)) < 0)
 		return rc;
 	print_warnings(c, &pl->scan);
