@@ -2,11 +2,12 @@
  * ledger.c - the SQLite ledger (see ledger.h): opening and migrating it,
  * and every read and write the planner and the agent make.
  *
- * Every query is a prepared statement made, bound, stepped and finalized
- * through the q_* helpers below, so that each public function has one
- * error path (`goto out`) that finalizes whatever it prepared. Writes made
- * of several statements run inside a SAVEPOINT, which nests inside a
- * caller's lm_ledger_begin() and is its own transaction otherwise.
+ * Every query is a prepared statement made (or taken from the ledger's
+ * cache), bound, stepped and given back through the q_* helpers below, so
+ * that each public function has one error path (`goto out`) that gives
+ * back whatever it prepared. Writes made of several statements run inside
+ * a SAVEPOINT, which nests inside a caller's lm_ledger_begin() and is its
+ * own transaction otherwise.
  *
  * SQLite errors become lm_error codes naming the ledger file: SQLITE_BUSY
  * is LM_EBUSY, a constraint (CHECK, FOREIGN KEY, UNIQUE) is LM_EINVAL, a
@@ -44,11 +45,20 @@ extern const int lm_schema_nmigrations;
 /* A module_versions row as desc_from_row() reads it, from column `col`. */
 #define MV_COLS "m.name, m.vsn, m.abi, m.deps, m.exports, m.callbacks, m.purge"
 
+/* Statements kept prepared once given back (q_done): a node's apply
+ * writes the same handful every time, and preparing one (parsing, the
+ * schema's foreign keys and CHECKs compiled in) cost more than running
+ * it (~20-80 us each on the project's VM, docs/BENCHMARKS.md). Found by
+ * their text; when it is full, one is finalized in turn. */
+#define STMT_CACHE 24
+
 struct lm_ledger {
 	sqlite3 *db;
 	char *path;
 	int timeout_ms;
 	int flags;
+	sqlite3_stmt *cache[STMT_CACHE];
+	unsigned next; /* the slot the next statement evicts */
 };
 
 static int oom(void)
@@ -144,18 +154,27 @@ static int q_bind(lm_ledger *l, sqlite3_stmt *st, const char *fmt, ...)
 static int q_vprep(lm_ledger *l, sqlite3_stmt **st, const char *sql,
 		   const char *fmt, va_list ap)
 {
+	unsigned i;
 	int rc;
 
 	*st = NULL;
-	rc = lm_sqlite.prepare_v2(l->db, sql, -1, st, NULL);
-	if (rc != SQLITE_OK)
+	for (i = 0; i < STMT_CACHE; i++)
+		if (l->cache[i] &&
+		    strcmp(lm_sqlite.sql(l->cache[i]), sql) == 0) {
+			*st = l->cache[i];
+			l->cache[i] = NULL;
+			break;
+		}
+	if (!*st &&
+	    (rc = lm_sqlite.prepare_v2(l->db, sql, -1, st, NULL)) != SQLITE_OK)
 		return db_fail(l, rc, "prepare");
 	return fmt ? q_vbind(l, *st, fmt, ap) : 0;
 }
 
-/* Prepares `sql` and binds `fmt` arguments (see q_vbind); a NULL `fmt`
- * leaves binding to q_bind() calls in a loop. The caller finalizes *st,
- * also on failure (finalizing NULL is harmless). */
+/* Prepares `sql` (or takes it from the cache) and binds `fmt` arguments
+ * (see q_vbind); a NULL `fmt` leaves binding to q_bind() calls in a loop.
+ * The caller gives *st back with q_done, also on failure (NULL is
+ * harmless). */
 static int q_prep(lm_ledger *l, sqlite3_stmt **st, const char *sql,
 		  const char *fmt, ...)
 {
@@ -180,11 +199,31 @@ static int q_step(lm_ledger *l, sqlite3_stmt *st, const char *what)
 	return db_fail(l, rc, what);
 }
 
-/* Prepares, binds and steps a statement that returns no rows; finalizes. */
+/* Puts `st` (may be NULL) back in the cache, reset and unbound: it holds
+ * no lock and no caller's string. */
+static void q_done(lm_ledger *l, sqlite3_stmt *st)
+{
+	unsigned i;
+
+	if (!st)
+		return;
+	lm_sqlite.reset(st);
+	lm_sqlite.clear_bindings(st);
+	for (i = 0; i < STMT_CACHE && l->cache[i]; i++)
+		;
+	if (i == STMT_CACHE) {
+		i = l->next;
+		l->next = (l->next + 1) % STMT_CACHE;
+		lm_sqlite.finalize(l->cache[i]);
+	}
+	l->cache[i] = st;
+}
+
+/* Prepares, binds and steps a statement that returns no rows. */
 static int q_exec(lm_ledger *l, const char *what, const char *sql,
 		  const char *fmt, ...)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	va_list ap;
 	int rc;
 
@@ -194,7 +233,7 @@ static int q_exec(lm_ledger *l, const char *what, const char *sql,
 	if (rc == 0)
 		while ((rc = q_step(l, st, what)) == 1)
 			;
-	lm_sqlite.finalize(st);
+	q_done(l, st);
 	return rc;
 }
 
@@ -203,7 +242,7 @@ static int q_exec(lm_ledger *l, const char *what, const char *sql,
 static int q_update1(lm_ledger *l, const char *what, const char *thing,
 		     int64_t id, const char *sql, const char *fmt, ...)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL;
 	va_list ap;
 	int rc;
 
@@ -212,7 +251,7 @@ static int q_update1(lm_ledger *l, const char *what, const char *thing,
 	va_end(ap);
 	if (rc == 0)
 		rc = q_step(l, st, what);
-	lm_sqlite.finalize(st);
+	q_done(l, st);
 	if (rc == 0 && lm_sqlite.changes(l->db) == 0)
 		rc = lm_error_set(LM_ENOTFOUND, "%s: no %s %lld", l->path,
 				  thing, (long long)id);
@@ -284,8 +323,8 @@ static void *grow(void *v, size_t *cap, size_t n, size_t elsz, int *rc)
 }
 
 /* Reads every row of `st` into a new array of `elsz`-byte elements with
- * `from_row`, clearing what was read with `clear` on failure; finalizes
- * `st`. The one loop behind every lm_ledger_*_list. */
+ * `from_row`, clearing what was read with `clear` on failure; gives
+ * `st` back. The one loop behind every lm_ledger_*_list. */
 static int q_list(lm_ledger *l, sqlite3_stmt *st, const char *what,
 		  size_t elsz, int (*from_row)(sqlite3_stmt *, void *),
 		  void (*clear)(void *), void **out, size_t *n)
@@ -301,7 +340,7 @@ static int q_list(lm_ledger *l, sqlite3_stmt *st, const char *what,
 			break;
 		cnt++;
 	}
-	lm_sqlite.finalize(st);
+	q_done(l, st);
 	if (rc != 0) {
 		for (i = 0; i < cnt; i++)
 			clear(v + i * elsz);
@@ -375,7 +414,7 @@ static int pragma_int(lm_ledger *l, const char *sql, int64_t *out)
 		*out = lm_sqlite.column_int64(st, 0);
 		rc = 0;
 	}
-	lm_sqlite.finalize(st);
+	q_done(l, st);
 	return rc;
 }
 
@@ -588,6 +627,8 @@ void lm_ledger_free(lm_ledger *l)
 
 	if (!l)
 		return;
+	for (unsigned i = 0; i < STMT_CACHE; i++)
+		lm_sqlite.finalize(l->cache[i]);
 	/* SQLITE_BUSY here would mean a statement left unfinalized. */
 	rc = lm_sqlite.close(l->db);
 	assert(rc == SQLITE_OK);
@@ -673,7 +714,7 @@ int lm_ledger_node_get(lm_ledger *l, lm_node_info *out)
 		    (rc = col_str(st, 2, &n.app)) == 0)
 			rc = col_text(st, 3, &n.libdir);
 	}
-	lm_sqlite.finalize(st);
+	q_done(l, st);
 	if (rc != 0) {
 		lm_node_info_clear(&n);
 		return rc;
@@ -884,8 +925,8 @@ int lm_ledger_release_add(lm_ledger *l, int64_t *out_id, int64_t parent,
 			    "WHERE release_id = ?1 ORDER BY name) HAVING min(ok)",
 			    "i", id);
 out:
-	lm_sqlite.finalize(mv);
-	lm_sqlite.finalize(rm);
+	q_done(l, mv);
+	q_done(l, rm);
 	if ((rc = sp_end(l, rc)) == 0)
 		*out_id = id;
 	return rc;
@@ -935,7 +976,7 @@ int lm_ledger_release_get(lm_ledger *l, int64_t id, lm_release_info *out)
 				  l->path, (long long)id);
 	if (rc == 1)
 		rc = release_from_row(st, out);
-	lm_sqlite.finalize(st);
+	q_done(l, st);
 	return rc;
 }
 
@@ -998,7 +1039,7 @@ static int release_modules(lm_ledger *l, int64_t id, bool with_exports,
 					     &d)) == 0)
 			rc = lm_modset_add(&s, file, oid, d);
 	}
-	lm_sqlite.finalize(st);
+	q_done(l, st);
 	/* An empty release is possible (empty libdir); a missing one is not. */
 	if (rc == 0 && s.n == 0) {
 		lm_release_info r;
@@ -1128,7 +1169,7 @@ int lm_ledger_release_index(lm_ledger *l, int64_t id, lm_modset *out)
 			text[n] = '\0';
 		}
 	}
-	lm_sqlite.finalize(st);
+	q_done(l, st);
 	if (rc == 0)
 		rc = text ? index_parse(l, id, text, out)
 			  : release_modules(l, id, false, out); /* no row */
@@ -1152,7 +1193,7 @@ int lm_ledger_module_version(lm_ledger *l, const char *oid,
 				  l->path, oid);
 	if (rc == 1)
 		rc = desc_from_row(l, st, 0, oid, true, out);
-	lm_sqlite.finalize(st);
+	q_done(l, st);
 	return rc;
 }
 
@@ -1276,7 +1317,7 @@ static int plan_row(lm_ledger *l, lm_plan_row *out, const char *what,
 		rc = lm_error_set(LM_ENOTFOUND, "%s: no %s", l->path, what);
 	if (rc == 1)
 		rc = plan_from_row(st, out, true);
-	lm_sqlite.finalize(st);
+	q_done(l, st);
 	return rc;
 }
 
@@ -1346,15 +1387,16 @@ void lm_plan_row_clear(lm_plan_row *p)
  * ------------------------------------------------------------------- */
 
 int lm_ledger_run_start(lm_ledger *l, int64_t *out_id, int64_t plan_id,
-			int64_t from_release, int64_t to_release)
+			int64_t from_release, int64_t to_release,
+			const char *phase)
 {
 	int rc;
 
 	assert(l && out_id);
 	rc = q_exec(l, "record apply run",
-		    "INSERT INTO apply_runs (plan_id, from_release, to_release) "
-		    "VALUES (?, ?, ?)",
-		    "iii", plan_id, from_release, to_release);
+		    "INSERT INTO apply_runs (plan_id, from_release, to_release, "
+		    "phase) VALUES (?, ?, ?, coalesce(?, 'started'))",
+		    "iiis", plan_id, from_release, to_release, phase);
 	if (rc == 0)
 		*out_id = lm_sqlite.last_insert_rowid(l->db);
 	return rc;
@@ -1526,7 +1568,7 @@ int lm_ledger_stat_load(lm_ledger *l, lm_stat_entry **out, size_t *n)
 			break;
 		cnt++;
 	}
-	lm_sqlite.finalize(st);
+	q_done(l, st);
 	if (rc != 0) {
 		lm_stat_entries_free(v, cnt);
 		return rc;
@@ -1577,7 +1619,7 @@ static int stat_insert(lm_ledger *l, const char *sql, const lm_stat_entry *v,
 		*written += lm_sqlite.changes(l->db) > 0;
 		lm_sqlite.reset(st);
 	}
-	lm_sqlite.finalize(st);
+	q_done(l, st);
 	return rc;
 }
 
@@ -1627,7 +1669,7 @@ int lm_ledger_module_known(lm_ledger *l, const char *oid)
 	if ((rc = q_prep(l, &st, "SELECT 1 FROM module_versions WHERE oid = ?",
 			 "s", oid)) == 0)
 		rc = q_step(l, st, "look up module version");
-	lm_sqlite.finalize(st);
+	q_done(l, st);
 	return rc;
 }
 
@@ -1665,7 +1707,7 @@ int lm_ledger_boot_failure_get(lm_ledger *l, int64_t release, char **reason)
 		    "WHERE release_id = ?", "i", release);
 	if (rc == 0 && (rc = q_step(l, st, "read boot failure")) == 1)
 		rc = col_text(st, 0, reason);
-	lm_sqlite.finalize(st);
+	q_done(l, st);
 	return rc;
 }
 
@@ -1686,7 +1728,7 @@ int lm_ledger_imports_get(lm_ledger *l, lm_imports *out)
 		rc = !m || !n || !s ? col_null(st, !m ? 0 : !n ? 1 : 2)
 				    : lm_imports_add(&im, m, n, s);
 	}
-	lm_sqlite.finalize(st);
+	q_done(l, st);
 	if (rc < 0) {
 		lm_imports_clear(&im);
 		return rc;
@@ -1726,7 +1768,7 @@ int lm_ledger_oid_first_release(lm_ledger *l, const char *name,
 		*out = lm_sqlite.column_int64(st, 0);
 		rc = 0;
 	}
-	lm_sqlite.finalize(st);
+	q_done(l, st);
 	return rc;
 }
 

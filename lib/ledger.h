@@ -175,8 +175,11 @@ typedef struct lm_run_info {
 	char *started_at, *finished_at;
 } lm_run_info;
 
+/* Records a run in `phase` (NULL: 'started'): the node records its runs
+ * at the point of no return, run and phase in one row. */
 int lm_ledger_run_start(lm_ledger *l, int64_t *out_id, int64_t plan_id,
-			int64_t from_release, int64_t to_release);
+			int64_t from_release, int64_t to_release,
+			const char *phase);
 int lm_ledger_run_phase(lm_ledger *l, int64_t run, const char *phase);
 int lm_ledger_run_finish(lm_ledger *l, int64_t run, const char *status,
 			 const char *check, const char *eval,

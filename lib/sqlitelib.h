@@ -18,6 +18,7 @@
 	X(sqlite3_, bind_parameter_count)                                   \
 	X(sqlite3_, bind_text)                                              \
 	X(sqlite3_, busy_timeout)                                           \
+	X(sqlite3_, clear_bindings)                                         \
 	X(sqlite3_, changes)                                                \
 	X(sqlite3_, close)                                                  \
 	X(sqlite3_, column_bytes)                                           \
@@ -39,6 +40,7 @@
 	X(sqlite3_, open_v2)                                                \
 	X(sqlite3_, prepare_v2)                                             \
 	X(sqlite3_, reset)                                                  \
+	X(sqlite3_, sql)                                                    \
 	X(sqlite3_, step)
 
 LM_LAZY_TABLE(lm_sqlite_table, lm_sqlite, lm_sqlite_load, LM_SQLITE_FUNCTIONS)

@@ -612,12 +612,14 @@ static int begin_run(lm_node *n, void *arg)
 	return rc;
 }
 
-/* Records the run (inside the caller's transaction), as started. */
-static int record_run(lm_node *n, run *r)
+/* Records the run (inside the caller's transaction) in `phase` (NULL:
+ * started). */
+static int record_run(lm_node *n, run *r, const char *phase)
 {
 	assert(!r->run_id);
 	return lm_ledger_run_start(n->ledger, &r->run_id, r->plan->id,
-				   r->plan->from_release, r->plan->to_release);
+				   r->plan->from_release, r->plan->to_release,
+				   phase);
 }
 
 /* The run, its point of no return, and the node on the plan's release:
@@ -632,9 +634,7 @@ static int record_ponr(lm_node *n, void *arg)
 	if (rc < 0)
 		return rc;
 	if ((rc = lm_ledger_plan_claim(n->ledger, r->plan->id)) == 0 &&
-	    (rc = record_run(n, r)) == 0 &&
-	    (rc = lm_ledger_run_phase(n->ledger, r->run_id,
-				      "point_of_no_return")) == 0 &&
+	    (rc = record_run(n, r, "point_of_no_return")) == 0 &&
 	    (rc = lm_ledger_node_set_current(n->ledger, n->info.id,
 					     r->plan->to_release)) == 0)
 		rc = lm_ledger_commit(n->ledger);
@@ -666,7 +666,7 @@ static int finish_run(lm_node *n, void *arg)
 		return rc;
 	/* a check that failed: the run is recorded with its end */
 	if (!a->r->run_id)
-		rc = record_run(n, a->r);
+		rc = record_run(n, a->r, NULL);
 	if (rc == 0 && ok)
 		rc = lm_ledger_run_phase(n->ledger, a->r->run_id, "done");
 	/* the current release as it runs: moved at the point of no return,

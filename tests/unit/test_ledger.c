@@ -885,9 +885,9 @@ static void test_runs(void **state)
 	r2 = add_release(f->l, r1, 101, 10);
 	assert_int_equal(lm_ledger_plan_add(f->l, &p1, r1, r2), 0);
 
-	assert_error(lm_ledger_run_start(f->l, &run1, 99, r1, r2), LM_EINVAL,
+	assert_error(lm_ledger_run_start(f->l, &run1, 99, r1, r2, NULL), LM_EINVAL,
 		     f->path, "FOREIGN KEY");
-	assert_int_equal(lm_ledger_run_start(f->l, &run1, p1, r1, r2), 0);
+	assert_int_equal(lm_ledger_run_start(f->l, &run1, p1, r1, r2, NULL), 0);
 	assert_int_equal(lm_ledger_run_phase(f->l, run1, "checked"), 0);
 	assert_int_equal(lm_ledger_run_phase(f->l, run1, "point_of_no_return"),
 			 0);
@@ -913,8 +913,8 @@ static void test_runs(void **state)
 					  NULL, NULL),
 		     LM_ENOTFOUND, f->path, "running apply run");
 
-	assert_int_equal(lm_ledger_run_start(f->l, &run2, p1, r1, r2), 0);
-	assert_int_equal(lm_ledger_run_start(f->l, &run3, p1, r1, r2), 0);
+	assert_int_equal(lm_ledger_run_start(f->l, &run2, p1, r1, r2, NULL), 0);
+	assert_int_equal(lm_ledger_run_start(f->l, &run3, p1, r1, r2, NULL), 0);
 	assert_int_equal(lm_ledger_run_mark_interrupted(f->l, &cnt), 0);
 	assert_int_equal(cnt, 2);
 	assert_int_equal(lm_ledger_run_mark_interrupted(f->l, &cnt), 0);
@@ -1109,7 +1109,7 @@ static void test_integrity_after_use(void **state)
 	r2 = add_release(f->l, r1, 101, 10);
 	assert_int_equal(lm_ledger_node_set_current(f->l, node, r2), 0);
 	assert_int_equal(lm_ledger_plan_add(f->l, &p, r2, r1), 0);
-	assert_int_equal(lm_ledger_run_start(f->l, &run, p, r2, r1), 0);
+	assert_int_equal(lm_ledger_run_start(f->l, &run, p, r2, r1, NULL), 0);
 	sql_text_is(db, "PRAGMA integrity_check", "ok");
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA foreign_key_check", -1,
 					    &st, NULL),
