@@ -20,8 +20,12 @@
  *                                           (60 s at most: a hang guard);
  *                                           a test's readiness signal
  *                                           (implies MOD_CODE_CHANGE)
+ *   -DMOD_ENTRY_CLOCK                       also export entered(): the
+ *                                           CLOCK_MONOTONIC ns at entry,
+ *                                           for bench_apply's pause
  */
-#if defined(MOD_CC_SLEEP_MS) || defined(MOD_CC_HOLD)
+#if defined(MOD_CC_SLEEP_MS) || defined(MOD_CC_HOLD) || \
+	defined(MOD_ENTRY_CLOCK)
 #define _POSIX_C_SOURCE 200809L
 #include <time.h>
 #endif
@@ -113,5 +117,16 @@ LM_EXPORT(MOD_NAME, answer, int (void));
 static int answer(void)
 {
 	return MOD_ANSWER;
+}
+#endif
+
+#ifdef MOD_ENTRY_CLOCK
+LM_EXPORT(MOD_NAME, entered, long (void));
+static long entered(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000000L + t.tv_nsec;
 }
 #endif
