@@ -1253,18 +1253,25 @@ int lm_ledger_plan_set_status(lm_ledger *l, int64_t id, const char *status)
 			 status, id);
 }
 
+/* A read, not a write: rewriting the plan's row (its JSON, kilobytes
+ * for a plan of many modules) cost the point of no return more than the
+ * rest of its write, and the run recorded beside it already marks the
+ * plan in flight. */
 int lm_ledger_plan_claim(lm_ledger *l, int64_t id)
 {
+	sqlite3_stmt *st;
 	int rc;
 
 	assert(l);
-	rc = q_update1(l, "claim plan", "plan", id,
-		       "UPDATE plans SET status = 'applying' WHERE id = ? AND "
-		       "status IN ('planned', 'failed')", "i", id);
-	return rc == LM_ENOTFOUND
+	rc = q_prep(l, &st, "SELECT 1 FROM plans WHERE id = ? AND "
+		    "status IN ('planned', 'failed')", "i", id);
+	if (rc == 0)
+		rc = q_step(l, st, "claim plan");
+	q_done(l, st);
+	return rc == 0
 		? lm_error_set(LM_ESTALE, "plan %lld was superseded or applied "
 			       "while the node checked it", (long long)id)
-		: rc;
+		: rc < 0 ? rc : 0;
 }
 
 int lm_ledger_plan_fail(lm_ledger *l, int64_t id)

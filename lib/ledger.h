@@ -144,8 +144,10 @@ int lm_ledger_plan_add(lm_ledger *l, int64_t *out_id, int64_t from_release,
 int lm_ledger_plan_set_json(lm_ledger *l, int64_t id, const char *path,
 			    const char *json);
 int lm_ledger_plan_set_status(lm_ledger *l, int64_t id, const char *status);
-/* Marks a 'planned' or 'failed' plan 'applying'; LM_ESTALE when it is
- * neither any more (superseded or applied meanwhile). */
+/* Checks, inside the caller's write transaction, that the plan is still
+ * 'planned' or 'failed'; LM_ESTALE when it is neither any more
+ * (superseded or applied meanwhile). Writes nothing: the apply run the
+ * caller records in the same transaction is what marks it in flight. */
 int lm_ledger_plan_claim(lm_ledger *l, int64_t id);
 /* Marks a plan whose apply failed 'failed', unless it was superseded or
  * applied meanwhile (then it keeps that status). */

@@ -652,6 +652,22 @@ typedef struct finish_args {
 	char *timings;
 } finish_args;
 
+/* The plan's status once its run ends. A plan the run took past the
+ * point of no return is 'applied' or 'failed' whatever a `livemod plan`
+ * made of it meanwhile (superseded: the node was on its way to its
+ * release); one refused before keeps 'superseded' or 'applied' if it
+ * was. */
+static int plan_fate(lm_node *n, const finish_args *a)
+{
+	int64_t id = a->r->plan->id;
+
+	if (strcmp(a->status, "ok") == 0)
+		return lm_ledger_plan_set_status(n->ledger, id, "applied");
+	if (strcmp(a->status, "eval_failed") == 0)
+		return lm_ledger_plan_set_status(n->ledger, id, "failed");
+	return lm_ledger_plan_fail(n->ledger, id);
+}
+
 /* Closes the run; on success moves the node to the plan's release, and
  * makes it permanent unless the apply is only a try. */
 static int finish_run(lm_node *n, void *arg)
@@ -674,8 +690,7 @@ static int finish_run(lm_node *n, void *arg)
 	if (rc == 0 &&
 	    (rc = lm_ledger_run_finish(n->ledger, a->r->run_id, a->status,
 				       a->check, a->eval, a->timings)) == 0 &&
-	    (rc = ok ? lm_ledger_plan_set_status(n->ledger, p->id, "applied")
-		     : lm_ledger_plan_fail(n->ledger, p->id)) == 0 &&
+	    (rc = plan_fate(n, a)) == 0 &&
 	    (rc = lm_ledger_node_set_current(
 		     n->ledger, n->info.id,
 		     ok ? p->to_release : p->from_release)) == 0 &&

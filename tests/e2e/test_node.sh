@@ -377,6 +377,35 @@ t_one_apply_at_a_time() {
 	host_stop
 }
 
+# A `livemod plan` made while an apply is past its point of no return
+# supersedes nothing that is in flight in effect: the plan being applied
+# ends 'applied' (the node reached its release), and the new plan, made
+# from that release, applies next.
+t_superseded_in_flight() {
+	one -DMOD_CODE_CHANGE
+	host --call mod_x
+	: > "$T/hold"
+	mod mod_x.so mod_x 1.1.0 -DMOD_CC_HOLD="\"$T/hold\"" -DMOD_ANSWER=2
+	curl -s -m 90 -o "$T/first.body" -w '%{http_code}' \
+		--unix-socket "$STATE/agent.sock" \
+		http://localhost/update-modules/all > "$T/first.code" &
+	first=$!
+	wait_file "$T/hold.in" "the first apply never reached code_change"
+	mod mod_x.so mod_x 1.2.0 -DMOD_CODE_CHANGE -DMOD_ANSWER=3
+	expect 0 lm plan
+	[ "$(plans)" = "1:superseded 2:planned" ] || fail "plans mid-apply: $(plans)"
+	rm -f "$T/hold"
+	wait $first
+	[ "$(cat "$T/first.code")" = 200 ] || fail "first apply: $(cat "$T/first.code") $(cat "$T/first.body")"
+	[ "$(plans)" = "1:applied 2:planned" ] || fail "plans: $(plans)"
+	want_loaded "release 2; mod_x 1.1.0"
+	api POST /plans/2/apply
+	want_code 200
+	want_loaded "release 3; mod_x 1.2.0"
+	[ "$(plans)" = "1:applied 2:applied" ] || fail "plans at the end: $(plans)"
+	host_stop
+}
+
 # After eval the old version is retired and the reaper unloads it: the
 # run's record says so (timings.unload, unloaded) once it is gone, and
 # status lists no old version then.
@@ -471,5 +500,6 @@ run_test t_brutal_purge_ends_pinned_task
 run_test t_one_apply_at_a_time
 run_test t_unload_after_eval
 run_test t_stale_plan_refused
+run_test t_superseded_in_flight
 run_test t_replan_after_failure
 finish
