@@ -161,7 +161,7 @@ clean:
 #   make agent        $(B)/liblivemod-agent.a and $(B)/liblivemod-agent.so
 #   make test-agent   the agent tests: normal build, ASan+UBSan build and
 #                     TSan build of the stress test (tests/agent/run.sh)
-# The shared library carries lib/descriptor.o, lib/modset.o, lib/error.o,
+# The shared library carries lib/descriptor*.o, lib/modset.o, lib/error.o,
 # rebuilt with -fPIC under $(B)/pic/.
 # ======================================================================
 URCU_CFLAGS := $(shell pkg-config --cflags liburcu-memb 2>/dev/null)
