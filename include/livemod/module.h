@@ -146,6 +146,69 @@ extern const struct lm_export_desc __stop_lm_exports[]
 		.fn = (void (*)(void))fun                                   \
 	}
 
+/*
+ * One declaration per export, shared by host and module.
+ *
+ * A header both include declares each export once, as an object-like
+ * macro whose value is LM_DECLARE(module, name, return type, parameter
+ * types...):
+ *
+ *   #define MSG_HANDLE LM_DECLARE(mod_messager, handle, int,
+ *                                 lm_task *, const char *, size_t)
+ *
+ * The module provides it (LM_PROVIDE, below); the host looks it up and
+ * calls it through a typed reference (LM_REF, LM_LOOKUP, LM_INVOKE in
+ * <livemod/agent.h>). The signature text both sides record is made
+ * after macro expansion (a parameter type spelt through a macro is
+ * recorded expanded; a typedef name as itself), and livemod compares
+ * signatures ignoring whitespace between tokens (lm_sig_equal), so
+ * `const char*const*` and `const char *const *` are one signature.
+ * Use `void` for no parameters.
+ */
+#define LM_DECLARE(mod, fun, ret, ...) (mod, fun, ret, (__VA_ARGS__))
+
+/* Stringifies every argument after expansion, commas included. */
+#define LM__XSTR(...) LM__XSTR2(__VA_ARGS__)
+#define LM__XSTR2(...) #__VA_ARGS__
+#define LM__APPLY(m, args) m args
+
+/* The parts of a declaration: its module and export names (strings), its
+ * signature text (a string literal), and its function type. */
+#define LM_DECL_MODULE(decl) LM__APPLY(LM__DECL_MODULE, decl)
+#define LM_DECL_NAME(decl) LM__APPLY(LM__DECL_NAME, decl)
+#define LM_DECL_SIG(decl) LM__APPLY(LM__DECL_SIG, decl)
+#define LM_DECL_TYPE(decl) LM__APPLY(LM__DECL_TYPE, decl)
+#define LM__DECL_MODULE(mod, fun, ret, params) LM__STR(mod)
+#define LM__DECL_NAME(mod, fun, ret, params) LM__STR(fun)
+#define LM__DECL_SIG(mod, fun, ret, params) LM__XSTR(ret params)
+#define LM__DECL_TYPE(mod, fun, ret, params) __typeof__(ret params)
+
+/*
+ * LM_PROVIDE(decl): the module's side of a declaration; as LM_EXPORT,
+ * with the module, name and type taken from `decl`. The function is
+ * declared `static` with the declared type under a name that says which
+ * export it is, so a definition that does not match fails to compile:
+ *
+ *   LM_PROVIDE(MSG_HANDLE);
+ *   static int handle(lm_task *t, const char *buf, size_t n) { ... }
+ *
+ *   error: conflicting types for 'handle' ...
+ *   note: previous declaration of 'handle' with type
+ *         'lm_declared__mod_messager__handle' {aka 'int(lm_task *, ...)'}
+ */
+#define LM_PROVIDE(decl) LM__APPLY(LM__PROVIDE, decl)
+#define LM__PROVIDE(mod, fun, ret, params)                                  \
+	typedef ret lm_declared__##mod##__##fun params;                     \
+	static lm_declared__##mod##__##fun fun;                             \
+	__attribute__((used, section(LM_EXPORT_SECTION),                    \
+		       aligned(__alignof__(struct lm_export_desc))))        \
+	static const struct lm_export_desc lm__export_##fun = {             \
+		.module = LM__STR(mod),                                     \
+		.name = #fun,                                               \
+		.signature = LM__XSTR(ret params),                          \
+		.fn = (void (*)(void))fun                                   \
+	}
+
 #ifdef __cplusplus
 }
 #endif

@@ -28,6 +28,7 @@ run stress-tsan "$d/stress-tsan" 250
 run stress-qsbr "$d/stress-qsbr" 1000
 run stress-qsbr-tsan "$d/stress-qsbr-tsan" 250
 run host-guide-example sh tests/agent/example.sh "$d"
+run declarations sh tests/agent/decl.sh "$d"
 # node_stress: the node logs every apply on stderr; keep it in a log and
 # show its tail when the test fails (sanitizer reports land there too).
 quiet() {
