@@ -250,6 +250,17 @@ $(AT)/test_runtime-asan: tests/agent/test_runtime.c $(AGENT_TEST_HDR) $(AGENT_SA
 	@mkdir -p $(dir $@)
 	$(CC) $(AGENT_TEST_CFLAGS) $(ASAN_FLAGS) -o $@ $< $(AGENT_SAN_SRC) $(AGENT_LDLIBS) -lcmocka
 
+# State by move (module ABI 2): a two-module apply whose second
+# code_change fails after the first moved its state, up and down; plain
+# and ASan+UBSan (a table freed twice, or left behind, is ASan's).
+$(AT)/state_move: tests/agent/state_move.c tests/agent/mod_move.c $(AGENT_TEST_HDR) $(B)/liblivemod-agent.a
+	@mkdir -p $(dir $@)
+	$(CC) $(AGENT_TEST_CFLAGS) -o $@ $< $(B)/liblivemod-agent.a $(AGENT_LDLIBS) -lcmocka
+
+$(AT)/state_move-asan: tests/agent/state_move.c tests/agent/mod_move.c $(AGENT_TEST_HDR) $(AGENT_SAN_SRC) $(AGENT_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(AGENT_TEST_CFLAGS) $(ASAN_FLAGS) -o $@ $< $(AGENT_SAN_SRC) $(AGENT_LDLIBS) -lcmocka
+
 $(AT)/swap_leak: tests/agent/swap_leak.c $(AGENT_TEST_HDR) $(B)/liblivemod-agent.a
 	@mkdir -p $(dir $@)
 	$(CC) $(AGENT_TEST_CFLAGS) -o $@ $< $(B)/liblivemod-agent.a $(AGENT_LDLIBS)
@@ -272,6 +283,7 @@ $(AT)/stress-qsbr-tsan: tests/agent/stress.c $(AGENT_TEST_HDR) $(AGENT_SAN_SRC) 
 	$(CC) $(AGENT_TEST_CFLAGS) $(TSAN_FLAGS) -DLM_AGENT_QSBR -o $@ $< $(AGENT_SAN_SRC) $(AGENT_LDLIBS)
 
 AGENT_TESTS := $(AT)/test_runtime $(AT)/test_runtime-asan $(AT)/swap_leak \
+	$(AT)/state_move $(AT)/state_move-asan \
 	$(AT)/stress $(AT)/stress-asan $(AT)/stress-tsan $(AT)/bench_call \
 	$(AT)/stress-qsbr $(AT)/stress-qsbr-tsan
 

@@ -129,6 +129,8 @@ const struct lmd_callback_name lmd_callback_names[LMD_NCALLBACKS] = {
 	{ LM_CB_INIT, "init" },
 	{ LM_CB_CODE_CHANGE, "code_change" },
 	{ LM_CB_TERMINATE, "terminate" },
+	{ LM_CB_CHANGE_COMMIT, "change_commit" },
+	{ LM_CB_CHANGE_ABORT, "change_abort" },
 };
 
 
@@ -395,6 +397,21 @@ int lm_descriptor_validate(const lm_descriptor *d, const char *label)
 		return lm_error_set(LM_EINVAL,
 				    "%s: callbacks: unknown bits 0x%x", label,
 				    d->callbacks & ~(unsigned)LM_CB_ALL);
+	if ((d->callbacks & LM_CB_MOVE) && d->abi < 2)
+		return lm_error_set(LM_EINVAL,
+				    "%s: callbacks: change_commit and "
+				    "change_abort need ABI 2 (abi is %u)",
+				    label, d->abi);
+	if ((d->callbacks & LM_CB_MOVE) &&
+	    (d->callbacks & LM_CB_MOVE) != LM_CB_MOVE)
+		return lm_error_set(LM_EINVAL,
+				    "%s: callbacks: %s without %s: a module that "
+				    "moves its state defines both",
+				    label,
+				    d->callbacks & LM_CB_CHANGE_COMMIT ?
+				    "change_commit" : "change_abort",
+				    d->callbacks & LM_CB_CHANGE_COMMIT ?
+				    "change_abort" : "change_commit");
 	if ((unsigned)d->purge > LM_BRUTAL_PURGE)
 		return lm_error_set(LM_EINVAL,
 				    "%s: purge: %u is not a purge mode", label,

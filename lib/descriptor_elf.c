@@ -242,12 +242,15 @@ static void slots_init(slots *s, GElf_Addr base)
 		offsetof(struct lm_module_desc, init),
 		offsetof(struct lm_module_desc, code_change),
 		offsetof(struct lm_module_desc, terminate),
+		offsetof(struct lm_module_desc, change_commit),
+		offsetof(struct lm_module_desc, change_abort),
 	};
 	size_t i;
 
 	/* off[] follows lmd_callback_names[]' order. */
 	assert(lmd_callback_names[0].bit == LM_CB_INIT &&
-	       lmd_callback_names[2].bit == LM_CB_TERMINATE);
+	       lmd_callback_names[2].bit == LM_CB_TERMINATE &&
+	       lmd_callback_names[4].bit == LM_CB_CHANGE_ABORT);
 	for (i = 0; i < LMD_NCALLBACKS; i++)
 		s->addr[i] = base + off[i];
 	s->found = 0;
@@ -365,13 +368,15 @@ static int read_desc_section(const elf_image *im,
 	memcpy(raw, im->buf + sh->sh_offset, head);
 	if ((rc = lmd_check_header(raw, ctx)) != 0)
 		return rc;
-	if (sh->sh_size != sizeof(*raw))
+	/* An older ABI's descriptor is a prefix: the rest stays zero. */
+	if (sh->sh_size != lmd_desc_size(raw->abi))
 		return lm_error_set(LM_EINVAL,
 				    "%s: section %s holds %llu bytes, not one "
-				    "descriptor (%zu)",
+				    "ABI %u descriptor (%zu)",
 				    ctx, LM_DESC_SECTION,
-				    (unsigned long long)sh->sh_size, sizeof(*raw));
-	memcpy(raw, im->buf + sh->sh_offset, sizeof(*raw));
+				    (unsigned long long)sh->sh_size, raw->abi,
+				    lmd_desc_size(raw->abi));
+	memcpy(raw, im->buf + sh->sh_offset, lmd_desc_size(raw->abi));
 	return 0;
 }
 
@@ -428,6 +433,8 @@ static int read_image(elf_image *im, lm_descriptor **out)
 		rc = relocated_slots(im, &s);
 		/* A slot already holding a value needs no relocation
 		 * (SHT_REL keeps its addend there; prelinked objects). */
+		if (raw.abi < 2) /* no such slots: whatever follows */
+			s.found &= LM_CB_ABI1;
 		d->callbacks = s.found | lmd_callbacks_set(&raw);
 	}
 	if (rc == 0)

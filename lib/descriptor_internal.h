@@ -14,8 +14,10 @@ struct lmd_callback_name {
 	unsigned bit;
 	const char *name;
 };
-#define LMD_NCALLBACKS 3
-#define LM_CB_ALL (LM_CB_INIT | LM_CB_CODE_CHANGE | LM_CB_TERMINATE)
+#define LMD_NCALLBACKS 5
+#define LM_CB_ABI1 (LM_CB_INIT | LM_CB_CODE_CHANGE | LM_CB_TERMINATE)
+#define LM_CB_MOVE (LM_CB_CHANGE_COMMIT | LM_CB_CHANGE_ABORT)
+#define LM_CB_ALL (LM_CB_ABI1 | LM_CB_MOVE)
 extern const struct lmd_callback_name lmd_callback_names[LMD_NCALLBACKS];
 
 /* Text from a file may hold anything: `s` with every unprintable byte as
@@ -46,6 +48,9 @@ int lmd_validate_exports(const lm_export_info *v, size_t n,
 /* descriptor_raw.c, for the ELF reader too. */
 char *lmd_field_label(const char *label);
 int lmd_check_header(const struct lm_module_desc *raw, const char *label);
+/* The size of a descriptor of ABI `abi` (1..LM_ABI_VERSION): an older
+ * one is a prefix of struct lm_module_desc. */
+size_t lmd_desc_size(unsigned abi);
 int lmd_desc_from_raw(lm_descriptor **out, const struct lm_module_desc *raw,
 		      const char *label);
 int lmd_exports_from_raw(lm_descriptor *d, const struct lm_export_desc *v,

@@ -224,7 +224,8 @@ static int callbacks_from_json(lm_descriptor *d, const cJSON *o,
 		if (!(bit = callback_bit(v->valuestring)))
 			return lm_error_set(LM_EINVAL,
 					    "%s: callbacks[%zu]: '%s' is not init, "
-					    "code_change or terminate",
+					    "code_change, terminate, "
+					    "change_commit or change_abort",
 					    label, i, SHOW(v->valuestring));
 		if (d->callbacks & (unsigned)bit)
 			return lm_error_set(LM_EINVAL,

@@ -42,12 +42,18 @@ int lmd_check_header(const struct lm_module_desc *raw, const char *label)
 				    LM_DESC_MAGIC);
 	if ((rc = lmd_validate_abi(raw->abi, label)) != 0)
 		return rc;
-	if (raw->size != sizeof(*raw))
+	if (raw->size != lmd_desc_size(raw->abi))
 		return lm_error_set(LM_EINVAL,
-				    "%s: size %u is not the size of an ABI %d "
+				    "%s: size %u is not the size of an ABI %u "
 				    "descriptor (%zu)",
-				    label, raw->size, LM_ABI_VERSION, sizeof(*raw));
+				    label, raw->size, raw->abi,
+				    lmd_desc_size(raw->abi));
 	return 0;
+}
+
+size_t lmd_desc_size(unsigned abi)
+{
+	return abi == 1 ? LM_DESC_SIZE_ABI1 : sizeof(struct lm_module_desc);
 }
 
 /* Deps end at the first empty entry; anything after it would be silently
@@ -143,9 +149,15 @@ int lmd_exports_from_raw(lm_descriptor *d, const struct lm_export_desc *v,
 /* The callbacks whose slots hold a pointer. */
 unsigned lmd_callbacks_set(const struct lm_module_desc *m)
 {
-	return (m->init ? LM_CB_INIT : 0u) |
-	       (m->code_change ? LM_CB_CODE_CHANGE : 0u) |
-	       (m->terminate ? LM_CB_TERMINATE : 0u);
+	unsigned cb = (m->init ? LM_CB_INIT : 0u) |
+		      (m->code_change ? LM_CB_CODE_CHANGE : 0u) |
+		      (m->terminate ? LM_CB_TERMINATE : 0u);
+
+	/* An ABI 1 descriptor ends before these slots. */
+	if (m->abi >= 2)
+		cb |= (m->change_commit ? LM_CB_CHANGE_COMMIT : 0u) |
+		      (m->change_abort ? LM_CB_CHANGE_ABORT : 0u);
+	return cb;
 }
 
 /* Validates `d` and hands it out, or frees it. */

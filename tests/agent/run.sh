@@ -22,6 +22,8 @@ run() {
 run test_runtime "$d/test_runtime"
 run test_runtime-asan "$d/test_runtime-asan"
 run swap_leak "$d/swap_leak" 1000
+run state_move "$d/state_move"
+run state_move-asan "$d/state_move-asan"
 run stress "$d/stress" 1000
 run stress-asan "$d/stress-asan" 400
 run stress-tsan "$d/stress-tsan" 250
