@@ -114,6 +114,7 @@ fleet-demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all agent $(B)/tests/lmhost \
 		$(B)/bench/bench_apply $(B)/bench/bench_apply_qsbr \
+		$(B)/bench/bench_state_move \
 		$(B)/bench/bench_call_ir $(B)/tests/agent/bench_call \
 		$(B)/tests/agent/bench_call_qsbr $(B)/bench/cli_time
 	@sh bench/run.sh
@@ -303,6 +304,10 @@ $(B)/bench/cli_time: bench/cli_time.c
 
 # Benchmarks that link the agent as a host does.
 $(B)/bench/bench_apply: bench/bench_apply.c $(B)/liblivemod-agent.a
+	@mkdir -p $(dir $@)
+	$(CC) $(AGENT_CFLAGS) -o $@ $< $(B)/liblivemod-agent.a $(AGENT_LDLIBS)
+
+$(B)/bench/bench_state_move: bench/bench_state_move.c tests/agent/mod_move.c $(B)/liblivemod-agent.a
 	@mkdir -p $(dir $@)
 	$(CC) $(AGENT_CFLAGS) -o $@ $< $(B)/liblivemod-agent.a $(AGENT_LDLIBS)
 
