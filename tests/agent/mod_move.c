@@ -6,7 +6,8 @@
  *   MOVE: ABI 2's change_commit and change_abort, and a code_change that
  *     moves the table; without it code_change copies the table (as a
  *     module must when it cannot move);
- *   ABI1: built against the frozen ABI 1 header (no MOVE then).
+ *   ABI1: built against the frozen ABI 1 header (no MOVE then);
+ *   DEPS: the module's LM_DEPS, e.g. -DDEPS='"mod_ma"'.
  * Version 1's state is struct st1, version 2's struct st2 (another
  * layout); version 2's code_change converts both ways. The plan's extra
  * steers failures: "fail" refuses before touching anything,
@@ -26,6 +27,11 @@
 #endif
 #define VSN_STR2(x) #x ".0.0"
 #define VSN_STR(x) VSN_STR2(x)
+#ifdef DEPS
+#define MOD_DEPS .deps = LM_DEPS(DEPS),
+#else
+#define MOD_DEPS
+#endif
 
 struct table {
 	size_t cap, n; /* cap a power of two, twice n at least */
@@ -197,15 +203,15 @@ static void change_abort(lm_change_mode mode, void *old, void *new_state)
 		cur = NULL; /* this version is being dropped */
 }
 
-LM_MODULE(MODNAME, VSN_STR(VSN_ID), .init = init, .code_change = code_change,
+LM_MODULE(MODNAME, VSN_STR(VSN_ID), MOD_DEPS .init = init, .code_change = code_change,
 	  .terminate = terminate, .change_commit = change_commit,
 	  .change_abort = change_abort);
 #else
-LM_MODULE(MODNAME, VSN_STR(VSN_ID), .init = init, .code_change = code_change,
+LM_MODULE(MODNAME, VSN_STR(VSN_ID), MOD_DEPS .init = init, .code_change = code_change,
 	  .terminate = terminate);
 #endif
 #else
-LM_MODULE(MODNAME, VSN_STR(VSN_ID), .init = init, .terminate = terminate);
+LM_MODULE(MODNAME, VSN_STR(VSN_ID), MOD_DEPS .init = init, .terminate = terminate);
 #endif
 
 /* The value of key `k`: -1 when absent, -2 when this version's state has
@@ -233,5 +239,20 @@ static long count(void)
 LM_EXPORT(MODNAME, which, long (void));
 static long which(void)
 {
+	return VSN_ID;
+}
+
+/* VSN_ID while the table is whole (its first keys with their values),
+ * else 0: tests/host/lmhost.c counts a call answered 0 as bad. */
+LM_EXPORT(MODNAME, answer, int (void));
+static int answer(void)
+{
+	struct table *t = *table_of(cur, VSN_ID);
+
+	if (!t)
+		return 0;
+	for (long k = 0; k < 16 && k < (long)t->n; k++)
+		if (t->keys[slot(t, k)] != k || t->vals[slot(t, k)] != k * 7 + 1)
+			return 0;
 	return VSN_ID;
 }
