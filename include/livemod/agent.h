@@ -149,7 +149,9 @@ LM_EXTERN(int) lm_runtime_stage(lm_runtime *rt, const char *path, const char *oi
 		     const char *expected_json);
 
 /* Unloads the staged version of `module` (terminating any state an init
- * or code_change made for it). */
+ * or code_change made for it; a state code_change moved out of the
+ * current one — module ABI 2 — is given back instead, through the
+ * mover's change_abort: unstage before resuming the module). */
 LM_EXTERN(int) lm_runtime_unstage(lm_runtime *rt, const char *module);
 
 /* New calls (short and pinned) to any version of `module` wait until
@@ -175,7 +177,11 @@ LM_EXTERN(int) lm_runtime_suspend_many(lm_runtime *rt, const char *const *module
  * converts to the staged, older version's layout), then hands the result
  * to the staged version's init with *state preset (the adopt call).
  * `extra` may be NULL (""). A non-zero return is LM_EEVAL: nothing is
- * published and the current version keeps its state.
+ * published and the current version keeps its state (a module that moves
+ * state and failed after setting *new_state has it given back by its
+ * change_abort first). A moved state is committed by lm_runtime_publish
+ * and aborted by lm_runtime_unstage (docs/module-guide.md, "State by
+ * move").
  */
 LM_EXTERN(int) lm_runtime_code_change(lm_runtime *rt, const char *module,
 			   lm_change_mode mode, const char *extra);
@@ -185,7 +191,9 @@ LM_EXTERN(int) lm_runtime_code_change(lm_runtime *rt, const char *module,
 LM_EXTERN(int) lm_runtime_init_module(lm_runtime *rt, const char *module);
 
 /* Makes the staged version current (one atomic pointer store); the
- * replaced version joins the old versions awaiting purge. A staged
+ * replaced version joins the old versions awaiting purge. A state its
+ * code_change moved is committed first: the mover's change_commit runs,
+ * and the replaced version's terminate is never called on its state. A staged
  * version that neither init nor code_change gave a state takes the
  * current one's over (OTP's load_module): its init is called with *state
  * preset to adopt it; non-zero is LM_EEVAL and nothing is published. */

@@ -378,39 +378,47 @@ static void test_nonzero_slot_is_present(void **state)
 	unload(&im);
 }
 
+/* `file` read from the file; dlopen'ed, its lm_module_descriptor of
+ * `size` bytes reads the same. */
+static lm_descriptor *read_both(const char *file, size_t size)
+{
+	char *p = path_of(file);
+	lm_descriptor *f = read_ok(file), *d = NULL;
+	void *h = dlopen(p, RTLD_NOW | RTLD_LOCAL);
+	const struct lm_module_desc *m;
+
+	assert_non_null(h);
+	m = dlsym(h, "lm_module_descriptor");
+	assert_non_null(m);
+	assert_int_equal(m->size, size);
+	assert_int_equal(lm_descriptor_from_loaded(&d, m, p), 0);
+	assert_true(lm_descriptor_equal(d, f));
+	lm_descriptor_free(d);
+	dlclose(h);
+	free(p);
+	return f;
+}
+
 /* An ABI 1 module (its descriptor 16 bytes shorter, no change_commit or
  * change_abort slots) reads from the file and from memory alike. */
 static void test_abi1_module(void **state)
 {
-	char *p = path_of("mod_abi1.so");
-	lm_descriptor *f = read_ok("mod_abi1.so"), *d = NULL;
-	void *h = dlopen(p, RTLD_NOW | RTLD_LOCAL);
-	const struct lm_module_desc *m;
+	lm_descriptor *f = read_both("mod_abi1.so", LM_DESC_SIZE_ABI1);
 
 	(void)state;
 	assert_int_equal(f->abi, 1);
 	assert_int_equal(f->callbacks,
 			 LM_CB_INIT | LM_CB_CODE_CHANGE | LM_CB_TERMINATE);
 	assert_int_equal(f->nexports, 1);
-	assert_non_null(h);
-	m = dlsym(h, "lm_module_descriptor");
-	assert_non_null(m);
-	assert_int_equal(m->size, LM_DESC_SIZE_ABI1);
-	assert_int_equal(lm_descriptor_from_loaded(&d, m, p), 0);
-	assert_true(lm_descriptor_equal(d, f));
-	lm_descriptor_free(d);
-	dlclose(h);
 	lm_descriptor_free(f);
-	free(p);
 }
 
 /* ABI 2's two callbacks, seen in the file (by their relocations), in
  * memory, and through the JSON form. */
 static void test_move_callbacks(void **state)
 {
-	char *p = path_of("mod_move.so");
-	lm_descriptor *f = read_ok("mod_move.so"), *d = NULL, *back = NULL;
-	void *h = dlopen(p, RTLD_NOW | RTLD_LOCAL);
+	lm_descriptor *f = read_both("mod_move.so",
+				     sizeof(struct lm_module_desc)), *back = NULL;
 	cJSON *j = lm_descriptor_to_json(f);
 	char *text = cJSON_PrintUnformatted(j);
 
@@ -418,21 +426,14 @@ static void test_move_callbacks(void **state)
 	assert_int_equal(f->abi, 2);
 	assert_int_equal(f->callbacks, LM_CB_CODE_CHANGE | LM_CB_CHANGE_COMMIT |
 				       LM_CB_CHANGE_ABORT);
-	assert_non_null(h);
-	assert_int_equal(lm_descriptor_from_loaded(
-				 &d, dlsym(h, "lm_module_descriptor"), p), 0);
-	assert_true(lm_descriptor_equal(d, f));
 	assert_non_null(strstr(text, "\"callbacks\":[\"code_change\","
 				     "\"change_commit\",\"change_abort\"]"));
 	assert_int_equal(lm_descriptor_from_json(&back, j, "p"), 0);
 	assert_true(lm_descriptor_equal(back, f));
 	lm_descriptor_free(back);
-	lm_descriptor_free(d);
 	free(text);
 	cJSON_Delete(j);
-	dlclose(h);
 	lm_descriptor_free(f);
-	free(p);
 }
 
 static void test_from_loaded(void **state)
