@@ -34,16 +34,16 @@ expect() { # expect FILE LINE...
 	fi
 }
 "$w/host_new" "$w/mod_new.so" > "$w/out"
-expect "$w/out" "count 6 which 2" "pinned count 3"
+expect "$w/out" "count 6 which 2 bump 2" "pinned count 3 bump 4"
 "$w/host_new" "$w/mod_old.so" > "$w/out"
-expect "$w/out" "count 6 which 1" "pinned count 3"
+expect "$w/out" "count 6 which 1 bump 1" "pinned count 3 bump 2"
 "$w/host_old" "$w/mod_new.so" > "$w/out"
 expect "$w/out" "count 11 which 2"
 "$w/host_old" "$w/mod_old.so" > "$w/out"
 expect "$w/out" "count 11 which 1"
 "$w/host_new" "$w/mod_old.so" "$w/mod_new.so" > "$w/out"
-expect "$w/out" "count 6 which 1" "pinned count 3" "count 6 which 2" \
-	"pinned count 3"
+expect "$w/out" "count 6 which 1 bump 1" "pinned count 3 bump 2" \
+	"count 6 which 2 bump 2" "pinned count 3 bump 4"
 # refused at compile time, naming the export
 refused() { # refused FILE PATTERN [cc flags]
 	f=$1 pat=$2; shift 2

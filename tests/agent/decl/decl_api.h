@@ -17,5 +17,7 @@ typedef const char *const *argv_t;
 	LM_DECLARE(mod_decl, count, int, lm_task *, int, argv_t, SIZES_T)
 /* which(): the version, as a number (1 old-style build, 2 new-style). */
 #define DECL_WHICH LM_DECLARE(mod_decl, which, long, void)
+/* bump(counter): adds the version to *counter; returns nothing. */
+#define DECL_BUMP LM_DECLARE(mod_decl, bump, void, long *)
 
 #endif

@@ -8,22 +8,25 @@
 
 static LM_REF(DECL_COUNT) count;
 static LM_REF(DECL_WHICH) which;
+static LM_REF(DECL_BUMP) bump;
 
 static int call(lm_runtime *rt)
 {
 	static const char *const argv[] = { "GET", "key" };
 	static const size_t lens[] = { 3, 3 };
-	long w;
+	long w, b = 0;
 	int n;
 	lm_pin *pin;
 
 	LM_INVOKE(count, n, NULL, 2, argv, lens);
 	LM_INVOKE(which, w);
-	printf("count %d which %ld\n", n, w);
+	LM_INVOKE_VOID(bump, &b);
+	printf("count %d which %ld bump %ld\n", n, w, b);
 	if (lm_pin_acquire(&pin, rt, "mod_decl", NULL) < 0)
 		return -1;
 	LM_PIN_INVOKE(pin, count, n, NULL, 1, argv, lens);
-	printf("pinned count %d\n", n);
+	LM_PIN_INVOKE_VOID(pin, bump, &b);
+	printf("pinned count %d bump %ld\n", n, b);
 	lm_pin_release(pin);
 	return 0;
 }
@@ -38,7 +41,8 @@ int main(int argc, char **argv)
 	lm_thread_register();
 	if (lm_runtime_load(rt, argv[1], NULL) < 0 ||
 	    LM_LOOKUP(&count, rt, DECL_COUNT) < 0 ||
-	    LM_LOOKUP(&which, rt, DECL_WHICH) < 0) {
+	    LM_LOOKUP(&which, rt, DECL_WHICH) < 0 ||
+	    LM_LOOKUP(&bump, rt, DECL_BUMP) < 0) {
 		fprintf(stderr, "start: %s\n", lm_error_last());
 		return 1;
 	}
@@ -57,6 +61,7 @@ int main(int argc, char **argv)
 	}
 	lm_export_ref_free(count.ref);
 	lm_export_ref_free(which.ref);
+	lm_export_ref_free(bump.ref);
 	lm_thread_unregister();
 	lm_runtime_free(rt);
 	return rc < 0;

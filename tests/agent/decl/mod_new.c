@@ -14,6 +14,12 @@ static int count(lm_task *t, int argc, argv_t argv, SIZES_T lens)
 	return n;
 }
 
+LM_PROVIDE(DECL_BUMP);
+static void bump(long *counter)
+{
+	*counter += 2;
+}
+
 LM_PROVIDE(DECL_WHICH);
 static long which(void)
 {

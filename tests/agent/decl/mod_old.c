@@ -15,6 +15,12 @@ static int count(lm_task *t, int argc, argv_t argv, const size_t *lens)
 	return n;
 }
 
+LM_EXPORT(mod_decl, bump, void (long*));
+static void bump(long *counter)
+{
+	*counter += 1;
+}
+
 LM_EXPORT(mod_decl, which, long (void));
 static long which(void)
 {
