@@ -348,7 +348,8 @@ movemod() {
 # on mod_ma, so comes second) fails its code_change after mod_ma moved its
 # table into 2.0.0's state, and after moving its own: both 1.0.0 serve on
 # with their tables whole (the host's calls check them: "bad 0"); then
-# the plan without the failure moves both.
+# the plan without the failure moves both, and the rollback moves them
+# back.
 t_state_move_plan() {
 	export LMT_KEYS=100000
 	movemod mod_ma 1
@@ -365,6 +366,12 @@ t_state_move_plan() {
 	expect 0 lm update
 	has "eval: {ok,[]}" "$OUT"
 	[ "$(served mod_ma) $(served mod_mb)" = "2.0.0 2.0.0" ] ||
+		fail "serves mod_ma $(served mod_ma), mod_mb $(served mod_mb)"
+	# and back: 2.0.0's code_change moves each table down into a 1.0.0
+	# state, which 1.0.0's init adopts
+	expect 0 lm rollback
+	has "eval: {ok,[]}" "$OUT"
+	[ "$(served mod_ma) $(served mod_mb)" = "1.0.0 1.0.0" ] ||
 		fail "serves mod_ma $(served mod_ma), mod_mb $(served mod_mb)"
 	host_stop
 	unset LMT_KEYS
