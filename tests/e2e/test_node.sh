@@ -335,12 +335,13 @@ t_eval_code_change_fails() {
 }
 
 # movemod NAME VSN_ID [FLAGS...]: tests/agent/mod_move.c, a module whose
-# state is a hash table (LMT_KEYS keys), into the libdir.
+# state is a hash table (LMT_KEYS keys), into the libdir (FLAGS before the
+# include path: an -I there wins).
 movemod() {
 	n=$1 v=$2
 	shift 2
 	"$CC" -std=c11 -Wall -Wextra -Werror -shared -fPIC -fno-gnu-unique \
-		-I"$TOP/include" -DMODNAME="$n" -DVSN_ID="$v" "$@" \
+		"$@" -I"$TOP/include" -DMODNAME="$n" -DVSN_ID="$v" \
 		-o "$LIB/$n.so" "$TOP/tests/agent/mod_move.c" || exit 99
 }
 
@@ -353,8 +354,13 @@ movemod() {
 t_state_move_plan() {
 	export LMT_KEYS=100000
 	movemod mod_ma 1
-	movemod mod_mb 1 -DDEPS='"mod_ma"'
+	# mod_mb 1.0.0 was built before ABI 2 (tests/modules/abi1): planned,
+	# recorded and loaded as ever, and upgraded to an ABI 2 version
+	movemod mod_mb 1 -I"$TOP/tests/modules/abi1" -DDEPS='"mod_ma"'
 	lm init --libdir "$LIB" --app lmh > /dev/null || exit 99
+	[ "$(sql "SELECT group_concat(name || ' ' || abi, ', ') FROM
+	      (SELECT name, abi FROM module_versions ORDER BY name)")" = \
+	  "mod_ma 2, mod_mb 1" ] || fail "recorded ABIs: $(sql 'SELECT name, abi FROM module_versions')"
 	host --call mod_ma --call mod_mb
 	movemod mod_ma 2 -DMOVE
 	movemod mod_mb 2 -DMOVE -DDEPS='"mod_ma"'
