@@ -43,6 +43,21 @@ wait_file() {
 	done
 }
 
+# held_update: installs mod_x 1.1.0, whose code_change holds while
+# $T/hold exists, and starts GET /update-modules/all in the background
+# ($HELD its pid, its answer in $T/held.code and $T/held.body); returns
+# once that apply is inside code_change, past its point of no return.
+# Removing $T/hold lets it finish.
+held_update() {
+	: > "$T/hold"
+	mod mod_x.so mod_x 1.1.0 -DMOD_CC_HOLD="\"$T/hold\"" -DMOD_ANSWER=2
+	curl -s -m 90 -o "$T/held.body" -w '%{http_code}' \
+		--unix-socket "$STATE/agent.sock" \
+		http://localhost/update-modules/all > "$T/held.code" &
+	HELD=$!
+	wait_file "$T/hold.in" "the held update never reached code_change"
+}
+
 # run_test NAME: runs function NAME in a fresh directory $T.
 run_test() {
 	CURRENT=$1

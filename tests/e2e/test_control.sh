@@ -334,19 +334,13 @@ t_busy() {
 	host
 	# code_change holds until $T/hold is removed; hold.in says the
 	# first update is inside it when the second one comes
-	: > "$T/hold"
-	mod mod_x.so mod_x 1.1.0 -DMOD_CC_HOLD="\"$T/hold\"" -DMOD_ANSWER=2
-	curl -s -m 90 -o "$T/a.body" -w '%{http_code}' \
-		--unix-socket "$STATE/agent.sock" \
-		http://localhost/update-modules/all > "$T/a.code" &
-	first=$!
-	wait_file "$T/hold.in" "the first update never reached code_change"
+	held_update
 	api GET /update-modules/all
 	rm -f "$T/hold"
-	wait $first
-	codes=$(printf '%s\n' "$CODE" "$(cat "$T/a.code")" | sort | paste -sd ' ')
+	wait $HELD
+	codes=$(printf '%s\n' "$CODE" "$(cat "$T/held.code")" | sort | paste -sd ' ')
 	[ "$codes" = "200 409" ] || fail "codes '$codes', want '200 409'"
-	[ "$CODE" = 409 ] || cp "$T/a.body" "$T/.body"
+	[ "$CODE" = 409 ] || cp "$T/held.body" "$T/.body"
 	[ "$(field '$.error.code')" = busy ] || fail "409 body: $(cat "$T/.body")"
 	[ "$(served mod_x)" = 1.1.0 ] || fail "mod_x $(served mod_x) served"
 	host_stop

@@ -356,13 +356,7 @@ t_one_apply_at_a_time() {
 	host --call mod_x
 	# code_change holds until the test removes $T/hold: the first apply
 	# is provably inside it (hold.in) while the others are refused
-	: > "$T/hold"
-	mod mod_x.so mod_x 1.1.0 -DMOD_CC_HOLD="\"$T/hold\"" -DMOD_ANSWER=2
-	curl -s -m 90 -o "$T/first.body" -w '%{http_code}' \
-		--unix-socket "$STATE/agent.sock" \
-		http://localhost/update-modules/all > "$T/first.code" &
-	first=$!
-	wait_file "$T/hold.in" "the first apply never reached code_change"
+	held_update
 	api GET /update-modules/all
 	want_code 409 busy
 	api POST /plans/1/apply
@@ -370,8 +364,8 @@ t_one_apply_at_a_time() {
 	expect 1 lm update
 	has "another apply is running" "$OUT$ERR"
 	rm -f "$T/hold"
-	wait $first
-	[ "$(cat "$T/first.code")" = 200 ] || fail "first apply: $(cat "$T/first.code") $(cat "$T/first.body")"
+	wait $HELD
+	[ "$(cat "$T/held.code")" = 200 ] || fail "first apply: $(cat "$T/held.code") $(cat "$T/held.body")"
 	want_loaded "release 2; mod_x 1.1.0"
 	[ "$(runs)" = "ok/done" ] || fail "runs: $(runs)"
 	host_stop
@@ -384,19 +378,13 @@ t_one_apply_at_a_time() {
 t_superseded_in_flight() {
 	one -DMOD_CODE_CHANGE
 	host --call mod_x
-	: > "$T/hold"
-	mod mod_x.so mod_x 1.1.0 -DMOD_CC_HOLD="\"$T/hold\"" -DMOD_ANSWER=2
-	curl -s -m 90 -o "$T/first.body" -w '%{http_code}' \
-		--unix-socket "$STATE/agent.sock" \
-		http://localhost/update-modules/all > "$T/first.code" &
-	first=$!
-	wait_file "$T/hold.in" "the first apply never reached code_change"
+	held_update
 	mod mod_x.so mod_x 1.2.0 -DMOD_CODE_CHANGE -DMOD_ANSWER=3
 	expect 0 lm plan
 	[ "$(plans)" = "1:superseded 2:planned" ] || fail "plans mid-apply: $(plans)"
 	rm -f "$T/hold"
-	wait $first
-	[ "$(cat "$T/first.code")" = 200 ] || fail "first apply: $(cat "$T/first.code") $(cat "$T/first.body")"
+	wait $HELD
+	[ "$(cat "$T/held.code")" = 200 ] || fail "first apply: $(cat "$T/held.code") $(cat "$T/held.body")"
 	[ "$(plans)" = "1:applied 2:planned" ] || fail "plans: $(plans)"
 	want_loaded "release 2; mod_x 1.1.0"
 	api POST /plans/2/apply
