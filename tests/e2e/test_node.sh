@@ -476,6 +476,46 @@ t_replan_after_failure() {
 	host_stop
 }
 
+# update_list asks the running node (GET /update-modules), as ejabberdctl
+# update_list does, and prints what the command computes alone: the same
+# lines, the same JSON, the same warnings. The node answers from the
+# ledger it holds open: moved out of the command's reach, the list still
+# comes; the command's own scan (LIVEMOD_SCAN_STATS=1) then fails.
+t_update_list_from_the_node() {
+	one -DMOD_CODE_CHANGE
+	host --call mod_x
+	expect 0 lm update_list
+	[ -z "$OUT" ] || fail "update_list with nothing changed: $OUT"
+	mod mod_x.so mod_x 1.1.0 -DMOD_CODE_CHANGE -DMOD_ANSWER=2
+	echo 'int f(void); int f(void) { return 1; }' > "$T/junk.c"
+	"$CC" -shared -fPIC -o "$LIB/junk.so" "$T/junk.c" || exit 99
+	expect 0 lm update_list
+	[ "$OUT" = mod_x ] || fail "update_list: $OUT"
+	has "livemod update_list: warning: " "$ERR"
+	has "junk.so" "$ERR"
+	node_err=$ERR
+	expect 0 lm update_list --json
+	node_json=$OUT
+	hasj '[{"module": "mod_x", "change": "changed"}]' "$OUT"
+	export LIVEMOD_SCAN_STATS=1
+	expect 0 lm update_list --json
+	[ "$OUT" = "$node_json" ] || fail "the command's own list: $OUT; the node's: $node_json"
+	expect 0 lm update_list
+	[ "$OUT" = mod_x ] || fail "update_list, the command's scan: $OUT"
+	[ "$(echo "$ERR" | grep warning)" = "$node_err" ] ||
+		fail "warnings: $ERR; the node's: $node_err"
+	mv "$STATE/ledger.db" "$STATE/ledger.away"
+	expect 2 lm update_list
+	has "is not initialised" "$ERR"
+	unset LIVEMOD_SCAN_STATS
+	expect 0 lm update_list
+	mv "$STATE/ledger.away" "$STATE/ledger.db"
+	[ "$OUT" = mod_x ] || fail "update_list from the node: $OUT"
+	host_stop
+	expect 0 lm update_list
+	[ "$OUT" = mod_x ] || fail "update_list, no node: $OUT"
+}
+
 run_test t_update_changes_version
 run_test t_check_signature_changed
 run_test t_check_descriptor_not_planned
@@ -490,4 +530,5 @@ run_test t_unload_after_eval
 run_test t_stale_plan_refused
 run_test t_superseded_in_flight
 run_test t_replan_after_failure
+run_test t_update_list_from_the_node
 finish
