@@ -292,11 +292,11 @@ $(B)/bench/cli_time: bench/cli_time.c
 # Benchmarks that link the agent as a host does.
 $(B)/bench/bench_apply: bench/bench_apply.c $(B)/liblivemod-agent.a
 	@mkdir -p $(dir $@)
-	$(CC) $(AGENT_CFLAGS) -o $@ $< $(B)/liblivemod-agent.a $(AGENT_LDLIBS)
+	$(CC) $(AGENT_CFLAGS) -o $@ $< $(B)/liblivemod-agent.a $(AGENT_LDLIBS) -lsqlite3
 
 $(B)/bench/bench_apply_qsbr: bench/bench_apply.c $(B)/liblivemod-agent.a
 	@mkdir -p $(dir $@)
-	$(CC) $(AGENT_CFLAGS) -DLM_AGENT_QSBR -o $@ $< $(B)/liblivemod-agent.a $(AGENT_LDLIBS)
+	$(CC) $(AGENT_CFLAGS) -DLM_AGENT_QSBR -o $@ $< $(B)/liblivemod-agent.a $(AGENT_LDLIBS) -lsqlite3
 
 # ==== node stress (tests/agent/node_stress.c) =========================
 # The node under load in process: lm_node_update v1 <-> v2 while threads
