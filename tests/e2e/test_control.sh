@@ -10,11 +10,6 @@
 # ---- the host ------------------------------------------------------------
 
 
-host_stop() {
-	kill -TERM "$HOST"
-	wait "$HOST" || fail "lmhost exited $?: $(tail -5 "$T/host.err")"
-	HOST=""
-}
 
 # ---- requests ------------------------------------------------------------
 
@@ -90,7 +85,7 @@ t_socket_mode_and_health() {
 	[ "$(served mod_x)" = 1.0.0 ] || fail "modules: $BODY"
 	api GET /update-modules
 	want 200
-	host_stop
+	host_term
 	[ ! -e "$STATE/agent.sock" ] || fail "agent.sock left after a clean stop"
 }
 
@@ -122,7 +117,7 @@ t_unknown_path_and_method() {
 	want 400 bad_input "already on release 1"
 	api GET /rollback
 	want 405 method_not_allowed
-	host_stop
+	host_term
 }
 
 # Every malformed body is a 400 naming the field, and changes nothing.
@@ -157,7 +152,7 @@ t_bad_bodies() {
 	want 404 not_found "mod_nope"
 	unchanged
 	[ "$(served mod_x)" = 1.0.0 ] || fail "mod_x $(served mod_x) served"
-	host_stop
+	host_term
 }
 
 # POST /plans/{id}/apply with the reviewed plan: it must be JSON, that
@@ -183,7 +178,7 @@ t_apply_reviewed_body() {
 	want 200
 	[ "$(field '$.check')" = "{ok,[]}" ] || fail "check: $BODY"
 	[ "$(served mod_x)" = 1.1.0 ] || fail "mod_x $(served mod_x) served"
-	host_stop
+	host_term
 }
 
 # 413 for a body past 64 KiB, announced (Content-Length) or not (chunked).
@@ -206,7 +201,7 @@ t_body_too_large() {
 	unchanged
 	api GET /health
 	want 200
-	host_stop
+	host_term
 }
 
 t_tcp_token() {
@@ -244,12 +239,12 @@ t_tcp_token() {
 	api GET /health
 	want 200
 	# the token is kept across restarts
-	host_stop
+	host_term
 	host --http 127.0.0.1:0
 	[ "$(cat "$STATE/token")" = "$tok" ] || fail "token changed on restart"
 	tcp GET /modules -H "Authorization: Bearer $tok"
 	want 200
-	host_stop
+	host_term
 	# a token others may read is refused
 	chmod 644 "$STATE/token"
 	expect 1 "$LMHOST" --state "$STATE" --http 127.0.0.1:0
@@ -289,7 +284,7 @@ t_socket_live_or_stale() {
 	host
 	api GET /health
 	want 200
-	host_stop
+	host_term
 }
 
 # Connections past the cap (16) are closed at once; the node serves again
@@ -325,7 +320,7 @@ t_connection_cap() {
 		[ $wait_for -lt 600 ] || { fail "node never served again"; break; }
 		sleep 0.1
 	done
-	host_stop
+	host_term
 }
 
 # 409 busy: of two updates at once, one applies and one is refused.
@@ -349,7 +344,7 @@ t_busy() {
 	[ "$CODE" = 409 ] || cp "$T/a.body" "$T/.body"
 	[ "$(field '$.error.code')" = busy ] || fail "409 body: $(cat "$T/.body")"
 	[ "$(served mod_x)" = 1.1.0 ] || fail "mod_x $(served mod_x) served"
-	host_stop
+	host_term
 }
 
 # 422 and 500 carry the result (check, eval) beside the error; the CLI
@@ -368,7 +363,7 @@ t_check_and_eval_failed() {
 	has "mod_x" "$ERR"
 	expect 1 lm --json update
 	hasj '"code": "check_failed"' "$OUT"
-	host_stop
+	host_term
 	# eval: code_change fails after the point of no return
 	mod mod_x.so mod_x 1.0.0 -DMOD_CODE_CHANGE
 	rm -rf "$STATE"
@@ -383,7 +378,7 @@ t_check_and_eval_failed() {
 	has "check: {ok,[]}" "$OUT"
 	has "eval: {error," "$OUT"
 	[ "$(served mod_x)" = 1.0.0 ] || fail "mod_x $(served mod_x) served"
-	host_stop
+	host_term
 }
 
 # The CLI: update, apply (id and file), status; --json; exit statuses.
@@ -447,7 +442,7 @@ t_cli() {
 	has "format: missing; not a livemod.plan/1 plan" "$ERR"
 	expect 2 lm status extra
 	unchanged
-	host_stop
+	host_term
 	# no node: 3
 	expect 3 lm status
 	has "no running node" "$ERR"
@@ -475,7 +470,7 @@ t_cli_tcp() {
 	cp "$T/token.good" "$STATE/token"
 	expect 2 env LIVEMOD_NODE="10.0.0.1:$PORT" "$LIVEMOD" --state "$STATE" status
 	has "not a loopback address" "$ERR"
-	host_stop
+	host_term
 	expect 3 env LIVEMOD_NODE="127.0.0.1:$PORT" "$LIVEMOD" --state "$STATE" status
 	has "no running node: nothing listens on 127.0.0.1:$PORT" "$ERR"
 }
