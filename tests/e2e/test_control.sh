@@ -1,9 +1,10 @@
 #!/bin/sh
 # test_control.sh - the control API end to end (docs/control-api.md): every
 # status code it answers, the token on TCP, the body limit, the socket's
-# mode, a stale or a live socket at start, the connection cap, and the
-# `livemod update`, `apply` and `status` commands with their exit statuses,
-# against a real node in build/tests/lmhost.
+# mode, a stale or a live socket at start, and the `livemod update`,
+# `apply` and `status` commands with their exit statuses, against a real
+# node in build/tests/lmhost. The connection limits and node_busy are
+# test_busy.sh's.
 . "$(dirname "$0")/lib.sh"
 
 
@@ -287,42 +288,6 @@ t_socket_live_or_stale() {
 	host_term
 }
 
-# Connections past the cap (16) are closed at once; the node serves again
-# once they end.
-t_connection_cap() {
-	one
-	host
-	base=$(ls -l /proc/$HOST/fd | grep -c 'socket:')
-	i=0
-	while [ $i -lt 16 ]; do
-		# each holds its connection open, waiting for the rest of a body
-		# that ends when $T/.release appears (60 s at most)
-		( k=0; until [ -e "$T/.release" ] || [ $k -ge 1200 ]; do
-			sleep 0.05; k=$((k + 1)); done ) |
-			curl -s -m 90 --unix-socket "$STATE/agent.sock" -X POST \
-				-T - -o /dev/null http://localhost/update-modules &
-		i=$((i + 1))
-	done
-	# readiness: the node holds all 16 (its open sockets, counted in
-	# /proc, are the listeners and one per connection)
-	n=0
-	until [ "$(ls -l /proc/$HOST/fd 2>/dev/null | grep -c 'socket:')" -ge $((base + 16)) ]; do
-		n=$((n + 1))
-		[ $n -lt 3000 ] || { fail "the node never held 16 connections"; break; }
-		sleep 0.02
-	done
-	api GET /health
-	[ "$CODE" = 000 ] || fail "17th connection answered $CODE"
-	touch "$T/.release"
-	wait_for=0
-	until api GET /health && [ "$CODE" = 200 ]; do
-		wait_for=$((wait_for + 1))
-		[ $wait_for -lt 600 ] || { fail "node never served again"; break; }
-		sleep 0.1
-	done
-	host_term
-}
-
 # 409 busy: of two updates at once, one applies and one is refused.
 t_busy() {
 	one -DMOD_CODE_CHANGE
@@ -484,7 +449,6 @@ run_test t_body_too_large
 run_test t_tcp_token
 run_test t_tcp_not_loopback
 run_test t_socket_live_or_stale
-run_test t_connection_cap
 run_test t_busy
 run_test t_check_and_eval_failed
 run_test t_cli
