@@ -973,14 +973,26 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	vfprintf(stderr, fmt, ap);
 }
 
-/* The environment's whole seconds in 1..3600 when `name` is set to one,
- * else `dflt`: for tests, and for operators who want them shorter. */
-static unsigned env_seconds(const char *name, unsigned dflt)
+/* Whole seconds, 1..3600, from the environment's `name` into *out, or
+ * `dflt` when it is unset or empty: for tests, and for operators who want
+ * them shorter. Anything else is LM_EINVAL naming it: a limit mistyped
+ * must not silently become another. */
+static int env_seconds(const char *name, unsigned dflt, unsigned *out)
 {
 	const char *e = getenv(name);
-	long v = e ? atol(e) : 0;
+	char *end;
+	long v;
 
-	return v >= 1 && v <= 3600 ? (unsigned)v : dflt;
+	*out = dflt;
+	if (!e || !*e)
+		return 0;
+	errno = 0;
+	v = strtol(e, &end, 10);
+	if (*end || errno || e[0] < '0' || e[0] > '9' || v < 1 || v > 3600)
+		return lm_error_set(LM_EINVAL, "%s='%.32s': expected whole "
+				    "seconds, 1 to 3600", name, e);
+	*out = (unsigned)v;
+	return 0;
 }
 
 /* Serves the listening socket `fd` as `l`; MHD owns fd from then on
@@ -1145,8 +1157,11 @@ int lm_httpd_start(lm_httpd **out, const char *state_dir,
 	}
 	h->node = node;
 	h->calls = calls;
-	h->idle_s = env_seconds("LIVEMOD_HTTP_IDLE_S", IDLE_TIMEOUT_S);
-	h->head_s = env_seconds("LIVEMOD_HTTP_HEAD_S", HEAD_TIMEOUT_S);
+	if ((rc = env_seconds("LIVEMOD_HTTP_IDLE_S", IDLE_TIMEOUT_S,
+			      &h->idle_s)) < 0 ||
+	    (rc = env_seconds("LIVEMOD_HTTP_HEAD_S", HEAD_TIMEOUT_S,
+			      &h->head_s)) < 0)
+		goto fail;
 	if (opts->control_socket) {
 		if ((rc = lm_listen_unix(state_dir, &fd)) < 0)
 			goto fail;

@@ -135,6 +135,26 @@ t_full() {
 	host_term
 }
 
+# t_bad_limits: a limit mistyped in the environment stops the node's
+# start, naming it, rather than silently becoming another; nothing is
+# left listening.
+t_bad_limits() {
+	one
+	for v in 0 3601 abc 10s -5 ' 7'; do
+		expect 1 env LIVEMOD_HTTP_HEAD_S="$v" "$LMHOST" --state "$STATE"
+		has "LIVEMOD_HTTP_HEAD_S='$v': expected whole seconds, 1 to 3600" "$ERR"
+		[ ! -e "$STATE/agent.sock" ] || fail "a refused start left agent.sock"
+	done
+	expect 1 env LIVEMOD_HTTP_IDLE_S=x "$LMHOST" --state "$STATE"
+	has "LIVEMOD_HTTP_IDLE_S='x': expected whole seconds" "$ERR"
+	# empty is unset: the default
+	export LIVEMOD_HTTP_HEAD_S=
+	host
+	expect 0 lm status
+	host_term
+}
+
+run_test t_bad_limits
 run_test t_operator_gets_a_slot
 run_test t_operator_gets_a_slot_tcp
 run_test t_head_deadline
