@@ -34,6 +34,7 @@
 #include <microhttpd.h>
 
 #include "descriptor.h"
+#include "env.h"
 #include "error.h"
 #include "gate.h"
 #include "http.h"
@@ -975,24 +976,14 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* Whole seconds, 1..3600, from the environment's `name` into *out, or
  * `dflt` when it is unset or empty: for tests, and for operators who want
- * them shorter. Anything else is LM_EINVAL naming it: a limit mistyped
- * must not silently become another. */
+ * them shorter. Anything else is LM_EINVAL naming it. */
 static int env_seconds(const char *name, unsigned dflt, unsigned *out)
 {
-	const char *e = getenv(name);
-	char *end;
 	long v;
+	int rc = lm_env_long(name, 1, 3600, (long)dflt, "whole seconds", &v);
 
-	*out = dflt;
-	if (!e || !*e)
-		return 0;
-	errno = 0;
-	v = strtol(e, &end, 10);
-	if (*end || errno || e[0] < '0' || e[0] > '9' || v < 1 || v > 3600)
-		return lm_error_set(LM_EINVAL, "%s='%.32s': expected whole "
-				    "seconds, 1 to 3600", name, e);
 	*out = (unsigned)v;
-	return 0;
+	return rc;
 }
 
 /* Serves the listening socket `fd` as `l`; MHD owns fd from then on

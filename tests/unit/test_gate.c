@@ -46,6 +46,16 @@ static void go(lm_gate *g, conn *c)
 	c->slot = NULL;
 }
 
+/* The n connections go, then the gate. */
+static void close_all(lm_gate *g, conn *c, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		go(g, &c[i]);
+	lm_gate_free(g);
+}
+
 /* Whether the gate cut c: its client reads the end of the stream. Waits
  * up to `ms` (a hang guard for the deadline's thread, not a measure). */
 static int was_cut(const conn *c, int ms)
@@ -72,7 +82,6 @@ static void test_evicts_oldest_waiting(void **state)
 {
 	lm_gate *g = gate(3, 3, 3600);
 	conn c[4];
-	int i;
 
 	(void)state;
 	assert_int_equal(come(g, &c[0], "pid 1"), LM_GATE_SERVE);
@@ -85,9 +94,7 @@ static void test_evicts_oldest_waiting(void **state)
 	assert_false(was_cut(&c[2], 0));
 	/* the evicted one's head, arriving late, is not served */
 	assert_int_equal(lm_gate_head(g, c[1].slot), LM_GATE_CUT);
-	for (i = 0; i < 4; i++)
-		go(g, &c[i]);
-	lm_gate_free(g);
+	close_all(g, c, 4);
 }
 
 /* Every slot serving a request: 503's verdict, and the refusal waits for
@@ -95,7 +102,7 @@ static void test_evicts_oldest_waiting(void **state)
 static void test_full(void **state)
 {
 	lm_gate *g = gate(2, 2, 3600);
-	conn c[4];
+	conn c[3];
 
 	(void)state;
 	come(g, &c[0], "pid 1");
@@ -107,11 +114,8 @@ static void test_full(void **state)
 	assert_int_equal(lm_gate_head(g, c[2].slot), LM_GATE_FULL);
 	assert_false(was_cut(&c[0], 0) || was_cut(&c[1], 0));
 	go(g, &c[0]);
-	assert_int_equal(come(g, &c[3], "pid 3"), LM_GATE_SERVE);
-	go(g, &c[1]);
-	go(g, &c[2]);
-	go(g, &c[3]);
-	lm_gate_free(g);
+	assert_int_equal(come(g, &c[0], "pid 3"), LM_GATE_SERVE);
+	close_all(g, c, 3);
 }
 
 /* A peer at its limit evicts its own oldest waiting connection, never
@@ -120,7 +124,6 @@ static void test_peer_limit(void **state)
 {
 	lm_gate *g = gate(8, 2, 3600);
 	conn c[5];
-	int i;
 
 	(void)state;
 	come(g, &c[0], "pid 2");          /* another peer's, waiting */
@@ -134,48 +137,45 @@ static void test_peer_limit(void **state)
 	assert_int_equal(come(g, &c[4], "127.0.0.1"), LM_GATE_PEER);
 	assert_int_equal(lm_gate_head(g, c[4].slot), LM_GATE_PEER);
 	assert_false(was_cut(&c[0], 0));
-	for (i = 0; i < 5; i++)
-		go(g, &c[i]);
-	lm_gate_free(g);
+	close_all(g, c, 5);
+}
+
+/* A gate of one slot, c[0] served in it and c[1] refused 503. */
+static lm_gate *one_slot_taken(conn *c)
+{
+	lm_gate *g = gate(1, 1, 3600);
+
+	come(g, &c[0], "pid 1");
+	lm_gate_head(g, c[0].slot);
+	assert_int_equal(come(g, &c[1], "pid 2"), LM_GATE_FULL);
+	return g;
 }
 
 /* Answered, a kept-alive connection waits for its next head: evictable
  * again. */
 static void test_answered_is_evictable(void **state)
 {
-	lm_gate *g = gate(1, 1, 3600);
 	conn c[3];
+	lm_gate *g = one_slot_taken(c);
 
 	(void)state;
-	come(g, &c[0], "pid 1");
-	lm_gate_head(g, c[0].slot);
-	assert_int_equal(come(g, &c[1], "pid 2"), LM_GATE_FULL);
 	lm_gate_answered(g, c[0].slot);
 	assert_int_equal(come(g, &c[2], "pid 3"), LM_GATE_SERVE);
 	assert_true(was_cut(&c[0], 0));
-	go(g, &c[0]);
-	go(g, &c[1]);
-	go(g, &c[2]);
-	lm_gate_free(g);
+	close_all(g, c, 3);
 }
 
 /* Past conn_max refusals waiting for their heads, a newcomer is closed
  * unanswered: no slot. */
 static void test_refusals_bounded(void **state)
 {
-	lm_gate *g = gate(1, 1, 3600);
 	conn c[3];
+	lm_gate *g = one_slot_taken(c);
 
 	(void)state;
-	come(g, &c[0], "pid 1");
-	lm_gate_head(g, c[0].slot);
-	assert_int_equal(come(g, &c[1], "pid 2"), LM_GATE_FULL);
 	assert_int_equal(come(g, &c[2], "pid 3"), LM_GATE_CUT);
 	assert_null(c[2].slot);
-	go(g, &c[0]);
-	go(g, &c[1]);
-	go(g, &c[2]);
-	lm_gate_free(g);
+	close_all(g, c, 3);
 }
 
 /* A head not whole within head_s is cut by the gate's thread, with no
@@ -191,9 +191,7 @@ static void test_head_deadline(void **state)
 	lm_gate_head(g, c[1].slot);
 	assert_true(was_cut(&c[0], 30000));
 	assert_false(was_cut(&c[1], 0));
-	go(g, &c[0]);
-	go(g, &c[1]);
-	lm_gate_free(g);
+	close_all(g, c, 2);
 }
 
 int main(void)
