@@ -77,6 +77,8 @@ $(B)/tests/%: tests/unit/%.c tests/unit/testutil.h $(B)/liblmcommon.a
 
 # The web page's pure parts are agent code: the test compiles web.c in.
 $(B)/tests/test_web: agent/node/web.c agent/node/web.h
+# So is the control API's gate: the test compiles gate.c in.
+$(B)/tests/test_gate: agent/node/gate.c agent/node/gate.h
 
 # This test reads the store's refs with libgit2 itself, beside livemod's
 # own loaded copy, so it checks the store through code other than ours.

@@ -249,3 +249,31 @@ host_try() {
 host() {
 	host_try "$@" || exit 1
 }
+
+# host_term: stops the host with SIGTERM; it must exit 0 (test_node.sh
+# has its own, which also checks the host's calls).
+host_term() {
+	kill -TERM "$HOST"
+	wait "$HOST" || fail "lmhost exited $?: $(tail -5 "$T/host.err")"
+	HOST=""
+}
+
+# ---- slow clients (tests/e2e/trickle.c) ----------------------------------
+
+# trickle_build: the slow client into $T/trickle.
+trickle_build() {
+	"$CC" -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -o "$T/trickle" \
+		"$TOP/tests/e2e/trickle.c" || exit 99
+}
+
+# wait_events DIR WORD N WHAT: readiness: waits until DIR/events (the
+# trickle client's record) holds N lines starting with WORD; 60 s at
+# most, a hang guard, then fails with WHAT.
+wait_events() {
+	we_n=0
+	until [ "$(grep -c "^$2 " "$1/events" 2>/dev/null)" -ge "$3" ]; do
+		we_n=$((we_n + 1))
+		[ $we_n -lt 3000 ] || { fail "$4"; return 1; }
+		sleep 0.02
+	done
+}
