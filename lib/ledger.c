@@ -50,8 +50,12 @@ extern const int lm_schema_nmigrations;
  * writes the same handful every time, and preparing one (parsing, the
  * schema's foreign keys and CHECKs compiled in) cost more than running
  * it (~20-80 us each on the project's VM, docs/BENCHMARKS.md). Found by
- * their text; when it is full, one is finalized in turn. */
-#define STMT_CACHE 24
+ * their text; when it is full, one is finalized in turn. Room for every
+ * statement this file has (~55): a node's cycle (plan, record, apply,
+ * finish, the reaper's note) runs more than 24 of them, and a smaller
+ * cache, evicting in turn, re-prepared the point of no return's on every
+ * apply (its write 205-235 us p50, 106-128 with 64, the machine loaded). */
+#define STMT_CACHE 64
 
 struct lm_ledger {
 	sqlite3 *db;
