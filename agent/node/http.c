@@ -15,20 +15,13 @@
  */
 #include <assert.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/random.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
-#include <netinet/in.h>
 
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
@@ -39,6 +32,7 @@
 #include "gate.h"
 #include "http.h"
 #include "listen.h"
+#include "token.h"
 #include "web.h"
 
 #define BODY_MAX (64 * 1024)      /* bigger request bodies get 413 */
@@ -58,8 +52,6 @@
  * its modules included, once per request (perf: 9% of the node's time on
  * GET /update-modules with 64 KiB). */
 #define CONN_MEMORY (32 * 1024)
-#define TOKEN_BYTES 32
-#define TOKEN_HEX (2 * TOKEN_BYTES)
 
 /* ---- errors: one table from an error code to a status and a name ------ */
 
@@ -124,7 +116,7 @@ struct lm_httpd {
 	lm_node *node;                /* handed to every call; opaque here */
 	const lm_httpd_calls *calls;
 	char *state_dir;
-	char token[TOKEN_HEX + 1];    /* hex; "" when no TCP listener */
+	char token[LM_TOKEN_HEX + 1]; /* hex; "" when no TCP listener */
 	unsigned idle_s;              /* LIVEMOD_HTTP_IDLE_S */
 	unsigned head_s;              /* LIVEMOD_HTTP_HEAD_S */
 	int port;                     /* TCP, or 0 */
@@ -673,23 +665,11 @@ static void route(lm_httpd *h, const char *method, const char *url,
 
 /* ---- the MHD handler ------------------------------------------------------- */
 
-/* The bearer token, compared in time independent of where it differs. */
+/* The bearer token of the Authorization header (token.c). */
 static int authorized(const char *token, struct MHD_Connection *c)
 {
-	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						    MHD_HTTP_HEADER_AUTHORIZATION);
-	unsigned char diff = 0;
-	size_t len, i;
-
-	assert(strlen(token) == TOKEN_HEX);
-	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
-		return 0;
-	h += 7;
-	len = strlen(h);
-	diff = len != TOKEN_HEX;
-	for (i = 0; i < TOKEN_HEX; i++)
-		diff |= (unsigned char)((i < len ? h[i] : 0) ^ token[i]);
-	return diff == 0;
+	return lm_token_authorizes(token, MHD_lookup_connection_value(
+		c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION));
 }
 
 /* On every answer of either listener: nothing kept in a cache (the
@@ -1042,100 +1022,6 @@ static void unserve(listener *l)
 	l->gate = NULL;
 }
 
-/* ---- the token ------------------------------------------------------------------ */
-
-static int token_valid(const char *t)
-{
-	return strlen(t) == TOKEN_HEX &&
-	       strspn(t, "0123456789abcdef") == TOKEN_HEX;
-}
-
-/* Reads state/token into h->token; LM_ENOTFOUND when there is none. */
-static int token_read(lm_httpd *h, const char *path)
-{
-	char buf[TOKEN_HEX + 2];
-	struct stat st;
-	ssize_t len;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
-		return errno == ENOENT
-			       ? LM_ENOTFOUND
-			       : lm_error_set(LM_ERROR, "%s: %s", path,
-					      strerror(errno));
-	if (fstat(fd, &st) < 0 || (len = read(fd, buf, sizeof(buf) - 1)) < 0) {
-		close(fd);
-		return lm_error_set(LM_ERROR, "%s: %s", path, strerror(errno));
-	}
-	close(fd);
-	/* as ssh with its keys: a token others can read is no secret */
-	if (st.st_mode & 077)
-		return lm_error_set(LM_EINVAL, "%s: mode %03o lets others read "
-				    "the token; chmod 600 it", path,
-				    (unsigned)(st.st_mode & 0777));
-	buf[len] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	if (!token_valid(buf))
-		return lm_error_set(LM_EINVAL, "%s: not a %d-hex-digit token "
-				    "(remove it to have a new one made)", path,
-				    TOKEN_HEX);
-	memcpy(h->token, buf, TOKEN_HEX + 1);
-	return 0;
-}
-
-/*
- * Makes a new token and publishes it with link(): the file appears whole,
- * and a node starting at the same moment either wins or reads ours.
- */
-static int token_create(lm_httpd *h, const char *path)
-{
-	unsigned char raw[TOKEN_BYTES];
-	char text[TOKEN_HEX + 2], *tmp = NULL;
-	size_t i;
-	int fd = -1, rc = 0;
-
-	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
-		return lm_error_set(LM_ERROR, "getrandom: %s", strerror(errno));
-	for (i = 0; i < TOKEN_BYTES; i++)
-		sprintf(text + 2 * i, "%02x", raw[i]);
-	text[TOKEN_HEX] = '\n';
-	text[TOKEN_HEX + 1] = '\0';
-	if (asprintf(&tmp, "%s.%ld.tmp", path, (long)getpid()) < 0)
-		return lm_error_set(LM_ERROR, "out of memory");
-	unlink(tmp);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0 ||
-	    write(fd, text, TOKEN_HEX + 1) != TOKEN_HEX + 1 || fsync(fd) < 0)
-		rc = lm_error_set(LM_ERROR, "%s: %s", tmp, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	if (rc == 0 && link(tmp, path) < 0)
-		rc = errno == EEXIST ? token_read(h, path)
-				     : lm_error_set(LM_ERROR, "%s: %s", path,
-						    strerror(errno));
-	else if (rc == 0)
-		memcpy(h->token, text, TOKEN_HEX + 1);
-	h->token[TOKEN_HEX] = '\0';
-	unlink(tmp);
-	free(tmp);
-	explicit_bzero(raw, sizeof(raw));
-	explicit_bzero(text, sizeof(text));
-	return rc;
-}
-
-static int token_load(lm_httpd *h)
-{
-	char *path = NULL;
-	int rc;
-
-	if (asprintf(&path, "%s/token", h->state_dir) < 0)
-		return lm_error_set(LM_ERROR, "out of memory");
-	if ((rc = token_read(h, path)) == LM_ENOTFOUND)
-		rc = token_create(h, path);
-	free(path);
-	assert(rc < 0 || token_valid(h->token));
-	return rc;
-}
-
 /* ---- start and stop ---------------------------------------------------------- */
 
 int lm_httpd_start(lm_httpd **out, const char *state_dir,
@@ -1173,7 +1059,7 @@ int lm_httpd_start(lm_httpd **out, const char *state_dir,
 		if ((rc = lm_listen_tcp(opts->http_listen, &fd, &h->port,
 					&bound)) < 0)
 			goto fail;
-		if ((rc = token_load(h)) < 0 ||
+		if ((rc = lm_token_load(h->state_dir, h->token)) < 0 ||
 		    (rc = serve(&h->tcp_l, h, fd, 1, opts->http_listen)) < 0) {
 			close(fd);
 			goto fail;

@@ -271,7 +271,7 @@ trickle_build() {
 # most, a hang guard, then fails with WHAT.
 wait_events() {
 	we_n=0
-	until [ "$(grep -c "^$2 " "$1/events" 2>/dev/null)" -ge "$3" ]; do
+	until [ "$(cat "$1/events" 2>/dev/null | grep -c "^$2 ")" -ge "$3" ]; do
 		we_n=$((we_n + 1))
 		[ $we_n -lt 3000 ] || { fail "$4"; return 1; }
 		sleep 0.02

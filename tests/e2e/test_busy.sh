@@ -140,12 +140,14 @@ t_full() {
 # left listening.
 t_bad_limits() {
 	one
+	# (timeout: a hang guard, should the node start after all)
 	for v in 0 3601 abc 10s -5 ' 7'; do
-		expect 1 env LIVEMOD_HTTP_HEAD_S="$v" "$LMHOST" --state "$STATE"
+		expect 1 env LIVEMOD_HTTP_HEAD_S="$v" timeout 30 "$LMHOST" \
+			--state "$STATE"
 		has "LIVEMOD_HTTP_HEAD_S='$v': expected whole seconds, 1 to 3600" "$ERR"
 		[ ! -e "$STATE/agent.sock" ] || fail "a refused start left agent.sock"
 	done
-	expect 1 env LIVEMOD_HTTP_IDLE_S=x "$LMHOST" --state "$STATE"
+	expect 1 env LIVEMOD_HTTP_IDLE_S=x timeout 30 "$LMHOST" --state "$STATE"
 	has "LIVEMOD_HTTP_IDLE_S='x': expected whole seconds" "$ERR"
 	# empty is unset: the default
 	export LIVEMOD_HTTP_HEAD_S=
