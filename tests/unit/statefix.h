@@ -16,6 +16,7 @@
 #include "fsutil.h"
 #include "planning.h"
 #include "script.h"
+#include "store.h"
 #include "testutil.h"
 
 /* Compiles generic.c as module `name` at `vsn` into <dir>/<name>.so, with
@@ -113,6 +114,80 @@ static inline int64_t sf_plan(const sf_dirs *d, int apply)
 	return rel;
 }
 
+/* Versions of module mod_a compiled once into a template dir, as a1.so,
+ * a2.so, ..., with their blob ids. */
+#define SF_NVSN 3
+typedef struct sf_tpl {
+	char *dir;
+	char oids[SF_NVSN][LM_OID_HEXSZ + 1];
+} sf_tpl;
+
+static inline void sf_tpl_make(sf_tpl *t, const char *defines)
+{
+	static const char *const vsn[SF_NVSN] = { "1.0.0", "1.1.0", "1.2.0" };
+	char *p;
+
+	t->dir = tu_tmpdir();
+	for (int i = 0; i < SF_NVSN; i++) {
+		sf_module(t->dir, "mod_a", vsn[i], defines);
+		assert_int_equal(tu_sh("mv '%s/mod_a.so' '%s/a%d.so'", t->dir,
+				       t->dir, i + 1), 0);
+		assert_true(asprintf(&p, "%s/a%d.so", t->dir, i + 1) > 0);
+		assert_int_equal(lm_store_hash_file(t->oids[i], p), 0);
+		free(p);
+	}
+}
+
+static inline void sf_tpl_free(sf_tpl *t)
+{
+	tu_rm_rf(t->dir);
+	free(t->dir);
+	t->dir = NULL;
+}
+
+/* The group's versions of mod_a (each with a code_change), made by
+ * sf_group_setup and removed by sf_group_teardown (cmocka group fixtures). */
+static inline sf_tpl *sf_group_tpl(void)
+{
+	static sf_tpl t;
+
+	return &t;
+}
+
+static inline int sf_group_setup(void **state)
+{
+	(void)state;
+	sf_tpl_make(sf_group_tpl(), "#define MOD_CODE_CHANGE\n");
+	return 0;
+}
+
+static inline int sf_group_teardown(void **state)
+{
+	(void)state;
+	sf_tpl_free(sf_group_tpl());
+	return 0;
+}
+
+/* Version `i` (1-based) of mod_a installed in the libdir. */
+static inline void sf_install(const sf_dirs *d, const sf_tpl *t, int i)
+{
+	assert_int_equal(tu_sh("cp '%s/a%d.so' '%s/mod_a.so'", t->dir, i,
+			       d->lib), 0);
+}
+
+/* A state of three releases, mod_a 1.0.0 (init), 1.1.0 and 1.2.0, each
+ * planned and applied: the node on release 3, its permanent release 1. */
+static inline void sf_three_releases(sf_dirs *d, const sf_tpl *t)
+{
+	sf_dirs_make(d);
+	sf_install(d, t, 1);
+	sf_init(d);
+	sf_install(d, t, 2);
+	assert_int_equal(sf_plan(d, 1), 2);
+	sf_install(d, t, 3);
+	assert_int_equal(sf_plan(d, 1), 3);
+}
+
 /* Everything of the state a refusal must not change, as text: the
  * ledger's rows (the stat cache aside: a cache), the store's refs and
  * object files, the plans/ and objects/ dirs (as tests/e2e/lib.sh's
@@ -134,6 +209,38 @@ static inline char *sf_snapshot(const sf_dirs *d)
 	unlink(out);
 	free(out);
 	return text;
+}
+
+/* Another writer: the state's ledger opened on a connection of its own,
+ * its write lock taken (LIVEMOD_LOCK_TIMEOUT_MS=50 makes waiters give up
+ * at once). sf_writer_end lets go. */
+static inline lm_ledger *sf_writer(const sf_dirs *d)
+{
+	char *path = lm_path_join(d->state, "ledger.db");
+	lm_ledger *l = NULL;
+
+	setenv("LIVEMOD_LOCK_TIMEOUT_MS", "50", 1);
+	assert_int_equal(lm_ledger_open(&l, path, 0), 0);
+	assert_int_equal(lm_ledger_begin(l), 0);
+	free(path);
+	return l;
+}
+
+static inline void sf_writer_end(lm_ledger *l)
+{
+	lm_ledger_rollback(l);
+	lm_ledger_free(l);
+	unsetenv("LIVEMOD_LOCK_TIMEOUT_MS");
+}
+
+/* The state is as `before` (an sf_snapshot, freed here) saw it. */
+static inline void sf_unchanged(const sf_dirs *d, char *before)
+{
+	char *after = sf_snapshot(d);
+
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
 }
 
 /* The last error's message holds `part`. */
