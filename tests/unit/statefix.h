@@ -68,8 +68,10 @@ static inline void sf_dirs_free(sf_dirs *d)
 	memset(d, 0, sizeof(*d));
 }
 
-/* `livemod init` on d->lib: release 1. */
-static inline void sf_init(const sf_dirs *d)
+/* `livemod init` on d->lib: release 1, its commit in `commit` when not
+ * NULL. */
+static inline void sf_init_commit(const sf_dirs *d,
+				  char commit[LM_OID_HEXSZ + 1])
 {
 	lm_scan scan;
 	int64_t rel = 0;
@@ -78,9 +80,14 @@ static inline void sf_init(const sf_dirs *d)
 	assert_int_equal(lm_release_check(&scan.mods), 0);
 	assert_int_equal(lm_mkdir(d->state, 0700), 0);
 	assert_int_equal(lm_state_create(d->state, d->lib, "testapp", &scan,
-					 &rel, NULL), 0);
+					 &rel, commit), 0);
 	assert_int_equal(rel, 1);
 	lm_scan_clear(&scan);
+}
+
+static inline void sf_init(const sf_dirs *d)
+{
+	sf_init_commit(d, NULL);
 }
 
 /* `livemod plan` on the libdir as it is now, and, with `apply`, the
