@@ -53,6 +53,7 @@ run_test() {
 	mkdir -p "$LIB"
 	( cd "$T" && "$1" ) > "$T/.log" 2>&1
 	rc=$?
+	[ -z "${LM_CAPTURE_DIR:-}" ] || capture "$1"
 	if [ $rc -ne 0 ] || grep -q '^  FAIL' "$T/.log"; then
 		FAIL=$((FAIL + 1))
 		echo "not ok - $1"
@@ -62,6 +63,26 @@ run_test() {
 		echo "ok - $1"
 	fi
 	rm -rf "$T"
+}
+
+# capture NAME: with LM_CAPTURE_DIR set (tests/fuzz/grow-corpus.sh), keeps
+# what test NAME left in $STATE as fuzzing seeds: each plans/<id>.json as
+# $LM_CAPTURE_DIR/plan/FILE-NAME-<id>, and the ledger, made whole and
+# compact (VACUUM INTO, WAL folded in, 1 KiB pages: 40 KB where 4 KiB
+# pages make 90), as ledger/FILE-NAME.
+capture() {
+	cap=$(basename "$0" .sh)-$1
+	mkdir -p "$LM_CAPTURE_DIR/plan" "$LM_CAPTURE_DIR/ledger"
+	for cap_p in "$STATE"/plans/*.json; do
+		[ -f "$cap_p" ] || continue
+		cp "$cap_p" "$LM_CAPTURE_DIR/plan/$cap-$(basename "$cap_p" .json)"
+	done
+	rm -f "$LM_CAPTURE_DIR/ledger/$cap"
+	[ ! -f "$STATE/ledger.db" ] ||
+		sqlite3 "$STATE/ledger.db" \
+			"PRAGMA page_size = 1024;
+			 VACUUM INTO '$LM_CAPTURE_DIR/ledger/$cap'" 2>/dev/null ||
+		rm -f "$LM_CAPTURE_DIR/ledger/$cap"
 }
 
 finish() {
