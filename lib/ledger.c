@@ -26,6 +26,7 @@
 #include <time.h>
 
 
+#include "env.h"
 #include "error.h"
 #include "sqlitelib.h"
 
@@ -384,22 +385,12 @@ int lm_ledger_schema_version(void)
 
 static int lock_timeout_ms(int *out)
 {
-	const char *s = getenv("LIVEMOD_LOCK_TIMEOUT_MS");
-	char *end;
 	long v;
+	int rc = lm_env_long("LIVEMOD_LOCK_TIMEOUT_MS", 0, INT_MAX,
+			     LM_LOCK_TIMEOUT_DEFAULT_MS, "milliseconds", &v);
 
-	*out = LM_LOCK_TIMEOUT_DEFAULT_MS;
-	if (!s || !*s)
-		return 0;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || v < 0 || v > INT_MAX)
-		return lm_error_set(LM_EINVAL,
-				    "LIVEMOD_LOCK_TIMEOUT_MS: '%s' is not a "
-				    "number of milliseconds",
-				    s);
 	*out = (int)v;
-	return 0;
+	return rc;
 }
 
 /* The one integer a PRAGMA, count(*) or max() answers (0 for NULL). */

@@ -43,6 +43,21 @@ wait_file() {
 	done
 }
 
+# held_update: installs mod_x 1.1.0, whose code_change holds while
+# $T/hold exists, and starts GET /update-modules/all in the background
+# ($HELD its pid, its answer in $T/held.code and $T/held.body); returns
+# once that apply is inside code_change, past its point of no return.
+# Removing $T/hold lets it finish.
+held_update() {
+	: > "$T/hold"
+	mod mod_x.so mod_x 1.1.0 -DMOD_CC_HOLD="\"$T/hold\"" -DMOD_ANSWER=2
+	curl -s -m 90 -o "$T/held.body" -w '%{http_code}' \
+		--unix-socket "$STATE/agent.sock" \
+		http://localhost/update-modules/all > "$T/held.code" &
+	HELD=$!
+	wait_file "$T/hold.in" "the held update never reached code_change"
+}
+
 # run_test NAME: runs function NAME in a fresh directory $T.
 run_test() {
 	CURRENT=$1
@@ -318,4 +333,32 @@ host_try() {
 # host ARGS...: as host_try; a host that does not start ends the test.
 host() {
 	host_try "$@" || exit 1
+}
+
+# host_term: stops the host with SIGTERM; it must exit 0 (test_node.sh
+# has its own, which also checks the host's calls).
+host_term() {
+	kill -TERM "$HOST"
+	wait "$HOST" || fail "lmhost exited $?: $(tail -5 "$T/host.err")"
+	HOST=""
+}
+
+# ---- slow clients (tests/e2e/trickle.c) ----------------------------------
+
+# trickle_build: the slow client into $T/trickle.
+trickle_build() {
+	"$CC" -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -o "$T/trickle" \
+		"$TOP/tests/e2e/trickle.c" || exit 99
+}
+
+# wait_events DIR WORD N WHAT: readiness: waits until DIR/events (the
+# trickle client's record) holds N lines starting with WORD; 60 s at
+# most, a hang guard, then fails with WHAT.
+wait_events() {
+	we_n=0
+	until [ "$(grep -c "^$2 " "$1/events" 2>/dev/null)" -ge "$3" ]; do
+		we_n=$((we_n + 1))
+		[ $we_n -lt 3000 ] || { fail "$4"; return 1; }
+		sleep 0.02
+	done
 }

@@ -402,13 +402,7 @@ t_one_apply_at_a_time() {
 	host --call mod_x
 	# code_change holds until the test removes $T/hold: the first apply
 	# is provably inside it (hold.in) while the others are refused
-	: > "$T/hold"
-	mod mod_x.so mod_x 1.1.0 -DMOD_CC_HOLD="\"$T/hold\"" -DMOD_ANSWER=2
-	curl -s -m 90 -o "$T/first.body" -w '%{http_code}' \
-		--unix-socket "$STATE/agent.sock" \
-		http://localhost/update-modules/all > "$T/first.code" &
-	first=$!
-	wait_file "$T/hold.in" "the first apply never reached code_change"
+	held_update
 	api GET /update-modules/all
 	want_code 409 busy
 	api POST /plans/1/apply
@@ -416,8 +410,8 @@ t_one_apply_at_a_time() {
 	expect 1 lm update
 	has "another apply is running" "$OUT$ERR"
 	rm -f "$T/hold"
-	wait $first
-	[ "$(cat "$T/first.code")" = 200 ] || fail "first apply: $(cat "$T/first.code") $(cat "$T/first.body")"
+	wait $HELD
+	[ "$(cat "$T/held.code")" = 200 ] || fail "first apply: $(cat "$T/held.code") $(cat "$T/held.body")"
 	want_loaded "release 2; mod_x 1.1.0"
 	[ "$(runs)" = "ok/done" ] || fail "runs: $(runs)"
 	host_stop
@@ -430,19 +424,13 @@ t_one_apply_at_a_time() {
 t_superseded_in_flight() {
 	one -DMOD_CODE_CHANGE
 	host --call mod_x
-	: > "$T/hold"
-	mod mod_x.so mod_x 1.1.0 -DMOD_CC_HOLD="\"$T/hold\"" -DMOD_ANSWER=2
-	curl -s -m 90 -o "$T/first.body" -w '%{http_code}' \
-		--unix-socket "$STATE/agent.sock" \
-		http://localhost/update-modules/all > "$T/first.code" &
-	first=$!
-	wait_file "$T/hold.in" "the first apply never reached code_change"
+	held_update
 	mod mod_x.so mod_x 1.2.0 -DMOD_CODE_CHANGE -DMOD_ANSWER=3
 	expect 0 lm plan
 	[ "$(plans)" = "1:superseded 2:planned" ] || fail "plans mid-apply: $(plans)"
 	rm -f "$T/hold"
-	wait $first
-	[ "$(cat "$T/first.code")" = 200 ] || fail "first apply: $(cat "$T/first.code") $(cat "$T/first.body")"
+	wait $HELD
+	[ "$(cat "$T/held.code")" = 200 ] || fail "first apply: $(cat "$T/held.code") $(cat "$T/held.body")"
 	[ "$(plans)" = "1:applied 2:planned" ] || fail "plans: $(plans)"
 	want_loaded "release 2; mod_x 1.1.0"
 	api POST /plans/2/apply
@@ -534,6 +522,46 @@ t_replan_after_failure() {
 	host_stop
 }
 
+# update_list asks the running node (GET /update-modules), as ejabberdctl
+# update_list does, and prints what the command computes alone: the same
+# lines, the same JSON, the same warnings. The node answers from the
+# ledger it holds open: moved out of the command's reach, the list still
+# comes; the command's own scan (LIVEMOD_SCAN_STATS=1) then fails.
+t_update_list_from_the_node() {
+	one -DMOD_CODE_CHANGE
+	host --call mod_x
+	expect 0 lm update_list
+	[ -z "$OUT" ] || fail "update_list with nothing changed: $OUT"
+	mod mod_x.so mod_x 1.1.0 -DMOD_CODE_CHANGE -DMOD_ANSWER=2
+	echo 'int f(void); int f(void) { return 1; }' > "$T/junk.c"
+	"$CC" -shared -fPIC -o "$LIB/junk.so" "$T/junk.c" || exit 99
+	expect 0 lm update_list
+	[ "$OUT" = mod_x ] || fail "update_list: $OUT"
+	has "livemod update_list: warning: " "$ERR"
+	has "junk.so" "$ERR"
+	node_err=$ERR
+	expect 0 lm update_list --json
+	node_json=$OUT
+	hasj '[{"module": "mod_x", "change": "changed"}]' "$OUT"
+	export LIVEMOD_SCAN_STATS=1
+	expect 0 lm update_list --json
+	[ "$OUT" = "$node_json" ] || fail "the command's own list: $OUT; the node's: $node_json"
+	expect 0 lm update_list
+	[ "$OUT" = mod_x ] || fail "update_list, the command's scan: $OUT"
+	[ "$(echo "$ERR" | grep warning)" = "$node_err" ] ||
+		fail "warnings: $ERR; the node's: $node_err"
+	mv "$STATE/ledger.db" "$STATE/ledger.away"
+	expect 2 lm update_list
+	has "is not initialised" "$ERR"
+	unset LIVEMOD_SCAN_STATS
+	expect 0 lm update_list
+	mv "$STATE/ledger.away" "$STATE/ledger.db"
+	[ "$OUT" = mod_x ] || fail "update_list from the node: $OUT"
+	host_stop
+	expect 0 lm update_list
+	[ "$OUT" = mod_x ] || fail "update_list, no node: $OUT"
+}
+
 run_test t_update_changes_version
 run_test t_check_signature_changed
 run_test t_check_descriptor_not_planned
@@ -549,4 +577,5 @@ run_test t_unload_after_eval
 run_test t_stale_plan_refused
 run_test t_superseded_in_flight
 run_test t_replan_after_failure
+run_test t_update_list_from_the_node
 finish
