@@ -71,7 +71,7 @@ $(B)/liblmcommon.a: $(LIB_OBJ)
 $(B)/livemod: $(PLANNER_OBJ) $(B)/liblmcommon.a
 	$(CC) $(ALL_CFLAGS) -o $@ $(PLANNER_OBJ) $(B)/liblmcommon.a $(CLI_LDLIBS)
 
-$(B)/tests/%: tests/unit/%.c tests/unit/testutil.h $(B)/liblmcommon.a
+$(B)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(B)/liblmcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -DLM_SRCDIR=\"$(CURDIR)\" -o $@ $< $(B)/liblmcommon.a $(LDLIBS) -lcmocka
 

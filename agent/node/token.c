@@ -3,6 +3,8 @@
  */
 #include "token.h"
 
+#include "ctequal.h"
+
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -112,18 +114,13 @@ int lm_token_load(const char *state_dir, char *tok)
 
 int lm_token_authorizes(const char *tok, const char *header)
 {
-	unsigned char diff = 0;
-	size_t len, i;
-
 	assert(token_valid(tok));
 	if (!header || strncasecmp(header, "Bearer ", 7) != 0)
 		return 0;
 	header += 7;
-	len = strlen(header);
-	/* every byte of the token looked at, whatever the header holds:
-	 * the time taken tells nothing of where they differ */
-	diff = len != LM_TOKEN_HEX;
-	for (i = 0; i < LM_TOKEN_HEX; i++)
-		diff |= (unsigned char)((i < len ? header[i] : 0) ^ tok[i]);
-	return diff == 0;
+	/* the length is public (64); past it, every byte of the token is
+	 * looked at whatever the header holds: the time taken tells nothing
+	 * of where they differ */
+	return strlen(header) == LM_TOKEN_HEX &&
+	       lm_ct_equal(header, tok, LM_TOKEN_HEX);
 }

@@ -9,7 +9,8 @@
 # the planned one, bytes not matching the oid, soft pre-purge with a pin on
 # the old-old version) leaves the old version serving and the run
 # 'check_failed' naming the module; eval failures (init of an added module,
-# code_change) leave the old version serving and the node's release
+# code_change, and a second module's code_change failing after the
+# first's ran) leave every old version serving and the node's release
 # unchanged, run 'eval_failed'; a brutal purge ends exactly the pinning
 # task; one apply at a time (409 busy); a stale plan is refused (409) and
 # changes nothing. Every host ends with "calls N bad 0".
@@ -334,6 +335,51 @@ t_eval_code_change_fails() {
 	host_stop
 }
 
+# A plan that updates two modules, each with a code_change: the first
+# (mod_util, by dependency order) runs and succeeds, the second (mod_x)
+# fails. Both keep serving their old versions, with no new version of
+# either loaded or left suspended; the node stays on release 1, the run is
+# eval_failed and the plan failed. The marks prove that both code_changes
+# ran: the failure came after the first module had changed its state.
+# Then a good plan goes through, from the state the failure left.
+t_second_code_change_fails() {
+	mod mod_util.so mod_util 1.0.0 -DMOD_CODE_CHANGE
+	mod mod_x.so mod_x 1.0.0 -DMOD_DEPS='"mod_util"' -DMOD_CODE_CHANGE
+	lm init --libdir "$LIB" --app lmh > /dev/null || exit 99
+	host --call mod_x --call mod_util
+	mod mod_util.so mod_util 1.1.0 -DMOD_ANSWER=2 -DMOD_CC_MARK="\"$T/util.cc\""
+	mod mod_x.so mod_x 1.1.0 -DMOD_DEPS='"mod_util"' -DMOD_ANSWER=2 \
+		-DMOD_CC_FAIL -DMOD_CC_MARK="\"$T/x.cc\""
+	expect 0 lm plan
+	# mod_util is changed, loaded and resumed before mod_x is suspended
+	hasj "{code_change,up,[{mod_util,[]}]},{load,{mod_util,brutal_purge,brutal_purge}},
+		{resume,[mod_util]},{suspend,[mod_x]},{code_change,up,[{mod_x,[]}]}," "$OUT"
+	api POST /plans/1/apply
+	want_code 500 eval_failed
+	has mod_x "$(errmsg)"
+	[ -e "$T/util.cc" ] || fail "mod_util's code_change did not run first"
+	[ -e "$T/x.cc" ] || fail "mod_x's code_change did not run"
+	has '{error,' "$(jf "$T/.body" '$.eval')"
+	want_loaded "release 1; mod_util 1.0.0; mod_x 1.0.0"
+	[ "$(served mod_util)" = 1.0.0 ] || fail "mod_util serves $(served mod_util)"
+	[ "$(release)" = 1 ] || fail "node moved to release $(release)"
+	[ "$(runs)" = "eval_failed/point_of_no_return" ] || fail "runs: $(runs)"
+	has mod_x "$(last_run eval_json)"
+	[ "$(plans)" = "1:failed" ] || fail "plans: $(plans)"
+	expect 0 lm status
+	echo "$OUT" | grep -Eq '^mod_util +1\.0\.0 ' || fail "status: $OUT"
+	echo "$OUT" | grep -Eq '^mod_x +1\.0\.0 ' || fail "status: $OUT"
+	# a good plan from there: both move, each code_change once more
+	rm -f "$T/util.cc" "$T/x.cc"
+	mod mod_x.so mod_x 1.1.1 -DMOD_DEPS='"mod_util"' -DMOD_ANSWER=2 \
+		-DMOD_CC_MARK="\"$T/x.cc\""
+	api GET /update-modules/all
+	want_code 200
+	[ -e "$T/util.cc" ] && [ -e "$T/x.cc" ] || fail "code_change not run on the good plan"
+	want_loaded "release 3; mod_util 1.1.0; mod_x 1.1.1"
+	host_stop
+}
+
 t_brutal_purge_ends_pinned_task() {
 	two
 	host --call mod_x --pin mod_x --pin mod_util
@@ -524,6 +570,7 @@ run_test t_check_soft_prepurge_pinned
 run_test t_eval_init_fails
 run_test t_eval_adopt_fails
 run_test t_eval_code_change_fails
+run_test t_second_code_change_fails
 run_test t_brutal_purge_ends_pinned_task
 run_test t_one_apply_at_a_time
 run_test t_unload_after_eval
