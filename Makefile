@@ -71,12 +71,14 @@ $(B)/liblmcommon.a: $(LIB_OBJ)
 $(B)/livemod: $(PLANNER_OBJ) $(B)/liblmcommon.a
 	$(CC) $(ALL_CFLAGS) -o $@ $(PLANNER_OBJ) $(B)/liblmcommon.a $(CLI_LDLIBS)
 
-$(B)/tests/%: tests/unit/%.c tests/unit/testutil.h $(B)/liblmcommon.a
+$(B)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(B)/liblmcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -Itests/unit -DLM_SRCDIR=\"$(CURDIR)\" -o $@ $< $(B)/liblmcommon.a $(LDLIBS) -lcmocka
 
 # The web page's pure parts are agent code: the test compiles web.c in.
 $(B)/tests/test_web: agent/node/web.c agent/node/web.h
+# So is the control API's gate: the test compiles gate.c in.
+$(B)/tests/test_gate: agent/node/gate.c agent/node/gate.h
 
 # This test reads the store's refs with libgit2 itself, beside livemod's
 # own loaded copy, so it checks the store through code other than ours.
@@ -305,7 +307,7 @@ $(B)/bench/cli_time: bench/cli_time.c
 # Benchmarks that link the agent as a host does.
 $(B)/bench/bench_apply: bench/bench_apply.c $(B)/liblivemod-agent.a
 	@mkdir -p $(dir $@)
-	$(CC) $(AGENT_CFLAGS) -o $@ $< $(B)/liblivemod-agent.a $(AGENT_LDLIBS)
+	$(CC) $(AGENT_CFLAGS) -o $@ $< $(B)/liblivemod-agent.a $(AGENT_LDLIBS) -lsqlite3
 
 $(B)/bench/bench_state_move: bench/bench_state_move.c tests/agent/mod_move.c $(B)/liblivemod-agent.a
 	@mkdir -p $(dir $@)
@@ -313,7 +315,7 @@ $(B)/bench/bench_state_move: bench/bench_state_move.c tests/agent/mod_move.c $(B
 
 $(B)/bench/bench_apply_qsbr: bench/bench_apply.c $(B)/liblivemod-agent.a
 	@mkdir -p $(dir $@)
-	$(CC) $(AGENT_CFLAGS) -DLM_AGENT_QSBR -o $@ $< $(B)/liblivemod-agent.a $(AGENT_LDLIBS)
+	$(CC) $(AGENT_CFLAGS) -DLM_AGENT_QSBR -o $@ $< $(B)/liblivemod-agent.a $(AGENT_LDLIBS) -lsqlite3
 
 # ==== node stress (tests/agent/node_stress.c) =========================
 # The node under load in process: lm_node_update v1 <-> v2 while threads

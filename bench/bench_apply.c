@@ -15,8 +15,11 @@
  *
  * Built twice: with the default read side (memb) and with LM_AGENT_QSBR
  * (the caller a QSBR reader announcing a quiescent state after every
- * call). Each prints, beside its figures, the floor measured in the same
- * run with the caller still busy: a bare grace period of its flavour.
+ * call). Each prints, beside its figures, the floors measured in the same
+ * run with the caller still busy: a bare grace period of its flavour, and
+ * a bare SQLite transaction as the ledger's writer makes it (WAL,
+ * synchronous=NORMAL, one row inserted and one updated), the floor of the
+ * point of no return's write.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -28,6 +31,7 @@
 
 #include <cjson/cJSON.h>
 #include <livemod/node.h>
+#include <sqlite3.h>
 
 #ifdef LM_AGENT_QSBR
 #define FLAVOUR "qsbr"
@@ -109,7 +113,6 @@ static double pct(double *v, int n, double p)
 	return v[i < n ? i : n - 1];
 }
 
-/* The apply's own duration in µs, from the result's timings. */
 /* Where an apply's time goes: every step's microseconds, per round. */
 #define MAX_STEPS 24
 static char *step_name[MAX_STEPS];
@@ -149,6 +152,41 @@ static double apply_us(const lm_apply_result *res, int round, int rounds)
 	return us;
 }
 
+/* The point of no return's floor: `rounds` transactions of one INSERT
+ * and one UPDATE, each timed from BEGIN IMMEDIATE to COMMIT, on a fresh
+ * database set up as the ledger's writer sets its own. */
+static int commit_floor(const char *dir, double *us, int rounds)
+{
+	char path[4096];
+	sqlite3 *db;
+	int i, rc;
+
+	snprintf(path, sizeof(path), "%s/floor.db", dir);
+	if (sqlite3_open(path, &db) != SQLITE_OK ||
+	    sqlite3_exec(db, "PRAGMA journal_mode = WAL; "
+			 "PRAGMA synchronous = NORMAL; "
+			 "CREATE TABLE runs (id INTEGER PRIMARY KEY, plan INT, "
+			 "phase TEXT); CREATE TABLE node (id INTEGER PRIMARY "
+			 "KEY, release INT); INSERT INTO node VALUES (1, 1);",
+			 NULL, NULL, NULL) != SQLITE_OK) {
+		fprintf(stderr, "bench_apply: %s: %s\n", path,
+			sqlite3_errmsg(db));
+		sqlite3_close(db);
+		return -1;
+	}
+	for (i = 0, rc = SQLITE_OK; i < rounds && rc == SQLITE_OK; i++) {
+		long t0 = now_ns();
+
+		rc = sqlite3_exec(db, "BEGIN IMMEDIATE; INSERT INTO runs "
+				  "(plan, phase) VALUES (1, 'point_of_no_return'); "
+				  "UPDATE node SET release = release + 1; COMMIT;",
+				  NULL, NULL, NULL);
+		us[i] = (double)(now_ns() - t0) / 1000.0;
+	}
+	sqlite3_close(db);
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
 int main(int argc, char **argv)
 {
 	int nmod = argc > 1 ? atoi(argv[1]) : 1;
@@ -161,13 +199,14 @@ int main(int argc, char **argv)
 	double *control = calloc((size_t)rounds, sizeof(double));
 	double *wait = calloc((size_t)rounds, sizeof(double));
 	double *control_wait = calloc((size_t)rounds, sizeof(double));
+	double *commit = calloc((size_t)rounds, sizeof(double));
 	lm_node_options o = { 0 };
 	lm_apply_result *res;
 	pthread_t th;
 	lm_node *node;
 
 	if (!mkdtemp(dir) || !apply || !pause || !grace || !control || !wait ||
-	    !control_wait)
+	    !control_wait || !commit)
 		return 1;
 	sh("mkdir -p %s/lib %s/v1 %s/v2", dir, dir, dir);
 	for (k = 0; k < nmod; k++) {
@@ -235,6 +274,8 @@ int main(int argc, char **argv)
 		BARE_GRACE_PERIOD();
 		grace[i] = (double)(now_ns() - t0) / 1000.0;
 	}
+	if (commit_floor(dir, commit, rounds) < 0)
+		return 1;
 	atomic_store(&stop, 1);
 	pthread_join(th, NULL);
 	lm_export_ref_free(ref);
@@ -245,6 +286,7 @@ int main(int argc, char **argv)
 	qsort(control, (size_t)rounds, sizeof(double), cmp_double);
 	qsort(wait, (size_t)rounds, sizeof(double), cmp_double);
 	qsort(control_wait, (size_t)rounds, sizeof(double), cmp_double);
+	qsort(commit, (size_t)rounds, sizeof(double), cmp_double);
 	printf("[%s] apply of %d module%s in-process, %d rounds: p50 %.3f ms, "
 	       "p99 %.3f ms\n", FLAVOUR, nmod, nmod > 1 ? "s" : "", rounds,
 	       pct(apply, rounds, 0.5), pct(apply, rounds, 0.99));
@@ -273,6 +315,10 @@ int main(int argc, char **argv)
 	       "p99 %.1f us; pause/floor p50 %.2f\n", FLAVOUR,
 	       pct(grace, rounds, 0.5), pct(grace, rounds, 0.99),
 	       pct(pause, rounds, 0.5) / pct(grace, rounds, 0.5));
+	printf("[%s] floor: a bare SQLite commit (WAL, synchronous=NORMAL, "
+	       "one INSERT, one UPDATE), caller busy: p50 %.1f us, p99 %.1f "
+	       "us\n", FLAVOUR, pct(commit, rounds, 0.5),
+	       pct(commit, rounds, 0.99));
 	sh("rm -rf %s%s%s", dir, "", "");
 	free(apply);
 	free(pause);
@@ -280,5 +326,6 @@ int main(int argc, char **argv)
 	free(control);
 	free(wait);
 	free(control_wait);
+	free(commit);
 	return 0;
 }

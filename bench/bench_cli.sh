@@ -15,7 +15,9 @@
 #                               install` and the post-install hook's plan:
 #                               the first run after the racy window (it
 #                               reads the racy files and refreshes the stat
-#                               cache), then the runs after it
+#                               cache), then the runs after it; then
+#                               with a node running, which it asks
+#                               (beside a tiny client's GET of the same)
 #
 # Every run is a process of its own, timed by bench/cli_time.c (one
 # long-lived process: no `date` processes inside the timing).
@@ -78,6 +80,17 @@ first=$("$T" 1 -- "$LM" --state "$W/s3" update_list)
 ulist=$("$T" "$RUNS" -- "$LM" --state "$W/s3" update_list)
 reads=$(LIVEMOD_SCAN_STATS=1 "$LM" --state "$W/s3" update_list 2>&1 >/dev/null |
 	sed -n 's/.*scan: //p')
+# the same with a node running on those 300 modules: update_list asks it
+"$B/tests/lmhost" --state "$W/s3" > "$W/host3.out" 2> "$W/host3.err" &
+HOST=$!
+until grep -q ready "$W/host3.out" 2>/dev/null; do sleep 0.05; done
+uget=$("$T" "$RUNS" -- "$T" --get "$W/s3/agent.sock" /update-modules)
+unode=$("$T" "$RUNS" -- "$LM" --state "$W/s3" update_list)
+[ "$("$LM" --state "$W/s3" update_list)" = mod_b0000000000007 ] ||
+	{ echo "bench_cli: update_list from the node lists something else" >&2; exit 1; }
+kill $HOST
+wait $HOST 2>/dev/null || true
+HOST=""
 
 cat <<EOF
 the livemod command, $RUNS runs each, every run a process (bench/cli_time.c):
@@ -88,5 +101,7 @@ the livemod command, $RUNS runs each, every run a process (bench/cli_time.c):
   livemod update all (1 module, idle)     $(echo "$update" | fmt)   target <= 10 ms; the node's share ~$(echo "$(p50 "$update") $(p50 "$status")" | awk '{printf "%.1f", $1-$2}') ms over status
   livemod update_list, 300 modules, 1 changed, after install + plan:
     first run past the racy window        $(echo "$first" | awk '{ printf "%.2f ms", $1 }') (reads the racy files, refreshes the cache)
-    the runs after it                     $(echo "$ulist" | fmt)   target <= 5 ms; scan: $reads
+    the runs after it, no node            $(echo "$ulist" | fmt)   scan: $reads
+    floor: tiny C client, GET /update-modules $(echo "$uget" | fmt)
+    with a node running (asks it)         $(echo "$unode" | fmt)   target <= 5 ms; x$(echo "$(p50 "$unode") $(p50 "$uget")" | awk '{printf "%.2f", $1/$2}') the tiny client
 EOF

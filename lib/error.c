@@ -78,6 +78,8 @@ int lm_error_exit_status(int code)
 		return 2;
 	case LM_ENONODE:
 		return 3;
+	case LM_ENODEBUSY:
+		return 4;
 	default:
 		return 1;
 	}
@@ -96,6 +98,7 @@ static const struct {
 	{ LM_ENOTELF, "not_elf" },
 	{ LM_ENODESC, "no_descriptor" },
 	{ LM_ENONODE, "no_node" },
+	{ LM_ENODEBUSY, "node_busy" },
 	{ LM_ERROR, "internal" },
 };
 

@@ -33,7 +33,8 @@ const char *lm_error_name(int code);
 int lm_error_from_name(const char *name);
 
 /* The livemod exit status for an error code (DESIGN.md: 1 check or eval
- * failed or busy, 2 usage or bad input, 3 no running node). */
+ * failed or busy, 2 usage or bad input, 3 no running node; 4 the node
+ * busy: no room for the request on its control API). */
 int lm_error_exit_status(int code);
 
 #endif

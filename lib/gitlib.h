@@ -69,6 +69,8 @@
 	X(git_, odb_object_size)                                                   \
 	X(git_, odb_object_type)                                                   \
 	X(git_, odb_object_free)                                                   \
+	X(git_, odb_backend_loose)                                                 \
+	X(git_, odb_add_backend)                                                   \
 	X(git_, remote_create_anonymous)                                           \
 	X(git_, remote_connect)                                                    \
 	X(git_, remote_ls)                                                         \

@@ -7,7 +7,8 @@
  * limits given. A unix socket whose listen queue is full refuses a
  * non-blocking connect with EAGAIN rather than queueing it: that is a
  * busy node, retried every few milliseconds until the connect deadline,
- * never "no node".
+ * never "no node"; so is a node that closes the connection before a
+ * byte of answer (LM_ENODEBUSY, the CLI's exit status 4).
  */
 #include "httpclient.h"
 
@@ -161,7 +162,7 @@ static int open_conn(const lm_http_target *t, int wait_ms, int *out)
 			/* the listen queue is full: a busy node */
 			if (!left_ms(deadline)) {
 				close(fd);
-				return lm_error_set(LM_EBUSY, "the node is busy: "
+				return lm_error_set(LM_ENODEBUSY, "node busy: "
 						    "%s accepted no connection "
 						    "within %d ms (its listen "
 						    "queue stayed full)",
@@ -280,12 +281,12 @@ static int read_reply(int fd, lm_http_reply *r, int64_t deadline,
 					    "%s", t->name, strerror(errno));
 		if (n <= 0) { /* the end, or a reset: the same to a reply */
 			if (!lm_http_reply_started(r))
-				return lm_error_set(LM_EBUSY, "%s: the node "
-						    "closed the connection "
-						    "without answering (busy "
-						    "with as many connections "
-						    "as it serves, or "
-						    "stopping)", t->name);
+				return lm_error_set(LM_ENODEBUSY, "node busy: "
+						    "%s: the node closed the "
+						    "connection without "
+						    "answering (it had no room "
+						    "for it, or is stopping)",
+						    t->name);
 			if ((rc = lm_http_reply_eof(r)) < 0)
 				break;
 			return 0;

@@ -8,10 +8,11 @@
  * Every failure is named, with the address in the message:
  *   LM_ENONODE  no socket file, or nothing listens there (a node that is
  *               not running)
- *   LM_EBUSY    a node is there but takes no request now: its listen
+ *   LM_ENODEBUSY  a node is there but takes no request now: its listen
  *               queue stayed full until the connect deadline, or it
- *               closed the connection before a byte of answer (it serves
- *               so many connections at once, then closes further ones)
+ *               closed the connection before a byte of answer (it had
+ *               no room for it); a node_busy answer (503, 429) is a
+ *               reply like any other, for the caller to read
  *   LM_EINVAL   a bad address, method or path (the caller's)
  *   LM_ERROR    permission denied, a deadline passed ("no answer within
  *               60 s"), a malformed reply ("malformed reply: Content-Length

@@ -20,7 +20,12 @@
 #include "error.h"
 #include "fsutil.h"
 #include "gitlib.h"
+#include <git2/sys/odb_backend.h>
 #include "mbedlib.h"
+
+/* Above libgit2's own backends (packs 2, loose objects 1): the first
+ * backend that can write takes every write. */
+#define LM_STORE_LOOSE_PRIORITY 3
 
 struct lm_store {
 	git_repository *repo;
@@ -41,6 +46,36 @@ static int git_fail(int code, const char *what, const char *path)
 
 	return lm_error_set(code, "%s: %s: %s", path, what,
 			    e && e->message ? e->message : "unknown error");
+}
+
+/*
+ * libgit2 makes the directories of loose objects (objects/xx/) with mode
+ * 0777 less the process's umask, which is the host's (a node) and may be
+ * 0000; a host cannot tighten it for a moment, since its other threads
+ * create files meanwhile. So the store's object database gets a loose
+ * backend of its own in front of the default ones, which makes them 0700
+ * (and the objects 0400) whatever the umask: every object write goes
+ * there. Reads still find packs and older loose objects as before.
+ */
+static int private_loose_backend(lm_store *s)
+{
+	git_odb_backend *b = NULL;
+	git_odb *odb = NULL;
+	char *dir = lm_path_join(s->path, "objects");
+	int rc;
+
+	if (!dir)
+		return lm_error_set(LM_ERROR, "out of memory");
+	rc = lm_git.repository_odb(&odb, s->repo);
+	if (rc == 0 && (rc = lm_git.odb_backend_loose(&b, dir, -1, 0, 0700,
+						      0400)) == 0 &&
+	    (rc = lm_git.odb_add_backend(odb, b, LM_STORE_LOOSE_PRIORITY)) < 0)
+		b->free(b);
+	lm_git.odb_free(odb);
+	free(dir);
+	return rc < 0 ? git_fail(LM_ERROR, "cannot open object database",
+				 s->path)
+		      : 0;
 }
 
 int lm_store_open(lm_store **out, const char *path, int create)
@@ -68,11 +103,21 @@ int lm_store_open(lm_store **out, const char *path, int create)
 		lm_git.repository_init_options_init(
 			&o, GIT_REPOSITORY_INIT_OPTIONS_VERSION);
 		o.flags = GIT_REPOSITORY_INIT_BARE | GIT_REPOSITORY_INIT_MKPATH;
+		/* The store holds the code the node runs: its own, whatever
+		 * the umask (0000 would make it 0777, and the node would
+		 * refuse it; docs/SECURITY.md). A mode of libgit2's own
+		 * (not one of GIT_REPOSITORY_INIT_SHARED_*) is taken as is
+		 * for the directories it makes. */
+		o.mode = 0700;
 		o.initial_head = "main";
 		rc = lm_git.repository_init_ext(&s->repo, path, &o);
 	}
 	if (rc < 0) {
 		rc = git_fail(LM_ERROR, "cannot open store", path);
+		lm_store_free(s);
+		return rc;
+	}
+	if ((rc = private_loose_backend(s)) < 0) {
 		lm_store_free(s);
 		return rc;
 	}

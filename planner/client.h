@@ -19,8 +19,10 @@ typedef struct lm_client_response {
  * Sends `method` `path` (e.g. "GET", "/modules") to the node of
  * `state_dir`, with `body` as JSON when not NULL. Returns 0 once any
  * answer arrived (look at ->status), LM_ENONODE when no node runs there
- * (no socket, or nothing listens on it), LM_EBUSY when a node is there
- * but takes no request (listen queue full, connection closed unanswered),
+ * (no socket, or nothing listens on it), LM_ENODEBUSY when a node is
+ * there but takes no request (listen queue full, connection closed
+ * unanswered; a 503 or 429 node_busy answer is an answer, which
+ * lm_client_error turns into LM_ENODEBUSY),
  * LM_ERROR otherwise (timeout, permission, a malformed answer); the
  * message names the socket or address.
  */

@@ -5,7 +5,8 @@
  * The node does the work; these commands send one request, print the
  * answer for a person (or, with --json, the answer's body as it came) and
  * turn the answer's error code into DESIGN.md's exit status: 1 check or
- * eval failed or busy, 2 bad input (a stale plan too), 3 no running node.
+ * eval failed or busy, 2 bad input (a stale plan too), 3 no running node,
+ * 4 the node busy (no room for the request on its control API).
  */
 #include <stdio.h>
 #include <stdlib.h>

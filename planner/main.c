@@ -102,7 +102,7 @@ static void usage(FILE *f)
 		fprintf(f, "  %s\n", commands[i].synopsis);
 	fprintf(f, "\nThe state dir comes from --state or LIVEMOD_STATE.\n"
 		   "Exit status: 0 success, 1 check or eval failed or busy, "
-		   "2 usage or bad input, 3 no running node.\n");
+		   "2 usage or bad input, 3 no running node, 4 node busy.\n");
 }
 
 static const command *find_command(const char *name)

@@ -6,45 +6,52 @@
  *
  * Each connection gets its own thread (MHD_USE_THREAD_PER_CONNECTION): an
  * apply can take seconds, and /health or /modules must still answer while
- * it runs (a second apply is refused as busy by lm_node_apply itself).
- * Connections are capped and idle ones time out. docs/control-api.md is
- * the reference for what every endpoint takes and answers.
+ * it runs (a second apply is refused as busy by the node itself). Each
+ * listener's gate (gate.c) decides which connections are served, so
+ * clients that trickle their headers cannot starve the others; idle
+ * connections time out. The node is reached only through the calls
+ * node.c hands over (http.h). docs/control-api.md is the reference for
+ * what every endpoint takes and answers.
  */
 #include <assert.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/random.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
-#include <netinet/in.h>
 
 #include <cjson/cJSON.h>
 #include <microhttpd.h>
 
 #include "descriptor.h"
+#include "env.h"
 #include "error.h"
-#include "node_internal.h"
+#include "gate.h"
+#include "http.h"
+#include "listen.h"
+#include "token.h"
 #include "web.h"
 
 #define BODY_MAX (64 * 1024)      /* bigger request bodies get 413 */
-#define CONN_MAX 16u              /* per listener */
+#define CONN_MAX 16u              /* served at once, per listener */
+#define PEER_MAX 8u               /* of them, from one peer */
+#define HEAD_TIMEOUT_S 10u        /* a request head must be whole by then */
 #define IDLE_TIMEOUT_S 30u        /* an idle connection is closed */
+#define RETRY_AFTER "1"           /* seconds, in a node_busy answer */
 /* A request whose body has not all arrived this many idle timeouts after
  * it began is cut, however steadily it trickles in: a slow sender cannot
  * hold one of the CONN_MAX connections for ever. */
 #define REQUEST_MAX_IDLES 2
-#define CONN_MEMORY (64 * 1024)   /* MHD's per-connection pool: headers */
-#define TOKEN_BYTES 32
-#define TOKEN_HEX (2 * TOKEN_BYTES)
+/* MHD's per-connection pool (headers, its read and write buffers; bodies
+ * are ours). libmicrohttpd mallocs a pool of at most 32 KiB and mmaps a
+ * bigger one, then munmaps it when the connection closes: a TLB shootdown
+ * that interrupts every CPU running a thread of the host, the callers of
+ * its modules included, once per request (perf: 9% of the node's time on
+ * GET /update-modules with 64 KiB). */
+#define CONN_MEMORY (32 * 1024)
 
 /* ---- errors: one table from an error code to a status and a name ------ */
 
@@ -53,7 +60,9 @@ enum {
 	HE_UNAUTHORIZED = -100,
 	HE_METHOD = -101,
 	HE_TOO_LARGE = -102,
-	HE_WRONG_HOST = -103
+	HE_WRONG_HOST = -103,
+	HE_FULL = -104,     /* every connection slot serves a request */
+	HE_PEER_FULL = -105 /* every slot of the peer does */
 };
 
 static const struct http_error {
@@ -75,6 +84,8 @@ static const struct http_error {
 	{ HE_METHOD, MHD_HTTP_METHOD_NOT_ALLOWED, "method_not_allowed" },
 	{ HE_TOO_LARGE, MHD_HTTP_CONTENT_TOO_LARGE, "too_large" },
 	{ HE_WRONG_HOST, MHD_HTTP_MISDIRECTED_REQUEST, "wrong_host" },
+	{ HE_FULL, MHD_HTTP_SERVICE_UNAVAILABLE, "node_busy" },
+	{ HE_PEER_FULL, MHD_HTTP_TOO_MANY_REQUESTS, "node_busy" },
 };
 
 static const struct http_error internal_error = {
@@ -91,6 +102,28 @@ static const struct http_error *http_error_of(int rc)
 	return &internal_error;
 }
 
+/* ---- the server ----------------------------------------------------------- */
+
+typedef struct listener {
+	struct lm_httpd *h;
+	struct MHD_Daemon *d;
+	lm_gate *gate;
+	int need_token;   /* TCP: the Host and the bearer token checked */
+	const char *what; /* for messages: "state/agent.sock", HOST:PORT */
+} listener;
+
+struct lm_httpd {
+	lm_node *node;                /* handed to every call; opaque here */
+	const lm_httpd_calls *calls;
+	char *state_dir;
+	char token[LM_TOKEN_HEX + 1]; /* hex; "" when no TCP listener */
+	unsigned idle_s;              /* LIVEMOD_HTTP_IDLE_S */
+	unsigned head_s;              /* LIVEMOD_HTTP_HEAD_S */
+	int port;                     /* TCP, or 0 */
+	int has_socket;               /* state/agent.sock is ours to remove */
+	listener unix_l, tcp_l;
+};
+
 /* ---- replies ------------------------------------------------------------ */
 
 /* What an endpoint answers; the handler turns it into an MHD response. */
@@ -98,6 +131,8 @@ typedef struct reply {
 	unsigned status;
 	char *body;        /* malloc'ed JSON text */
 	const char *allow; /* 405: the Allow header */
+	int busy;          /* node_busy: Retry-After, and the connection
+			    * closed after the answer */
 } reply;
 
 static void reply_json(reply *out, unsigned status, char *text)
@@ -163,7 +198,8 @@ static int reply_query(reply *out, int rc, char *text)
 
 /* An apply's or update's answer: its result JSON (200), or the error
  * with the result merged in. */
-static int reply_apply(lm_node *n, reply *out, int rc, lm_apply_result *res)
+static int reply_apply(lm_httpd *h, reply *out, int rc,
+		       lm_apply_result *res)
 {
 	char *text;
 
@@ -180,11 +216,11 @@ static int reply_apply(lm_node *n, reply *out, int rc, lm_apply_result *res)
 
 		cJSON_AddNullToObject(o, "plan");
 		cJSON_AddNumberToObject(o, "release",
-					(double)lm_node_release(n));
+					(double)h->calls->release(h->node));
 		reply_json(out, MHD_HTTP_OK, cJSON_Print(o));
 		cJSON_Delete(o);
 	}
-	lm_apply_result_free(res);
+	h->calls->result_free(res);
 	return rc;
 }
 
@@ -198,16 +234,6 @@ typedef struct request {
 	char *try_arg;  /* the query's try=..., or NULL */
 	time_t deadline; /* CLOCK_MONOTONIC seconds: the body must be in */
 } request;
-
-/* The idle timeout: LIVEMOD_HTTP_IDLE_S (1..3600) when set, for tests
- * and for operators who want it shorter; else IDLE_TIMEOUT_S. */
-static unsigned idle_timeout_s(void)
-{
-	const char *e = getenv("LIVEMOD_HTTP_IDLE_S");
-	long v = e ? atol(e) : 0;
-
-	return v >= 1 && v <= 3600 ? (unsigned)v : IDLE_TIMEOUT_S;
-}
 
 static time_t now_s(void)
 {
@@ -274,10 +300,10 @@ static cJSON *body_parse(const request *r, reply *out)
 /* ---- endpoints ----------------------------------------------------------- */
 
 /* `arg` is the path's {id} segment for /plans/{id}..., else NULL. */
-typedef int (*endpoint_fn)(lm_node *n, const char *arg, const request *r,
+typedef int (*endpoint_fn)(lm_httpd *h, const char *arg, const request *r,
 			   reply *out);
 
-static int ep_update_info(lm_node *n, const char *arg, const request *r,
+static int ep_update_info(lm_httpd *h, const char *arg, const request *r,
 			  reply *out)
 {
 	char *text = NULL;
@@ -285,7 +311,7 @@ static int ep_update_info(lm_node *n, const char *arg, const request *r,
 	int rc;
 
 	(void)arg, (void)r;
-	rc = lm_node_update_info_json(n, &text);
+	rc = h->calls->update_info(h->node, &text);
 	return reply_query(out, rc, text);
 }
 
@@ -306,7 +332,7 @@ static int apply_flags(const request *r, unsigned *flags, reply *out)
 			   "got '%.32s'", t);
 }
 
-static int ep_update_all(lm_node *n, const char *arg, const request *r,
+static int ep_update_all(lm_httpd *h, const char *arg, const request *r,
 			 reply *out)
 {
 	lm_apply_result *res = NULL;
@@ -316,8 +342,8 @@ static int ep_update_all(lm_node *n, const char *arg, const request *r,
 	(void)arg;
 	if ((rc = apply_flags(r, &flags, out)) < 0)
 		return rc;
-	rc = lm_node_update(n, NULL, 0, flags, &res);
-	return reply_apply(n, out, rc, res);
+	rc = h->calls->update(h->node, NULL, 0, flags, &res);
+	return reply_apply(h, out, rc, res);
 }
 
 /* Checks {"modules": ["mod_a", ...]}: an object whose only field is a
@@ -362,7 +388,7 @@ static int modules_field(const cJSON *body, const char ***names, size_t *n,
 	return 0;
 }
 
-static int ep_update_some(lm_node *n, const char *arg, const request *r,
+static int ep_update_some(lm_httpd *h, const char *arg, const request *r,
 			  reply *out)
 {
 	lm_apply_result *res = NULL;
@@ -378,8 +404,8 @@ static int ep_update_some(lm_node *n, const char *arg, const request *r,
 	if (!(body = body_parse(r, out)))
 		return LM_EINVAL;
 	if ((rc = modules_field(body, &names, &count, out)) == 0) {
-		rc = lm_node_update(n, names, count, flags, &res);
-		reply_apply(n, out, rc, res);
+		rc = h->calls->update(h->node, names, count, flags, &res);
+		reply_apply(h, out, rc, res);
 	}
 	free(names);
 	cJSON_Delete(body);
@@ -405,7 +431,7 @@ static int plan_id(const char *arg, int64_t *id, reply *out)
 /* The optional body is the plan the caller reviewed; lm_node_apply
  * compares it with the recorded one. Here only: is it JSON, and is it
  * that plan? */
-static int ep_apply(lm_node *n, const char *arg, const request *r,
+static int ep_apply(lm_httpd *h, const char *arg, const request *r,
 		    reply *out)
 {
 	lm_apply_result *res = NULL;
@@ -431,11 +457,12 @@ static int ep_apply(lm_node *n, const char *arg, const request *r,
 		}
 		cJSON_Delete(body);
 	}
-	rc = lm_node_apply(n, id, r->len ? r->body : NULL, flags, &res);
-	return reply_apply(n, out, rc, res);
+	rc = h->calls->apply(h->node, id, r->len ? r->body : NULL, flags,
+			    &res);
+	return reply_apply(h, out, rc, res);
 }
 
-static int ep_plan(lm_node *n, const char *arg, const request *r,
+static int ep_plan(lm_httpd *h, const char *arg, const request *r,
 		   reply *out)
 {
 	char *text = NULL;
@@ -445,11 +472,11 @@ static int ep_plan(lm_node *n, const char *arg, const request *r,
 	(void)r;
 	if ((rc = plan_id(arg, &id, out)) < 0)
 		return rc;
-	rc = lm_node_plan_json(n, id, &text);
+	rc = h->calls->plan(h->node, id, &text);
 	return reply_query(out, rc, text);
 }
 
-static int ep_modules(lm_node *n, const char *arg, const request *r,
+static int ep_modules(lm_httpd *h, const char *arg, const request *r,
 		      reply *out)
 {
 	char *text = NULL;
@@ -457,11 +484,11 @@ static int ep_modules(lm_node *n, const char *arg, const request *r,
 	int rc;
 
 	(void)arg, (void)r;
-	rc = lm_node_modules_json(n, &text);
+	rc = h->calls->modules(h->node, &text);
 	return reply_query(out, rc, text);
 }
 
-static int ep_health(lm_node *n, const char *arg, const request *r,
+static int ep_health(lm_httpd *h, const char *arg, const request *r,
 		     reply *out)
 {
 	char *text = NULL;
@@ -469,18 +496,18 @@ static int ep_health(lm_node *n, const char *arg, const request *r,
 	int rc;
 
 	(void)arg, (void)r;
-	rc = lm_node_health_json(n, &text);
+	rc = h->calls->health(h->node, &text);
 	return reply_query(out, rc, text);
 }
 
-static int ep_history(lm_node *n, const char *arg, const request *r,
+static int ep_history(lm_httpd *h, const char *arg, const request *r,
 		      reply *out)
 {
 	char *text = NULL;
 	int rc;
 
 	(void)arg, (void)r;
-	rc = lm_node_history_json(n, &text);
+	rc = h->calls->history(h->node, &text);
 	return reply_query(out, rc, text);
 }
 
@@ -523,7 +550,7 @@ static int release_body(const request *r, const char *field,
 
 /* An optional body {"to": N}; without it (or "to" absent) the release
  * the current one was planned from. */
-static int ep_rollback(lm_node *n, const char *arg, const request *r,
+static int ep_rollback(lm_httpd *h, const char *arg, const request *r,
 		       reply *out)
 {
 	lm_apply_result *res = NULL;
@@ -535,14 +562,14 @@ static int ep_rollback(lm_node *n, const char *arg, const request *r,
 	if ((rc = apply_flags(r, &flags, out)) < 0 ||
 	    (rc = release_body(r, "to", &to, out)) < 0)
 		return rc;
-	rc = lm_node_rollback(n, to, flags, &res);
-	return reply_apply(n, out, rc, res);
+	rc = h->calls->rollback(h->node, to, flags, &res);
+	return reply_apply(h, out, rc, res);
 }
 
 /* An optional body {"release": N}: N must be the current release (400
  * otherwise, as the CLI); without it, whichever is current. As `livemod
  * make_permanent` on a running node, through lm_make_permanent. */
-static int ep_make_permanent(lm_node *n, const char *arg, const request *r,
+static int ep_make_permanent(lm_httpd *h, const char *arg, const request *r,
 			     reply *out)
 {
 	char *text = NULL;
@@ -552,7 +579,7 @@ static int ep_make_permanent(lm_node *n, const char *arg, const request *r,
 	(void)arg;
 	if ((rc = release_body(r, "release", &release, out)) < 0)
 		return rc;
-	rc = lm_node_make_permanent_json(n, release, &text);
+	rc = h->calls->make_permanent(h->node, release, &text);
 	return reply_query(out, rc, text);
 }
 
@@ -601,7 +628,7 @@ static int path_match(const char *pattern, const char *url, char *arg,
 	}
 }
 
-static void route(lm_node *n, const char *method, const char *url,
+static void route(lm_httpd *h, const char *method, const char *url,
 		  const request *r, reply *out)
 {
 	static const char allow_get[] = "GET, HEAD", allow_post[] = "POST",
@@ -618,7 +645,7 @@ static void route(lm_node *n, const char *method, const char *url,
 			continue;
 		if (strcmp(routes[i].method, method) == 0) {
 			lm_error_clear();
-			routes[i].fn(n, strchr(routes[i].path, '*') ? arg
+			routes[i].fn(h, strchr(routes[i].path, '*') ? arg
 								    : NULL,
 				     r, out);
 			return;
@@ -638,23 +665,11 @@ static void route(lm_node *n, const char *method, const char *url,
 
 /* ---- the MHD handler ------------------------------------------------------- */
 
-/* The bearer token, compared in time independent of where it differs. */
-static int authorized(const lm_node *n, struct MHD_Connection *c)
+/* The bearer token of the Authorization header (token.c). */
+static int authorized(const char *token, struct MHD_Connection *c)
 {
-	const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-						    MHD_HTTP_HEADER_AUTHORIZATION);
-	unsigned char diff = 0;
-	size_t len, i;
-
-	assert(strlen(n->token) == TOKEN_HEX);
-	if (!h || strncasecmp(h, "Bearer ", 7) != 0)
-		return 0;
-	h += 7;
-	len = strlen(h);
-	diff = len != TOKEN_HEX;
-	for (i = 0; i < TOKEN_HEX; i++)
-		diff |= (unsigned char)((i < len ? h[i] : 0) ^ n->token[i]);
-	return diff == 0;
+	return lm_token_authorizes(token, MHD_lookup_connection_value(
+		c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION));
 }
 
 /* On every answer of either listener: nothing kept in a cache (the
@@ -709,6 +724,12 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, reply *out)
 	if (out->allow)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW,
 					out->allow);
+	if (out->busy) {
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER,
+					RETRY_AFTER);
+		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION,
+					"close");
+	}
 	ok = MHD_queue_response(c, out->status, resp);
 	MHD_destroy_response(resp);
 	return ok;
@@ -778,26 +799,67 @@ static enum MHD_Result send_ui(struct MHD_Connection *c, const char *method,
 	return ok;
 }
 
+/* The gate's slot of connection `c`, or NULL. */
+static lm_gate_slot *slot_of(struct MHD_Connection *c)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci ? ci->socket_context : NULL;
+}
+
+/* Whether the request whose head just arrived is served; else `out`
+ * holds its node_busy answer, or nothing when it was cut. */
+static int admitted(listener *l, struct MHD_Connection *c, reply *out)
+{
+	lm_gate_slot *s = slot_of(c);
+
+	switch (s ? lm_gate_head(l->gate, s) : LM_GATE_CUT) {
+	case LM_GATE_SERVE:
+		return 1;
+	case LM_GATE_FULL:
+		reply_failf(out, HE_FULL, "node busy: all %u connections of "
+			    "%s serve requests; retry later", CONN_MAX,
+			    l->what);
+		break;
+	case LM_GATE_PEER:
+		reply_failf(out, HE_PEER_FULL, "node busy: this client "
+			    "already has %u requests served on %s at once; "
+			    "retry later", PEER_MAX, l->what);
+		break;
+	default:
+		return 0;
+	}
+	out->busy = 1;
+	return 0;
+}
+
 /*
  * MHD calls this once with the headers (*con_cls still NULL), once per
- * piece of body, and once more at the end (*upload_size 0). Refusals that
- * need no body (token, Content-Length past the limit) answer at the
- * first call, so such a body is never read.
+ * piece of body, and once more at the end (*upload_size 0). The gate
+ * hears of the head first: a connection it admitted only to refuse is
+ * answered node_busy. Refusals that need no body (token, Content-Length
+ * past the limit) answer at the first call, so such a body is never read.
  */
-static enum MHD_Result handle(lm_node *n, int need_token,
-			      struct MHD_Connection *c, const char *url,
-			      const char *method, const char *upload,
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
+			      const char *url, const char *method,
+			      const char *version, const char *upload,
 			      size_t *upload_size, void **con_cls)
 {
+	listener *l = cls;
+	lm_httpd *h = l->h;
 	request *r = *con_cls;
 	reply out = { 0 };
 	const char *cl;
 
+	(void)version;
 	if (!r) {
 		if (!(r = calloc(1, sizeof(*r))))
 			return MHD_NO;
 		*con_cls = r;
-		r->deadline = now_s() + REQUEST_MAX_IDLES * n->idle_s;
+		if (!admitted(l, c, &out))
+			return out.body ? send_reply(c, &out) : MHD_NO;
+		r->deadline = now_s() + REQUEST_MAX_IDLES * h->idle_s;
 		cl = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
 						 "try");
 		if (cl && !(r->try_arg = strdup(cl)))
@@ -806,12 +868,12 @@ static enum MHD_Result handle(lm_node *n, int need_token,
 		 * name resolve to 127.0.0.1 names itself there), then the
 		 * page's files, which need no token (the page must load
 		 * before it can send one), then the token */
-		if (need_token && !host_ok(c, &out))
+		if (l->need_token && !host_ok(c, &out))
 			return send_reply(c, &out);
-		if (need_token &&
+		if (l->need_token &&
 		    strncmp(url, LM_UI_PREFIX, strlen(LM_UI_PREFIX)) == 0)
 			return send_ui(c, method, url);
-		if (need_token && !authorized(n, c)) {
+		if (l->need_token && !authorized(h->token, c)) {
 			reply_failf(&out, HE_UNAUTHORIZED, "missing or wrong "
 				    "bearer token (Authorization: Bearer "
 				    "<state/token>)");
@@ -830,7 +892,7 @@ static enum MHD_Result handle(lm_node *n, int need_token,
 		if (now_s() > r->deadline) {
 			fprintf(stderr, "livemod agent: http: %s %s: body still "
 				"arriving after %u s; connection closed\n",
-				method, url, REQUEST_MAX_IDLES * n->idle_s);
+				method, url, REQUEST_MAX_IDLES * h->idle_s);
 			return MHD_NO;
 		}
 		if (body_append(r, upload, *upload_size) < 0)
@@ -842,40 +904,53 @@ static enum MHD_Result handle(lm_node *n, int need_token,
 		reply_failf(&out, HE_TOO_LARGE, "request body larger than %d "
 			    "bytes", BODY_MAX);
 	else
-		route(n, method, url, r, &out);
+		route(h, method, url, r, &out);
 	return send_reply(c, &out);
 }
 
-static enum MHD_Result handle_unix(void *cls, struct MHD_Connection *c,
-				   const char *url, const char *method,
-				   const char *version, const char *upload,
-				   size_t *upload_size, void **con_cls)
-{
-	(void)version;
-	return handle(cls, 0, c, url, method, upload, upload_size, con_cls);
-}
-
-static enum MHD_Result handle_tcp(void *cls, struct MHD_Connection *c,
-				  const char *url, const char *method,
-				  const char *version, const char *upload,
-				  size_t *upload_size, void **con_cls)
-{
-	(void)version;
-	return handle(cls, 1, c, url, method, upload, upload_size, con_cls);
-}
-
+/* The request is answered (or abandoned): the connection may carry
+ * another, whose head the gate times from now. */
 static void request_done(void *cls, struct MHD_Connection *c, void **con_cls,
 			 enum MHD_RequestTerminationCode why)
 {
+	listener *l = cls;
 	request *r = *con_cls;
+	lm_gate_slot *s = slot_of(c);
 
-	(void)cls, (void)c, (void)why;
+	(void)why;
+	if (s)
+		lm_gate_answered(l->gate, s);
 	if (r) {
 		free(r->body);
 		free(r->try_arg);
 		free(r);
 		*con_cls = NULL;
 	}
+}
+
+/* A connection comes or goes: the gate decides whether it is served
+ * (it may evict another to make room) and forgets it when it goes. */
+static void connection_event(void *cls, struct MHD_Connection *c,
+			     void **socket_context,
+			     enum MHD_ConnectionNotificationCode what)
+{
+	listener *l = cls;
+	const union MHD_ConnectionInfo *ci;
+	lm_gate_slot *s = NULL;
+	char peer[48];
+
+	if (what == MHD_CONNECTION_NOTIFY_CLOSED) {
+		lm_gate_leave(l->gate, *socket_context);
+		*socket_context = NULL;
+		return;
+	}
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (!ci)
+		return;
+	lm_listen_peer(ci->connect_fd, peer, sizeof(peer));
+	if (lm_gate_enter(l->gate, ci->connect_fd, peer, &s) == LM_GATE_CUT)
+		shutdown(ci->connect_fd, SHUT_RDWR); /* MHD closes it */
+	*socket_context = s;
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -885,349 +960,143 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	vfprintf(stderr, fmt, ap);
 }
 
-/* Serves the listening socket `fd` with `handler`; MHD owns fd from
- * then on (MHD_stop_daemon closes it), but not when the start fails. */
-static int serve(struct MHD_Daemon **out, int fd, MHD_AccessHandlerCallback
-		 handler, lm_node *n, const char *what)
+/* Whole seconds, 1..3600, from the environment's `name` into *out, or
+ * `dflt` when it is unset or empty: for tests, and for operators who want
+ * them shorter. Anything else is LM_EINVAL naming it. */
+static int env_seconds(const char *name, unsigned dflt, unsigned *out)
 {
-	*out = MHD_start_daemon(
+	long v;
+	int rc = lm_env_long(name, 1, 3600, (long)dflt, "whole seconds", &v);
+
+	*out = (unsigned)v;
+	return rc;
+}
+
+/* Serves the listening socket `fd` as `l`; MHD owns fd from then on
+ * (MHD_stop_daemon closes it), but not when the start fails. */
+static int serve(listener *l, lm_httpd *h, int fd, int need_token,
+		 const char *what)
+{
+	const lm_gate_limits lim = { CONN_MAX, PEER_MAX, h->head_s };
+	int rc;
+
+	l->h = h;
+	l->need_token = need_token;
+	l->what = what;
+	if ((rc = lm_gate_new(&l->gate, &lim, what)) < 0)
+		return rc;
+	l->d = MHD_start_daemon(
 		MHD_USE_INTERNAL_POLLING_THREAD |
 			MHD_USE_THREAD_PER_CONNECTION | MHD_USE_AUTO |
 			MHD_USE_ERROR_LOG,
-		0, NULL, NULL, handler, n,
+		0, NULL, NULL, handle, l,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		MHD_OPTION_LISTEN_SOCKET, fd,
-		MHD_OPTION_CONNECTION_LIMIT, CONN_MAX,
-		MHD_OPTION_CONNECTION_TIMEOUT, n->idle_s,
+		/* the gate keeps CONN_MAX served; MHD holds besides the
+		 * connections refused or cut on their way out */
+		MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned)LM_GATE_TOTAL(CONN_MAX),
+		MHD_OPTION_CONNECTION_TIMEOUT, h->idle_s,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONN_MEMORY,
-		MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
+		MHD_OPTION_NOTIFY_COMPLETED, request_done, l,
+		MHD_OPTION_NOTIFY_CONNECTION, connection_event, l,
 		MHD_OPTION_END);
-	if (!*out)
+	if (!l->d) {
+		lm_gate_free(l->gate);
+		l->gate = NULL;
 		return lm_error_set(LM_ERROR, "cannot serve the control API on "
 				    "%s (libmicrohttpd failed to start)",
 				    what);
-	return 0;
-}
-
-/* ---- the unix socket -------------------------------------------------------- */
-
-/*
- * A socket left at `path` by a node that died is removed; one a live node
- * answers on means that node serves this state dir, and this one must not
- * take its socket away.
- */
-static int clear_stale_socket(const char *path, const struct sockaddr_un *a)
-{
-	struct stat st;
-	int fd, rc;
-
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0
-				       : lm_error_set(LM_ERROR, "%s: %s", path,
-						      strerror(errno));
-	if (!S_ISSOCK(st.st_mode))
-		return lm_error_set(LM_EINVAL, "%s exists and is not a socket; "
-				    "not replacing it", path);
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
-		return lm_error_set(LM_ERROR, "socket: %s", strerror(errno));
-	rc = connect(fd, (const struct sockaddr *)a, sizeof(*a));
-	close(fd);
-	if (rc == 0)
-		return lm_error_set(LM_EBUSY, "another node answers on %s; "
-				    "stop it first", path);
-	if (errno != ECONNREFUSED)
-		return lm_error_set(LM_ERROR, "%s: %s", path, strerror(errno));
-	if (unlink(path) < 0 && errno != ENOENT)
-		return lm_error_set(LM_ERROR, "removing stale %s: %s", path,
-				    strerror(errno));
-	return 0;
-}
-
-static int listen_unix(lm_node *n, int *out)
-{
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	char *path = NULL;
-	mode_t old;
-	int fd = -1, rc, err;
-
-	if (asprintf(&path, "%s/agent.sock", n->state_dir) < 0)
-		return lm_error_set(LM_ERROR, "out of memory");
-	if (strlen(path) >= sizeof(a.sun_path)) {
-		rc = lm_error_set(LM_EINVAL, "%s: path longer than a unix "
-				  "socket takes (%zu bytes)", path,
-				  sizeof(a.sun_path) - 1);
-		goto out;
-	}
-	memcpy(a.sun_path, path, strlen(path) + 1);
-	if ((rc = clear_stale_socket(path, &a)) < 0)
-		goto out;
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
-		rc = lm_error_set(LM_ERROR, "socket: %s", strerror(errno));
-		goto out;
-	}
-	/* The socket file's mode is the access control: no moment with
-	 * wider rights (the umask is the process's, so this is brief), and
-	 * chmod after in case the file system ignores the umask. */
-	old = umask(0177);
-	rc = bind(fd, (const struct sockaddr *)&a, sizeof(a));
-	err = errno;
-	umask(old);
-	if (rc < 0 || chmod(path, 0600) < 0 || listen(fd, 16) < 0) {
-		rc = lm_error_set(LM_ERROR, "%s: %s", path,
-				  strerror(rc < 0 ? err : errno));
-		close(fd);
-		fd = -1;
-		goto out;
-	}
-	*out = fd;
-	rc = 0;
-out:
-	free(path);
-	return rc;
-}
-
-/* ---- loopback TCP and its token ---------------------------------------------- */
-
-static int is_loopback(const struct sockaddr *sa)
-{
-	if (sa->sa_family == AF_INET)
-		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr)
-			>> 24) == 127;
-	if (sa->sa_family == AF_INET6) {
-		const struct in6_addr *a =
-			&((const struct sockaddr_in6 *)sa)->sin6_addr;
-
-		return IN6_IS_ADDR_LOOPBACK(a) ||
-		       (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
 	}
 	return 0;
 }
 
-/*
- * "HOST:PORT" ("[::1]:PORT" for IPv6), PORT 0 for any free one. A
- * non-loopback HOST is refused unless the whole string starts with "!":
- * the token then travels in clear over the network, which must be a
- * deliberate choice.
- */
-static int listen_tcp(const char *spec, int *out, int *port,
-		      struct sockaddr_storage *bound)
+/* Stops `l`: every connection let go (the gate hears of each), then
+ * the gate. */
+static void unserve(listener *l)
 {
-	struct addrinfo hints = { 0 }, *ai = NULL;
-	struct sockaddr_storage ss;
-	socklen_t sslen = sizeof(ss);
-	const char *p = spec, *colon;
-	char host[256], *end;
-	int forced = 0, fd = -1, one = 1, rc;
-	long v;
-
-	if (*p == '!') {
-		forced = 1;
-		p++;
-	}
-	colon = strrchr(p, ':');
-	if (!colon || colon == p || (size_t)(colon - p) >= sizeof(host))
-		return lm_error_set(LM_EINVAL, "http listen '%s': expected "
-				    "HOST:PORT, e.g. 127.0.0.1:8470", spec);
-	memcpy(host, p, (size_t)(colon - p));
-	host[colon - p] = '\0';
-	if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-		memmove(host, host + 1, strlen(host) - 2);
-		host[strlen(host) - 2] = '\0';
-	}
-	errno = 0;
-	v = strtol(colon + 1, &end, 10);
-	if (!colon[1] || *end || errno || v < 0 || v > 65535)
-		return lm_error_set(LM_EINVAL, "http listen '%s': port '%s' is "
-				    "not 0..65535", spec, colon + 1);
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_NUMERICSERV;
-	if ((rc = getaddrinfo(host, colon + 1, &hints, &ai)) != 0)
-		return lm_error_set(LM_EINVAL, "http listen '%s': %s", spec,
-				    gai_strerror(rc));
-	if (!forced && !is_loopback(ai->ai_addr)) {
-		rc = lm_error_set(LM_EINVAL, "http listen '%s': %s is not a "
-				  "loopback address (write '!%s' to serve on "
-				  "it anyway)", spec, host, spec);
-		goto out;
-	}
-	if (!is_loopback(ai->ai_addr))
-		fprintf(stderr, "livemod agent: WARNING: the control API listens "
-			"on %s, which is not a loopback address: anyone who "
-			"reaches it and learns the bearer token (sent in clear, "
-			"no TLS) can replace this server's code\n", host);
-	if ((fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 16) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&ss, &sslen) < 0) {
-		rc = lm_error_set(LM_ERROR, "http listen '%s': %s", spec,
-				  strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		goto out;
-	}
-	*port = ntohs(ss.ss_family == AF_INET6
-			      ? ((struct sockaddr_in6 *)&ss)->sin6_port
-			      : ((struct sockaddr_in *)&ss)->sin_port);
-	*out = fd;
-	*bound = ss;
-	rc = 0;
-out:
-	freeaddrinfo(ai);
-	return rc;
-}
-
-static int token_valid(const char *t)
-{
-	return strlen(t) == TOKEN_HEX &&
-	       strspn(t, "0123456789abcdef") == TOKEN_HEX;
-}
-
-/* Reads state/token into n->token; LM_ENOTFOUND when there is none. */
-static int token_read(lm_node *n, const char *path)
-{
-	char buf[TOKEN_HEX + 2];
-	struct stat st;
-	ssize_t len;
-	int fd;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
-		return errno == ENOENT
-			       ? LM_ENOTFOUND
-			       : lm_error_set(LM_ERROR, "%s: %s", path,
-					      strerror(errno));
-	if (fstat(fd, &st) < 0 || (len = read(fd, buf, sizeof(buf) - 1)) < 0) {
-		close(fd);
-		return lm_error_set(LM_ERROR, "%s: %s", path, strerror(errno));
-	}
-	close(fd);
-	/* as ssh with its keys: a token others can read is no secret */
-	if (st.st_mode & 077)
-		return lm_error_set(LM_EINVAL, "%s: mode %03o lets others read "
-				    "the token; chmod 600 it", path,
-				    (unsigned)(st.st_mode & 0777));
-	buf[len] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
-	if (!token_valid(buf))
-		return lm_error_set(LM_EINVAL, "%s: not a %d-hex-digit token "
-				    "(remove it to have a new one made)", path,
-				    TOKEN_HEX);
-	memcpy(n->token, buf, TOKEN_HEX + 1);
-	return 0;
-}
-
-/*
- * Makes a new token and publishes it with link(): the file appears whole,
- * and a node starting at the same moment either wins or reads ours.
- */
-static int token_create(lm_node *n, const char *path)
-{
-	unsigned char raw[TOKEN_BYTES];
-	char text[TOKEN_HEX + 2], *tmp = NULL;
-	size_t i;
-	int fd = -1, rc = 0;
-
-	if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
-		return lm_error_set(LM_ERROR, "getrandom: %s", strerror(errno));
-	for (i = 0; i < TOKEN_BYTES; i++)
-		sprintf(text + 2 * i, "%02x", raw[i]);
-	text[TOKEN_HEX] = '\n';
-	text[TOKEN_HEX + 1] = '\0';
-	if (asprintf(&tmp, "%s.%ld.tmp", path, (long)getpid()) < 0)
-		return lm_error_set(LM_ERROR, "out of memory");
-	unlink(tmp);
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0 ||
-	    write(fd, text, TOKEN_HEX + 1) != TOKEN_HEX + 1 || fsync(fd) < 0)
-		rc = lm_error_set(LM_ERROR, "%s: %s", tmp, strerror(errno));
-	if (fd >= 0)
-		close(fd);
-	if (rc == 0 && link(tmp, path) < 0)
-		rc = errno == EEXIST ? token_read(n, path)
-				     : lm_error_set(LM_ERROR, "%s: %s", path,
-						    strerror(errno));
-	else if (rc == 0)
-		memcpy(n->token, text, TOKEN_HEX + 1);
-	n->token[TOKEN_HEX] = '\0';
-	unlink(tmp);
-	free(tmp);
-	explicit_bzero(raw, sizeof(raw));
-	explicit_bzero(text, sizeof(text));
-	return rc;
-}
-
-static int token_load(lm_node *n)
-{
-	char *path = NULL;
-	int rc;
-
-	if (asprintf(&path, "%s/token", n->state_dir) < 0)
-		return lm_error_set(LM_ERROR, "out of memory");
-	if ((rc = token_read(n, path)) == LM_ENOTFOUND)
-		rc = token_create(n, path);
-	free(path);
-	assert(rc < 0 || token_valid(n->token));
-	return rc;
+	if (l->d)
+		MHD_stop_daemon(l->d);
+	lm_gate_free(l->gate);
+	l->d = NULL;
+	l->gate = NULL;
 }
 
 /* ---- start and stop ---------------------------------------------------------- */
 
-int lm_node_http_start(lm_node *n, const lm_node_options *opts)
+int lm_httpd_start(lm_httpd **out, const char *state_dir,
+		   const lm_node_options *opts, lm_node *node,
+		   const lm_httpd_calls *calls)
 {
 	struct sockaddr_storage bound;
+	lm_httpd *h;
 	int fd = -1, rc;
 
-	n->unix_d = n->tcp_d = NULL;
-	n->sock_fd = -1;
-	n->http_port = 0;
-	n->token[0] = '\0';
-	n->idle_s = idle_timeout_s();
+	assert(out && state_dir && opts && node && calls);
+	*out = NULL;
+	if (!(h = calloc(1, sizeof(*h))) || !(h->state_dir = strdup(state_dir))) {
+		free(h);
+		return lm_error_set(LM_ERROR, "out of memory");
+	}
+	h->node = node;
+	h->calls = calls;
+	if ((rc = env_seconds("LIVEMOD_HTTP_IDLE_S", IDLE_TIMEOUT_S,
+			      &h->idle_s)) < 0 ||
+	    (rc = env_seconds("LIVEMOD_HTTP_HEAD_S", HEAD_TIMEOUT_S,
+			      &h->head_s)) < 0)
+		goto fail;
 	if (opts->control_socket) {
-		if ((rc = listen_unix(n, &fd)) < 0)
+		if ((rc = lm_listen_unix(state_dir, &fd)) < 0)
 			goto fail;
-		if ((rc = serve(&n->unix_d, fd, handle_unix, n,
-				"state/agent.sock")) < 0) {
+		if ((rc = serve(&h->unix_l, h, fd, 0, "state/agent.sock")) < 0) {
 			close(fd);
 			goto fail;
 		}
-		n->sock_fd = fd;
+		h->has_socket = 1;
 	}
 	if (opts->http_listen) {
 		/* the address first: a mistyped one makes no token */
-		if ((rc = listen_tcp(opts->http_listen, &fd, &n->http_port,
-				     &bound)) < 0)
+		if ((rc = lm_listen_tcp(opts->http_listen, &fd, &h->port,
+					&bound)) < 0)
 			goto fail;
-		if ((rc = token_load(n)) < 0 ||
-		    (rc = serve(&n->tcp_d, fd, handle_tcp, n,
-				opts->http_listen)) < 0) {
+		if ((rc = lm_token_load(h->state_dir, h->token)) < 0 ||
+		    (rc = serve(&h->tcp_l, h, fd, 1, opts->http_listen)) < 0) {
 			close(fd);
 			goto fail;
 		}
 		/* for `livemod web`: where the page is */
-		if ((rc = lm_web_publish(n->state_dir,
+		if ((rc = lm_web_publish(state_dir,
 					 (const struct sockaddr *)&bound)) < 0)
 			goto fail;
 	}
+	*out = h;
 	return 0;
 fail:
-	lm_node_http_stop(n);
+	lm_httpd_stop(h);
 	return rc;
 }
 
-void lm_node_http_stop(lm_node *n)
+void lm_httpd_stop(lm_httpd *h)
 {
 	char *path = NULL;
 
-	if (n->tcp_d) {
-		MHD_stop_daemon(n->tcp_d);
-		lm_web_unpublish(n->state_dir);
+	if (!h)
+		return;
+	if (h->tcp_l.d) {
+		unserve(&h->tcp_l);
+		lm_web_unpublish(h->state_dir);
 	}
-	if (n->unix_d) {
-		MHD_stop_daemon(n->unix_d); /* closes sock_fd */
-		if (asprintf(&path, "%s/agent.sock", n->state_dir) >= 0)
-			unlink(path);
-		free(path);
-	}
-	n->unix_d = n->tcp_d = NULL;
-	n->sock_fd = -1;
-	n->http_port = 0;
-	explicit_bzero(n->token, sizeof(n->token));
+	unserve(&h->unix_l); /* closes the socket */
+	if (h->has_socket &&
+	    asprintf(&path, "%s/agent.sock", h->state_dir) >= 0)
+		unlink(path);
+	free(path);
+	explicit_bzero(h->token, sizeof(h->token));
+	free(h->state_dir);
+	free(h);
+}
+
+int lm_httpd_port(const lm_httpd *h)
+{
+	return h ? h->port : 0;
 }

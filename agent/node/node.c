@@ -19,6 +19,7 @@
 #include "error.h"
 #include "fsutil.h"
 #include "history.h"
+#include "http.h"
 #include "node_internal.h"
 #include "runtime_node.h"
 #include "objects.h"
@@ -284,6 +285,21 @@ static int declare_imports(lm_node *n, const lm_node_options *opts)
 	return rc;
 }
 
+/* What the control API does on the node: its only way in (http.h). */
+static const lm_httpd_calls http_calls = {
+	.update_info = lm_node_update_info_json,
+	.update = lm_node_update,
+	.apply = lm_node_apply,
+	.rollback = lm_node_rollback,
+	.result_free = lm_apply_result_free,
+	.plan = lm_node_plan_json,
+	.modules = lm_node_modules_json,
+	.health = lm_node_health_json,
+	.history = lm_node_history_json,
+	.make_permanent = lm_node_make_permanent_json,
+	.release = lm_node_release,
+};
+
 int lm_node_start(lm_node **out, const lm_node_options *opts)
 {
 	lm_node *n;
@@ -295,7 +311,6 @@ int lm_node_start(lm_node **out, const lm_node_options *opts)
 		return lm_error_set(LM_EINVAL, "lm_node_start: no state dir");
 	if (!(n = calloc(1, sizeof(*n))))
 		return lm_error_set(LM_ERROR, "out of memory");
-	n->sock_fd = -1;
 	pthread_mutex_init(&n->apply_mu, NULL);
 	pthread_mutex_init(&n->ledger_mu, NULL);
 	n->state_dir = strdup(opts->state_dir);
@@ -319,7 +334,8 @@ int lm_node_start(lm_node **out, const lm_node_options *opts)
 	    (rc = runtime_new(n, opts)) < 0)
 		goto fail;
 	if ((rc = boot(n, opts)) < 0 ||
-	    (rc = lm_node_http_start(n, opts)) < 0)
+	    (rc = lm_httpd_start(&n->httpd, n->state_dir, opts, n,
+				 &http_calls)) < 0)
 		goto fail;
 	free(ledger_path);
 	*out = n;
@@ -340,7 +356,8 @@ void lm_node_stop(lm_node *n)
 {
 	if (!n)
 		return;
-	lm_node_http_stop(n);
+	lm_httpd_stop(n->httpd);
+	n->httpd = NULL;
 	lm_runtime_free(n->rt);
 	lm_node_info_clear(&n->info);
 	lm_imports_clear(&n->imports);
@@ -416,7 +433,7 @@ int lm_node_make_permanent_json(lm_node *n, int64_t release, char **out)
 
 int lm_node_http_port(lm_node *n)
 {
-	return n->http_port;
+	return lm_httpd_port(n->httpd);
 }
 
 void lm_apply_result_free(lm_apply_result *r)

@@ -1,7 +1,9 @@
 /*
  * node_internal.h - the node's parts, shared by agent/node/ sources:
- * boot and shutdown (node.c), applying plans (apply.c), the JSON answers
- * of the control API (query.c), and the HTTP server (http.c).
+ * boot and shutdown (node.c), applying plans (apply.c) and the JSON
+ * answers of the control API (query.c). The HTTP server (http.c) is not
+ * one of them: it gets the calls it needs from node.c (http.h) and never
+ * sees this header.
  *
  * Locks, in this order: apply_mu (one apply at a time; taken with
  * trylock, so a second apply is "busy", not queued), then ledger_mu (the
@@ -20,7 +22,7 @@
 #include "ledger.h"
 #include "planning.h"
 
-struct MHD_Daemon;
+struct lm_httpd;
 
 struct lm_node {
 	char *state_dir;
@@ -33,12 +35,7 @@ struct lm_node {
 				     * on a successful eval; permanent_release
 				     * is also moved by make_permanent, in
 				     * the ledger only */
-	struct MHD_Daemon *unix_d;  /* state/agent.sock */
-	struct MHD_Daemon *tcp_d;   /* --http, behind the token */
-	char token[65];             /* hex; "" when no TCP listener */
-	int http_port;
-	unsigned idle_s;            /* a connection's idle timeout (http.c) */
-	int sock_fd;
+	struct lm_httpd *httpd;     /* the control API, or NULL */
 	lm_imports imports;         /* the host's declared imports */
 	int64_t fallback_from;      /* the release that failed to boot, or 0 */
 	int64_t reap_run;           /* the run the reaper's unloads follow
@@ -79,12 +76,5 @@ int lm_node_health_json(lm_node *n, char **out);
 /* POST /make-permanent: lm_make_permanent on the node's ledger (release
  * 0: whichever is current); {"permanent": N, "was": N}. */
 int lm_node_make_permanent_json(lm_node *n, int64_t release, char **out);
-
-/* ---- HTTP (http.c) --------------------------------------------------- */
-
-/* Starts the listeners the options ask for; creates state/token (0600)
- * on first start when TCP is asked. */
-int lm_node_http_start(lm_node *n, const lm_node_options *opts);
-void lm_node_http_stop(lm_node *n);
 
 #endif

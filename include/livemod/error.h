@@ -28,7 +28,10 @@ enum {
 	LM_EEVAL = -7,     /* eval failed (after point_of_no_return) */
 	LM_ENOTELF = -8,   /* a file is not an ELF object */
 	LM_ENODESC = -9,   /* an ELF object carries no livemod descriptor */
-	LM_ENONODE = -10   /* no running node to talk to */
+	LM_ENONODE = -10,  /* no running node to talk to */
+	LM_ENODEBUSY = -11 /* a node listens but has no room for the
+			    * request now (its control API's connections
+			    * all serve requests): retry later */
 };
 
 /* The last message of this thread, or "" when none. Never NULL. */

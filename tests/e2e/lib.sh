@@ -43,6 +43,21 @@ wait_file() {
 	done
 }
 
+# held_update: installs mod_x 1.1.0, whose code_change holds while
+# $T/hold exists, and starts GET /update-modules/all in the background
+# ($HELD its pid, its answer in $T/held.code and $T/held.body); returns
+# once that apply is inside code_change, past its point of no return.
+# Removing $T/hold lets it finish.
+held_update() {
+	: > "$T/hold"
+	mod mod_x.so mod_x 1.1.0 -DMOD_CC_HOLD="\"$T/hold\"" -DMOD_ANSWER=2
+	curl -s -m 90 -o "$T/held.body" -w '%{http_code}' \
+		--unix-socket "$STATE/agent.sock" \
+		http://localhost/update-modules/all > "$T/held.code" &
+	HELD=$!
+	wait_file "$T/hold.in" "the held update never reached code_change"
+}
+
 # run_test NAME: runs function NAME in a fresh directory $T.
 run_test() {
 	CURRENT=$1
@@ -53,6 +68,7 @@ run_test() {
 	mkdir -p "$LIB"
 	( cd "$T" && "$1" ) > "$T/.log" 2>&1
 	rc=$?
+	[ -z "${LM_CAPTURE_DIR:-}" ] || capture "$1"
 	if [ $rc -ne 0 ] || grep -q '^  FAIL' "$T/.log"; then
 		FAIL=$((FAIL + 1))
 		echo "not ok - $1"
@@ -62,6 +78,26 @@ run_test() {
 		echo "ok - $1"
 	fi
 	rm -rf "$T"
+}
+
+# capture NAME: with LM_CAPTURE_DIR set (tests/fuzz/grow-corpus.sh), keeps
+# what test NAME left in $STATE as fuzzing seeds: each plans/<id>.json as
+# $LM_CAPTURE_DIR/plan/FILE-NAME-<id>, and the ledger, made whole and
+# compact (VACUUM INTO, WAL folded in, 1 KiB pages: 40 KB where 4 KiB
+# pages make 90), as ledger/FILE-NAME.
+capture() {
+	cap=$(basename "$0" .sh)-$1
+	mkdir -p "$LM_CAPTURE_DIR/plan" "$LM_CAPTURE_DIR/ledger"
+	for cap_p in "$STATE"/plans/*.json; do
+		[ -f "$cap_p" ] || continue
+		cp "$cap_p" "$LM_CAPTURE_DIR/plan/$cap-$(basename "$cap_p" .json)"
+	done
+	rm -f "$LM_CAPTURE_DIR/ledger/$cap"
+	[ ! -f "$STATE/ledger.db" ] ||
+		sqlite3 "$STATE/ledger.db" \
+			"PRAGMA page_size = 1024;
+			 VACUUM INTO '$LM_CAPTURE_DIR/ledger/$cap'" 2>/dev/null ||
+		rm -f "$LM_CAPTURE_DIR/ledger/$cap"
 }
 
 finish() {
@@ -138,12 +174,74 @@ expect() {
 		fail "'$*' exited $got, want $want; stderr: $ERR; stdout: $OUT"
 }
 
-# has TEXT WHERE: WHERE (a string) contains TEXT.
-has() {
-	case "$2" in
-	*"$1"*) ;;
-	*) fail "expected '$1' in: $2" ;;
+# wordc C: C continues a word or a number (a letter, a digit, '_').
+wordc() {
+	case "$1" in
+	[A-Za-z0-9_]) return 0 ;;
 	esac
+	return 1
+}
+
+# digitc C: C is a digit.
+digitc() {
+	case "$1" in
+	[0-9]) return 0 ;;
+	esac
+	return 1
+}
+
+# contains TEXT WHERE: TEXT occurs in WHERE as a whole token: where TEXT
+# starts with a letter, digit or '_' the character before it is none of
+# those, where it ends with one the character after it is none of those,
+# and a number is not cut out of a longer one ("2" is not in "21", "1.2"
+# or "2.5"). '"release": 2' is in '"release": 2,' but not in
+# '"release": 21'. Every occurrence is tried.
+contains() {
+	ct_n=$1 ct_s=$2 ct_pre=""
+	[ -n "$ct_n" ] || return 0
+	ct_first=${ct_n%"${ct_n#?}"}
+	ct_last=${ct_n#"${ct_n%?}"}
+	while :; do
+		case "$ct_s" in
+		*"$ct_n"*) ;;
+		*) return 1 ;;
+		esac
+		ct_head=${ct_s%%"$ct_n"*}
+		ct_pre=$ct_pre$ct_head
+		ct_after=${ct_s#"$ct_head$ct_n"}
+		ct_p=${ct_pre#"${ct_pre%?}"}          # the character before
+		ct_pp=${ct_pre%?}
+		ct_pp=${ct_pp#"${ct_pp%?}"}           # and the one before that
+		ct_q=${ct_after%"${ct_after#?}"}      # the character after
+		ct_qq=${ct_after#?}
+		ct_qq=${ct_qq%"${ct_qq#?}"}           # and the one after that
+		ct_ok=1
+		if wordc "$ct_first"; then
+			if wordc "$ct_p"; then
+				ct_ok=0
+			elif digitc "$ct_first" && [ "$ct_p" = . ] && digitc "$ct_pp"; then
+				ct_ok=0
+			fi
+		fi
+		if wordc "$ct_last"; then
+			if wordc "$ct_q"; then
+				ct_ok=0
+			elif digitc "$ct_last" && [ "$ct_q" = . ] && digitc "$ct_qq"; then
+				ct_ok=0
+			fi
+		fi
+		[ $ct_ok -eq 0 ] || return 0
+		# on to the next occurrence, one character further
+		ct_s=${ct_s#"$ct_head"}
+		ct_pre=$ct_pre${ct_s%"${ct_s#?}"}
+		ct_s=${ct_s#?}
+	done
+}
+
+# has TEXT WHERE: WHERE (a string) contains TEXT as a whole token
+# (contains).
+has() {
+	contains "$1" "$2" || fail "expected '$1' in: $2"
 }
 
 # hasj TEXT WHERE: as has, ignoring all white space (for JSON).
@@ -151,6 +249,8 @@ hasj() {
 	has "$(printf '%s' "$1" | tr -d ' \t\n')" "$(printf '%s' "$2" | tr -d ' \t\n')"
 }
 
+# hasnt TEXT WHERE: TEXT occurs nowhere in WHERE, not even inside a
+# longer token (stricter than has's negation, on purpose).
 hasnt() {
 	case "$2" in
 	*"$1"*) fail "did not expect '$1' in: $2" ;;
@@ -233,4 +333,32 @@ host_try() {
 # host ARGS...: as host_try; a host that does not start ends the test.
 host() {
 	host_try "$@" || exit 1
+}
+
+# host_term: stops the host with SIGTERM; it must exit 0 (test_node.sh
+# has its own, which also checks the host's calls).
+host_term() {
+	kill -TERM "$HOST"
+	wait "$HOST" || fail "lmhost exited $?: $(tail -5 "$T/host.err")"
+	HOST=""
+}
+
+# ---- slow clients (tests/e2e/trickle.c) ----------------------------------
+
+# trickle_build: the slow client into $T/trickle.
+trickle_build() {
+	"$CC" -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -o "$T/trickle" \
+		"$TOP/tests/e2e/trickle.c" || exit 99
+}
+
+# wait_events DIR WORD N WHAT: readiness: waits until DIR/events (the
+# trickle client's record) holds N lines starting with WORD; 60 s at
+# most, a hang guard, then fails with WHAT.
+wait_events() {
+	we_n=0
+	until [ "$(cat "$1/events" 2>/dev/null | grep -c "^$2 ")" -ge "$3" ]; do
+		we_n=$((we_n + 1))
+		[ $we_n -lt 3000 ] || { fail "$4"; return 1; }
+		sleep 0.02
+	done
 }

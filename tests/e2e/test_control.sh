@@ -1,20 +1,16 @@
 #!/bin/sh
 # test_control.sh - the control API end to end (docs/control-api.md): every
 # status code it answers, the token on TCP, the body limit, the socket's
-# mode, a stale or a live socket at start, the connection cap, and the
-# `livemod update`, `apply` and `status` commands with their exit statuses,
-# against a real node in build/tests/lmhost.
+# mode, a stale or a live socket at start, and the `livemod update`,
+# `apply` and `status` commands with their exit statuses, against a real
+# node in build/tests/lmhost. The connection limits and node_busy are
+# test_busy.sh's.
 . "$(dirname "$0")/lib.sh"
 
 
 # ---- the host ------------------------------------------------------------
 
 
-host_stop() {
-	kill -TERM "$HOST"
-	wait "$HOST" || fail "lmhost exited $?: $(tail -5 "$T/host.err")"
-	HOST=""
-}
 
 # ---- requests ------------------------------------------------------------
 
@@ -90,7 +86,7 @@ t_socket_mode_and_health() {
 	[ "$(served mod_x)" = 1.0.0 ] || fail "modules: $BODY"
 	api GET /update-modules
 	want 200
-	host_stop
+	host_term
 	[ ! -e "$STATE/agent.sock" ] || fail "agent.sock left after a clean stop"
 }
 
@@ -122,7 +118,7 @@ t_unknown_path_and_method() {
 	want 400 bad_input "already on release 1"
 	api GET /rollback
 	want 405 method_not_allowed
-	host_stop
+	host_term
 }
 
 # Every malformed body is a 400 naming the field, and changes nothing.
@@ -157,7 +153,7 @@ t_bad_bodies() {
 	want 404 not_found "mod_nope"
 	unchanged
 	[ "$(served mod_x)" = 1.0.0 ] || fail "mod_x $(served mod_x) served"
-	host_stop
+	host_term
 }
 
 # POST /plans/{id}/apply with the reviewed plan: it must be JSON, that
@@ -183,7 +179,7 @@ t_apply_reviewed_body() {
 	want 200
 	[ "$(field '$.check')" = "{ok,[]}" ] || fail "check: $BODY"
 	[ "$(served mod_x)" = 1.1.0 ] || fail "mod_x $(served mod_x) served"
-	host_stop
+	host_term
 }
 
 # 413 for a body past 64 KiB, announced (Content-Length) or not (chunked).
@@ -206,7 +202,7 @@ t_body_too_large() {
 	unchanged
 	api GET /health
 	want 200
-	host_stop
+	host_term
 }
 
 t_tcp_token() {
@@ -244,12 +240,12 @@ t_tcp_token() {
 	api GET /health
 	want 200
 	# the token is kept across restarts
-	host_stop
+	host_term
 	host --http 127.0.0.1:0
 	[ "$(cat "$STATE/token")" = "$tok" ] || fail "token changed on restart"
 	tcp GET /modules -H "Authorization: Bearer $tok"
 	want 200
-	host_stop
+	host_term
 	# a token others may read is refused
 	chmod 644 "$STATE/token"
 	expect 1 "$LMHOST" --state "$STATE" --http 127.0.0.1:0
@@ -289,43 +285,7 @@ t_socket_live_or_stale() {
 	host
 	api GET /health
 	want 200
-	host_stop
-}
-
-# Connections past the cap (16) are closed at once; the node serves again
-# once they end.
-t_connection_cap() {
-	one
-	host
-	base=$(ls -l /proc/$HOST/fd | grep -c 'socket:')
-	i=0
-	while [ $i -lt 16 ]; do
-		# each holds its connection open, waiting for the rest of a body
-		# that ends when $T/.release appears (60 s at most)
-		( k=0; until [ -e "$T/.release" ] || [ $k -ge 1200 ]; do
-			sleep 0.05; k=$((k + 1)); done ) |
-			curl -s -m 90 --unix-socket "$STATE/agent.sock" -X POST \
-				-T - -o /dev/null http://localhost/update-modules &
-		i=$((i + 1))
-	done
-	# readiness: the node holds all 16 (its open sockets, counted in
-	# /proc, are the listeners and one per connection)
-	n=0
-	until [ "$(ls -l /proc/$HOST/fd 2>/dev/null | grep -c 'socket:')" -ge $((base + 16)) ]; do
-		n=$((n + 1))
-		[ $n -lt 3000 ] || { fail "the node never held 16 connections"; break; }
-		sleep 0.02
-	done
-	api GET /health
-	[ "$CODE" = 000 ] || fail "17th connection answered $CODE"
-	touch "$T/.release"
-	wait_for=0
-	until api GET /health && [ "$CODE" = 200 ]; do
-		wait_for=$((wait_for + 1))
-		[ $wait_for -lt 600 ] || { fail "node never served again"; break; }
-		sleep 0.1
-	done
-	host_stop
+	host_term
 }
 
 # 409 busy: of two updates at once, one applies and one is refused.
@@ -334,22 +294,16 @@ t_busy() {
 	host
 	# code_change holds until $T/hold is removed; hold.in says the
 	# first update is inside it when the second one comes
-	: > "$T/hold"
-	mod mod_x.so mod_x 1.1.0 -DMOD_CC_HOLD="\"$T/hold\"" -DMOD_ANSWER=2
-	curl -s -m 90 -o "$T/a.body" -w '%{http_code}' \
-		--unix-socket "$STATE/agent.sock" \
-		http://localhost/update-modules/all > "$T/a.code" &
-	first=$!
-	wait_file "$T/hold.in" "the first update never reached code_change"
+	held_update
 	api GET /update-modules/all
 	rm -f "$T/hold"
-	wait $first
-	codes=$(printf '%s\n' "$CODE" "$(cat "$T/a.code")" | sort | paste -sd ' ')
+	wait $HELD
+	codes=$(printf '%s\n' "$CODE" "$(cat "$T/held.code")" | sort | paste -sd ' ')
 	[ "$codes" = "200 409" ] || fail "codes '$codes', want '200 409'"
-	[ "$CODE" = 409 ] || cp "$T/a.body" "$T/.body"
+	[ "$CODE" = 409 ] || cp "$T/held.body" "$T/.body"
 	[ "$(field '$.error.code')" = busy ] || fail "409 body: $(cat "$T/.body")"
 	[ "$(served mod_x)" = 1.1.0 ] || fail "mod_x $(served mod_x) served"
-	host_stop
+	host_term
 }
 
 # 422 and 500 carry the result (check, eval) beside the error; the CLI
@@ -368,7 +322,7 @@ t_check_and_eval_failed() {
 	has "mod_x" "$ERR"
 	expect 1 lm --json update
 	hasj '"code": "check_failed"' "$OUT"
-	host_stop
+	host_term
 	# eval: code_change fails after the point of no return
 	mod mod_x.so mod_x 1.0.0 -DMOD_CODE_CHANGE
 	rm -rf "$STATE"
@@ -383,7 +337,7 @@ t_check_and_eval_failed() {
 	has "check: {ok,[]}" "$OUT"
 	has "eval: {error," "$OUT"
 	[ "$(served mod_x)" = 1.0.0 ] || fail "mod_x $(served mod_x) served"
-	host_stop
+	host_term
 }
 
 # The CLI: update, apply (id and file), status; --json; exit statuses.
@@ -447,7 +401,7 @@ t_cli() {
 	has "format: missing; not a livemod.plan/1 plan" "$ERR"
 	expect 2 lm status extra
 	unchanged
-	host_stop
+	host_term
 	# no node: 3
 	expect 3 lm status
 	has "no running node" "$ERR"
@@ -475,7 +429,7 @@ t_cli_tcp() {
 	cp "$T/token.good" "$STATE/token"
 	expect 2 env LIVEMOD_NODE="10.0.0.1:$PORT" "$LIVEMOD" --state "$STATE" status
 	has "not a loopback address" "$ERR"
-	host_stop
+	host_term
 	expect 3 env LIVEMOD_NODE="127.0.0.1:$PORT" "$LIVEMOD" --state "$STATE" status
 	has "no running node: nothing listens on 127.0.0.1:$PORT" "$ERR"
 }
@@ -489,7 +443,6 @@ run_test t_body_too_large
 run_test t_tcp_token
 run_test t_tcp_not_loopback
 run_test t_socket_live_or_stale
-run_test t_connection_cap
 run_test t_busy
 run_test t_check_and_eval_failed
 run_test t_cli

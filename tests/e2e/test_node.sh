@@ -9,7 +9,8 @@
 # the planned one, bytes not matching the oid, soft pre-purge with a pin on
 # the old-old version) leaves the old version serving and the run
 # 'check_failed' naming the module; eval failures (init of an added module,
-# code_change) leave the old version serving and the node's release
+# code_change, and a second module's code_change failing after the
+# first's ran) leave every old version serving and the node's release
 # unchanged, run 'eval_failed'; a brutal purge ends exactly the pinning
 # task; one apply at a time (409 busy); a stale plan is refused (409) and
 # changes nothing. Every host ends with "calls N bad 0".
@@ -383,6 +384,51 @@ t_state_move_plan() {
 	unset LMT_KEYS
 }
 
+# A plan that updates two modules, each with a code_change: the first
+# (mod_util, by dependency order) runs and succeeds, the second (mod_x)
+# fails. Both keep serving their old versions, with no new version of
+# either loaded or left suspended; the node stays on release 1, the run is
+# eval_failed and the plan failed. The marks prove that both code_changes
+# ran: the failure came after the first module had changed its state.
+# Then a good plan goes through, from the state the failure left.
+t_second_code_change_fails() {
+	mod mod_util.so mod_util 1.0.0 -DMOD_CODE_CHANGE
+	mod mod_x.so mod_x 1.0.0 -DMOD_DEPS='"mod_util"' -DMOD_CODE_CHANGE
+	lm init --libdir "$LIB" --app lmh > /dev/null || exit 99
+	host --call mod_x --call mod_util
+	mod mod_util.so mod_util 1.1.0 -DMOD_ANSWER=2 -DMOD_CC_MARK="\"$T/util.cc\""
+	mod mod_x.so mod_x 1.1.0 -DMOD_DEPS='"mod_util"' -DMOD_ANSWER=2 \
+		-DMOD_CC_FAIL -DMOD_CC_MARK="\"$T/x.cc\""
+	expect 0 lm plan
+	# mod_util is changed, loaded and resumed before mod_x is suspended
+	hasj "{code_change,up,[{mod_util,[]}]},{load,{mod_util,brutal_purge,brutal_purge}},
+		{resume,[mod_util]},{suspend,[mod_x]},{code_change,up,[{mod_x,[]}]}," "$OUT"
+	api POST /plans/1/apply
+	want_code 500 eval_failed
+	has mod_x "$(errmsg)"
+	[ -e "$T/util.cc" ] || fail "mod_util's code_change did not run first"
+	[ -e "$T/x.cc" ] || fail "mod_x's code_change did not run"
+	has '{error,' "$(jf "$T/.body" '$.eval')"
+	want_loaded "release 1; mod_util 1.0.0; mod_x 1.0.0"
+	[ "$(served mod_util)" = 1.0.0 ] || fail "mod_util serves $(served mod_util)"
+	[ "$(release)" = 1 ] || fail "node moved to release $(release)"
+	[ "$(runs)" = "eval_failed/point_of_no_return" ] || fail "runs: $(runs)"
+	has mod_x "$(last_run eval_json)"
+	[ "$(plans)" = "1:failed" ] || fail "plans: $(plans)"
+	expect 0 lm status
+	echo "$OUT" | grep -Eq '^mod_util +1\.0\.0 ' || fail "status: $OUT"
+	echo "$OUT" | grep -Eq '^mod_x +1\.0\.0 ' || fail "status: $OUT"
+	# a good plan from there: both move, each code_change once more
+	rm -f "$T/util.cc" "$T/x.cc"
+	mod mod_x.so mod_x 1.1.1 -DMOD_DEPS='"mod_util"' -DMOD_ANSWER=2 \
+		-DMOD_CC_MARK="\"$T/x.cc\""
+	api GET /update-modules/all
+	want_code 200
+	[ -e "$T/util.cc" ] && [ -e "$T/x.cc" ] || fail "code_change not run on the good plan"
+	want_loaded "release 3; mod_util 1.1.0; mod_x 1.1.1"
+	host_stop
+}
+
 t_brutal_purge_ends_pinned_task() {
 	two
 	host --call mod_x --pin mod_x --pin mod_util
@@ -405,13 +451,7 @@ t_one_apply_at_a_time() {
 	host --call mod_x
 	# code_change holds until the test removes $T/hold: the first apply
 	# is provably inside it (hold.in) while the others are refused
-	: > "$T/hold"
-	mod mod_x.so mod_x 1.1.0 -DMOD_CC_HOLD="\"$T/hold\"" -DMOD_ANSWER=2
-	curl -s -m 90 -o "$T/first.body" -w '%{http_code}' \
-		--unix-socket "$STATE/agent.sock" \
-		http://localhost/update-modules/all > "$T/first.code" &
-	first=$!
-	wait_file "$T/hold.in" "the first apply never reached code_change"
+	held_update
 	api GET /update-modules/all
 	want_code 409 busy
 	api POST /plans/1/apply
@@ -419,8 +459,8 @@ t_one_apply_at_a_time() {
 	expect 1 lm update
 	has "another apply is running" "$OUT$ERR"
 	rm -f "$T/hold"
-	wait $first
-	[ "$(cat "$T/first.code")" = 200 ] || fail "first apply: $(cat "$T/first.code") $(cat "$T/first.body")"
+	wait $HELD
+	[ "$(cat "$T/held.code")" = 200 ] || fail "first apply: $(cat "$T/held.code") $(cat "$T/held.body")"
 	want_loaded "release 2; mod_x 1.1.0"
 	[ "$(runs)" = "ok/done" ] || fail "runs: $(runs)"
 	host_stop
@@ -433,19 +473,13 @@ t_one_apply_at_a_time() {
 t_superseded_in_flight() {
 	one -DMOD_CODE_CHANGE
 	host --call mod_x
-	: > "$T/hold"
-	mod mod_x.so mod_x 1.1.0 -DMOD_CC_HOLD="\"$T/hold\"" -DMOD_ANSWER=2
-	curl -s -m 90 -o "$T/first.body" -w '%{http_code}' \
-		--unix-socket "$STATE/agent.sock" \
-		http://localhost/update-modules/all > "$T/first.code" &
-	first=$!
-	wait_file "$T/hold.in" "the first apply never reached code_change"
+	held_update
 	mod mod_x.so mod_x 1.2.0 -DMOD_CODE_CHANGE -DMOD_ANSWER=3
 	expect 0 lm plan
 	[ "$(plans)" = "1:superseded 2:planned" ] || fail "plans mid-apply: $(plans)"
 	rm -f "$T/hold"
-	wait $first
-	[ "$(cat "$T/first.code")" = 200 ] || fail "first apply: $(cat "$T/first.code") $(cat "$T/first.body")"
+	wait $HELD
+	[ "$(cat "$T/held.code")" = 200 ] || fail "first apply: $(cat "$T/held.code") $(cat "$T/held.body")"
 	[ "$(plans)" = "1:applied 2:planned" ] || fail "plans: $(plans)"
 	want_loaded "release 2; mod_x 1.1.0"
 	api POST /plans/2/apply
@@ -537,6 +571,46 @@ t_replan_after_failure() {
 	host_stop
 }
 
+# update_list asks the running node (GET /update-modules), as ejabberdctl
+# update_list does, and prints what the command computes alone: the same
+# lines, the same JSON, the same warnings. The node answers from the
+# ledger it holds open: moved out of the command's reach, the list still
+# comes; the command's own scan (LIVEMOD_SCAN_STATS=1) then fails.
+t_update_list_from_the_node() {
+	one -DMOD_CODE_CHANGE
+	host --call mod_x
+	expect 0 lm update_list
+	[ -z "$OUT" ] || fail "update_list with nothing changed: $OUT"
+	mod mod_x.so mod_x 1.1.0 -DMOD_CODE_CHANGE -DMOD_ANSWER=2
+	echo 'int f(void); int f(void) { return 1; }' > "$T/junk.c"
+	"$CC" -shared -fPIC -o "$LIB/junk.so" "$T/junk.c" || exit 99
+	expect 0 lm update_list
+	[ "$OUT" = mod_x ] || fail "update_list: $OUT"
+	has "livemod update_list: warning: " "$ERR"
+	has "junk.so" "$ERR"
+	node_err=$ERR
+	expect 0 lm update_list --json
+	node_json=$OUT
+	hasj '[{"module": "mod_x", "change": "changed"}]' "$OUT"
+	export LIVEMOD_SCAN_STATS=1
+	expect 0 lm update_list --json
+	[ "$OUT" = "$node_json" ] || fail "the command's own list: $OUT; the node's: $node_json"
+	expect 0 lm update_list
+	[ "$OUT" = mod_x ] || fail "update_list, the command's scan: $OUT"
+	[ "$(echo "$ERR" | grep warning)" = "$node_err" ] ||
+		fail "warnings: $ERR; the node's: $node_err"
+	mv "$STATE/ledger.db" "$STATE/ledger.away"
+	expect 2 lm update_list
+	has "is not initialised" "$ERR"
+	unset LIVEMOD_SCAN_STATS
+	expect 0 lm update_list
+	mv "$STATE/ledger.away" "$STATE/ledger.db"
+	[ "$OUT" = mod_x ] || fail "update_list from the node: $OUT"
+	host_stop
+	expect 0 lm update_list
+	[ "$OUT" = mod_x ] || fail "update_list, no node: $OUT"
+}
+
 run_test t_update_changes_version
 run_test t_check_signature_changed
 run_test t_check_descriptor_not_planned
@@ -546,10 +620,12 @@ run_test t_eval_init_fails
 run_test t_eval_adopt_fails
 run_test t_eval_code_change_fails
 run_test t_state_move_plan
+run_test t_second_code_change_fails
 run_test t_brutal_purge_ends_pinned_task
 run_test t_one_apply_at_a_time
 run_test t_unload_after_eval
 run_test t_stale_plan_refused
 run_test t_superseded_in_flight
 run_test t_replan_after_failure
+run_test t_update_list_from_the_node
 finish

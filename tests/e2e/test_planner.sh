@@ -86,7 +86,7 @@ t_load_module_plan() {
 	# the plan names old and new {vsn, oid}
 	j=$(cat "$STATE/plans/1.json")
 	has "$new" "$j"
-	has "$(git hash-object "$T/lib/mod_util.so" | cut -c1-8)" "$(gitstore ls-tree release-2)"
+	has "$(git hash-object "$T/lib/mod_util.so")" "$(gitstore ls-tree release-2)"
 	# show by id and by file, in both forms
 	expect 0 lm show 1
 	has "script: [{load_module,mod_motd}]" "$OUT"

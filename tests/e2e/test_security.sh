@@ -112,8 +112,40 @@ t_idle_and_slow_connections() {
 	[ "$code" = 200 ] || fail "node after the slow ones: $code"
 }
 
+# Under an open umask (000) the state dir, objects/ and the store with
+# every directory in it are still the owner's alone (0700), as are the
+# store's objects (0400), whoever wrote them: init, a plan, and the node
+# (an update planned inside it, the extracted objects). A store others
+# could write would be refused by the node (t_state_writable_by_others).
+t_modes_under_open_umask() {
+	mod mod_a.so mod_a 1.0.0
+	umask 000
+	expect 0 lm init --libdir "$LIB" --app app
+	( umask 022 && mod mod_a.so mod_a 1.1.0 ) || exit 99
+	expect 0 lm plan
+	host
+	( umask 022 && mod mod_b.so mod_b 1.0.0 ) || exit 99
+	expect 0 lm update
+	has "eval: {ok,[]}" "$OUT"
+	host_kill
+	for d in "$STATE" "$STATE/objects" "$STATE/store.git"; do
+		m=$(stat -c %a "$d")
+		[ "$m" = 700 ] || fail "$d is mode $m under umask 000, want 700"
+	done
+	open=$(find "$STATE/store.git" -type d ! -perm 700)
+	[ -z "$open" ] || fail "store directories not 0700: $open"
+	loose=$(find "$STATE/store.git/objects" -type f -path '*/objects/??/*' ! -perm 400)
+	[ -z "$loose" ] || fail "store objects not 0400: $loose"
+	[ "$(find "$STATE/store.git/objects" -type f -path '*/objects/??/*' | wc -l)" -ge 4 ] ||
+		fail "no loose objects written: $(find "$STATE/store.git/objects")"
+	others=$(find "$STATE/objects" -type f -perm /022)
+	[ -z "$others" ] || fail "objects/ files writable by others: $others"
+	gitstore fsck --strict > /dev/null 2>&1 || fail "git fsck: $(gitstore fsck 2>&1)"
+}
+
 run_test t_libdir_writable_by_others
 run_test t_state_writable_by_others
 run_test t_forced_listen_warns
 run_test t_idle_and_slow_connections
+run_test t_modes_under_open_umask
 finish

@@ -8,6 +8,13 @@
 #                        $(B)/fuzz/crashes/<target>/
 #   make fuzz-TARGET     the same for one target (plan, descriptor, http,
 #                        ledger, reply)
+#   make fuzz-long       every target until it has had FUZZ_LONG_SECONDS
+#                        (default 3600) CPU-seconds in all, across sessions
+#                        (tests/fuzz/totals.tsv), in runs of at most
+#                        FUZZ_LONG_SLICE (600) s: resumable, an interrupted
+#                        session loses at most one slice
+#   make fuzz-totals     the running totals (CPU time, executions,
+#                        corpus, coverage, crashes) of every target
 #   make fuzz-regress    every seed and every kept crasher
 #                        (tests/fuzz/regress/<target>/) through each harness
 #                        once, without libFuzzer: seconds, deterministic
@@ -20,6 +27,8 @@
 
 FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
+FUZZ_LONG_SECONDS ?= 3600
+FUZZ_LONG_SLICE ?= 600
 FUZZ_TARGETS = plan descriptor http ledger reply
 # Largest input per target: a plan of three modules is 4.5 KB, a stripped
 # module 7-17 KB, a request with a body a few KB (the 64 KiB body limit
@@ -57,7 +66,7 @@ FUZZ_REGRESS_BINS := $(FUZZ_TARGETS:%=$(FZ)/regress-%)
 # The http harness's libdir: two small modules, one depending on the other.
 FUZZ_MODS := $(FZ)/mods/mod_a.so $(FZ)/mods/mod_b.so
 
-.PHONY: fuzz fuzz-regress $(FUZZ_TARGETS:%=fuzz-%)
+.PHONY: fuzz fuzz-regress fuzz-long fuzz-totals $(FUZZ_TARGETS:%=fuzz-%)
 .SECONDARY: $(FUZZ_LIB_OBJ) $(FUZZ_AGENT_OBJ) \
 	$(patsubst %.c,$(FZ)/obj/%.o,$(wildcard tests/fuzz/*.c))
 
@@ -111,6 +120,16 @@ fuzz: $(FUZZ_BINS)
 $(FUZZ_TARGETS:%=fuzz-%): fuzz-%: $(FZ)/fuzz-%
 	@sh tests/fuzz/run.sh $* $(FZ) $(FUZZ_SECONDS) $(FUZZ_MAXLEN_$*) \
 		$(FUZZ_OPTS_$*)
+
+# Every target runs to its goal, and the run fails at the end when one
+# crashed.
+fuzz-long: $(FUZZ_BINS)
+	@fail=0; $(foreach t,$(FUZZ_TARGETS),sh tests/fuzz/long.sh $(t) $(FZ) \
+		$(FUZZ_LONG_SECONDS) $(FUZZ_LONG_SLICE) $(FUZZ_MAXLEN_$(t)) \
+		$(FUZZ_OPTS_$(t)) || fail=1;) exit $$fail
+
+fuzz-totals:
+	@sh tests/fuzz/totals.sh print
 
 fuzz-regress: $(FUZZ_REGRESS_BINS)
 	@sh tests/fuzz/regress.sh $(FZ) $(FUZZ_TARGETS)

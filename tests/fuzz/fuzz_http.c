@@ -360,6 +360,35 @@ static void exchange(int fd, const char *req, size_t len)
 	}
 }
 
+/*
+ * connect(2) to the node, carried through the signals libFuzzer sends
+ * (its timers): a connect interrupted is not a refusal. A unix socket's
+ * connect starts again; a TCP one goes on in the background, and is
+ * waited for. Only a real failure (refused, reset) is -1, errno set.
+ */
+static int connect_node(int fd, const struct sockaddr *a, socklen_t len)
+{
+	struct pollfd p = { .fd = fd, .events = POLLOUT };
+	socklen_t elen = sizeof(int);
+	int err = 0;
+
+	for (;;) {
+		if (connect(fd, a, len) == 0 || errno == EISCONN)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		if (errno != EALREADY && errno != EINPROGRESS)
+			return -1;
+		while (poll(&p, 1, -1) < 0)
+			if (errno != EINTR)
+				return -1;
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &elen) < 0)
+			return -1;
+		errno = err;
+		return err ? -1 : 0;
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	int tcp;
@@ -367,10 +396,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *req = request_of(data, size, &tcp, &len);
 	int fd = socket(tcp ? AF_INET : AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	int rc = fd < 0 ? -1
-			: tcp ? connect(fd, (struct sockaddr *)&tcp_addr,
-					sizeof(tcp_addr))
-			      : connect(fd, (struct sockaddr *)&unix_addr,
-					sizeof(unix_addr));
+			: tcp ? connect_node(fd, (struct sockaddr *)&tcp_addr,
+					     sizeof(tcp_addr))
+			      : connect_node(fd, (struct sockaddr *)&unix_addr,
+					     sizeof(unix_addr));
 
 	if (rc != 0)
 		fuzz_fail("cannot connect to the node: %s", strerror(errno));

@@ -7,9 +7,10 @@
 # it finds to FZ/work/TARGET/, which persists between runs, so the
 # repository's corpus only changes by hand. Crashing inputs land in
 # FZ/crashes/TARGET/. Prints one line of figures (executions, exec/s,
-# coverage, CPU time, crashes), appends it to FZ/history.tsv (the sums
-# in docs/fuzzing.md come from there), and exits 1 on a crash, with the
-# end of the log and the input's path.
+# coverage, CPU time, crashes), appends it to FZ/history.tsv, adds it to
+# the running totals in tests/fuzz/totals.tsv (FUZZ_TOTALS; kept in git,
+# the figures docs/fuzzing.md states; make fuzz-totals prints them), and
+# exits 1 on a crash, with the end of the log and the input's path.
 set -u
 t=$1 fz=$2 secs=$3 maxlen=$4
 shift 4
@@ -42,11 +43,14 @@ eps=$(stat average_exec_per_sec)
 new=$(stat new_units_added)
 cov0=$(sed -n 's/.*INITED cov: \([0-9]*\).*/\1/p' "$log" | head -1)
 cov1=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' "$log" | tail -1)
+corp=$(sed -n 's/.* corp: \([0-9]*\)\/.*/\1/p' "$log" | tail -1)
 crashes=$(($(ls "$art" | wc -l) - before))
 line="fuzz $t: ${runs:-?} runs in ${secs} s, ${eps:-?} exec/s, cov ${cov0:-?} -> ${cov1:-?} (${new:-0} new inputs), cpu ${cpu} s, crashes ${crashes}"
 echo "$line"
 printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%FT%TZ)" "$t" "$secs" \
 	"${runs:-0}" "${eps:-0}" "$cpu" "$crashes" >> "$fz/history.tsv"
+sh tests/fuzz/totals.sh add "$t" "$cpu" "${runs:-0}" "${corp:-0}" \
+	"${cov1:-0}" "$crashes"
 if [ $rc -ne 0 ]; then
 	tail -60 "$log" | sed 's/^/    /'
 	echo "fuzz $t: FAILED (exit $rc); log $log; inputs:"

@@ -63,7 +63,8 @@ $MODCC -DMOD_NAME=mod_c -DMOD_VSN='"0.1.0"' -DMOD_DEPS='"mod_a"' \
 	-o "$W/lib/mod_c.so" "$gen"
 rm "$W/lib/mod_b.so"
 p=$C/plan
-rm -rf "$p" && mkdir -p "$p"
+# the e2e-* seeds are grow-corpus.sh's
+mkdir -p "$p" && find "$p" -type f ! -name 'e2e-*' -delete
 lm --json plan --dry-run --extra 'mod_a=to "v2"' > "$p/dry-run"
 lm plan --purge soft_purge > /dev/null
 "$B/tests/lmhost" --state "$W/state" > "$W/host.out" 2> "$W/host.err" &
@@ -85,7 +86,7 @@ cp "$W/state/plans/2.json" "$p/rollback-down"
 # The ledger as the node left it (WAL checkpointed at its close), and the
 # same rows in 512-byte pages: 8 times fewer bytes for the fuzzer to walk.
 l=$C/ledger
-rm -rf "$l" && mkdir -p "$l"
+mkdir -p "$l" && find "$l" -type f ! -name 'e2e-*' -delete
 cp "$W/state/ledger.db" "$l/after-rollback"
 cp "$W/state/ledger.db" "$W/small.db"
 sqlite3 "$W/small.db" "PRAGMA journal_mode = DELETE; PRAGMA page_size = 512;

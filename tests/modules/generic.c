@@ -20,6 +20,10 @@
  *                                           (60 s at most: a hang guard);
  *                                           a test's readiness signal
  *                                           (implies MOD_CODE_CHANGE)
+ *   -DMOD_CC_MARK='"/path/mark"'           code_change creates
+ *                                           /path/mark on entry: proof
+ *                                           that it ran (implies
+ *                                           MOD_CODE_CHANGE)
  *   -DMOD_ENTRY_CLOCK                       also export entered(): the
  *                                           CLOCK_MONOTONIC ns at entry,
  *                                           for bench_apply's pause
@@ -29,14 +33,15 @@
 #define _POSIX_C_SOURCE 200809L
 #include <time.h>
 #endif
-#ifdef MOD_CC_HOLD
+#if defined(MOD_CC_HOLD) || defined(MOD_CC_MARK)
 #include <fcntl.h>
 #include <unistd.h>
 #endif
 #include <livemod/module.h>
 
 #if (defined(MOD_CC_FAIL) || defined(MOD_CC_SLEEP_MS) || \
-     defined(MOD_CC_HOLD)) && !defined(MOD_CODE_CHANGE)
+     defined(MOD_CC_HOLD) || defined(MOD_CC_MARK)) && \
+	!defined(MOD_CODE_CHANGE)
 #define MOD_CODE_CHANGE
 #endif
 
@@ -70,6 +75,14 @@ static int code_change(lm_change_mode mode, const char *vsn, void *old_state,
 	(void)vsn;
 	(void)old_state;
 	(void)extra;
+#ifdef MOD_CC_MARK
+	{
+		int fd = open(MOD_CC_MARK, O_WRONLY | O_CREAT, 0644);
+
+		if (fd >= 0)
+			close(fd);
+	}
+#endif
 #ifdef MOD_CC_SLEEP_MS
 	{
 		struct timespec ts = { (MOD_CC_SLEEP_MS) / 1000,

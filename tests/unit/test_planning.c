@@ -26,6 +26,7 @@
 #include "scan.h"
 #include "script.h"
 #include "store.h"
+#include "statefix.h"
 #include "testutil.h"
 
 /* ---- module templates, compiled once per run ---------------------------- */
@@ -146,16 +147,9 @@ static void uninstall(const fixture *f, const char *mod)
 /* The state `livemod init` makes, on the libdir as it is now. */
 static void init_state(fixture *f)
 {
-	lm_scan scan;
-	int64_t rel = 0;
+	sf_dirs d = { f->tmp, f->lib, f->state, NULL };
 
-	assert_int_equal(lm_scan_libdir(&scan, f->lib, NULL), 0);
-	assert_int_equal(lm_release_check(&scan.mods), 0);
-	assert_int_equal(lm_mkdir(f->state, 0700), 0);
-	assert_int_equal(lm_state_create(f->state, f->lib, "testapp", &scan,
-					 &rel, f->commit1), 0);
-	assert_int_equal(rel, 1);
-	lm_scan_clear(&scan);
+	sf_init_commit(&d, f->commit1);
 }
 
 /* Frees the last compute: plan, then new_set, then the scan it shares. */
@@ -170,18 +164,14 @@ static void clear_compute(fixture *f)
 static int setup(void **state)
 {
 	fixture *f = calloc(1, sizeof(*f));
-	char buf[PATH_MAX];
-	char *lib;
+	sf_dirs d;
 
 	assert_non_null(f);
-	unsetenv("LIVEMOD_LOCK_TIMEOUT_MS");
-	f->tmp = tu_tmpdir();
-	lib = lm_path_join(f->tmp, "lib");
-	assert_int_equal(mkdir(lib, 0755), 0);
-	assert_non_null(realpath(lib, buf));
-	free(lib);
-	f->lib = strdup(buf);
-	f->state = lm_path_join(f->tmp, "state");
+	sf_dirs_make(&d);
+	f->tmp = d.tmp;
+	f->lib = d.lib;
+	f->state = d.state;
+	free(d.store);
 	install(f, A1);
 	install(f, B1);
 	install(f, C1);
