@@ -6,7 +6,11 @@
  * written: a pipelined batch is answered with one write. What cannot be
  * written at once waits for EPOLLOUT, and the connection is not read
  * meanwhile, so a client that stops reading holds only its own replies.
- * A protocol error is answered, then the connection closes (as Redis).
+ * A protocol error is answered, then the connection closes (as Redis):
+ * kvd's side is shut down once the answer is written and the rest of
+ * what the client sends is read and dropped until it closes too, since a
+ * close with unread input would reset the connection and could take the
+ * answer with it.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -47,6 +51,7 @@ typedef struct conn {
 	struct buf in, out;
 	struct resp_cmd cmd;
 	int closing; /* answered its last command: close once written */
+	int draining; /* closing and written: input dropped until EOF */
 	int oom;     /* its output could not grow */
 } conn;
 
@@ -195,8 +200,12 @@ static int conn_flush(conn *c)
 	}
 	if (c->out.off == c->out.len) {
 		c->out.off = c->out.len = 0;
-		if (c->closing || c->oom)
+		if (c->oom)
 			return -1;
+		if (c->closing && !c->draining) {
+			shutdown(c->fd, SHUT_WR);
+			c->draining = 1;
+		}
 	}
 	/* Wait to write, or read again: one or the other. */
 	ev.events = c->out.len ? EPOLLOUT : EPOLLIN;
@@ -218,7 +227,7 @@ static void conn_event(conn *c, uint32_t events)
 			conn_close(c);
 			return;
 		}
-		if (r > 0) {
+		if (r > 0 && !c->draining) {
 			c->in.len += (size_t)r;
 			conn_run(c);
 		}
