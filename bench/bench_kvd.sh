@@ -1,0 +1,221 @@
+#!/bin/bash
+# bench_kvd.sh - examples/kvd under redis-benchmark (issue 16's
+# benchmark): the same load in three situations, side by side, then the
+# pause an apply makes at two sizes of keyspace.
+#
+#   steady    redis-benchmark -P 16 -c 50 (SET and GET on 100,000 random
+#             keys, run after run) for KVD_BENCH_SECS (5) seconds
+#   upgrades  the same load while kvd_store goes 1.0.0 -> 2.0.0 -> 1.0.0
+#             ... with `livemod update` and `livemod rollback` in turn,
+#             back to back, for as long
+#   restart   the same load for as long, with a full restart of kvd in
+#             the middle of it: SIGTERM, wait for it to exit, start it
+#             again on the same port. Every connection is dropped and the
+#             keyspace is lost (kvd keeps it in memory only); the runs
+#             redis-benchmark could not finish (a lost connection or a
+#             refused one: it exits at the first) are counted as errors.
+#             While kvd is down the load waits to start its next run
+#             (redis-benchmark 7.0 spins forever when it cannot connect at
+#             its start), as a client that backs off would
+#
+# requests/s is counted by kvd (INFO's total_commands_processed, summed
+# over both processes across the restart), over the window's wall time.
+#
+# pause     the apply's own timings (`livemod history --json`: suspend,
+#           code_change, load, resume: the time kvd_store's callers wait)
+#           for an update 1.0.0 -> 2.0.0 with 10 keys and with
+#           KVD_BENCH_KEYS (1,000,000) keys in the keyspace, no load
+#
+# Loopback only, free ports, a scratch dir (KEEP=1 keeps it), everything
+# it starts killed on exit; fails (exit 1) when an apply fails or the load
+# sees an error outside the restart.
+set -u
+TOP=$(cd "$(dirname "$0")/.." && pwd)
+SECS=${KVD_BENCH_SECS:-5}
+NKEYS=${KVD_BENCH_KEYS:-1000000}
+KB=$TOP/build/kvd
+LIVEMOD=$TOP/build/livemod
+
+W=$(mktemp -d "${TMPDIR:-/tmp}/lmbenchkvd.XXXXXX")
+LIB=$W/lib
+STATE=$W/state
+KVD_PID=""
+LOAD_PID=""
+
+die() {
+	echo "bench_kvd: $*" >&2
+	[ -s "$W/kvd.err" ] && { echo "--- kvd.err (tail)" >&2; tail -5 "$W/kvd.err" >&2; }
+	exit 1
+}
+
+cleanup() {
+	rc=$?
+	touch "$W/stop"
+	for p in $LOAD_PID $KVD_PID; do
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	if [ -n "${KEEP:-}" ]; then
+		echo "bench_kvd: kept $W" >&2
+	else
+		rm -rf "$W"
+	fi
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+lm() { timeout 60 "$LIVEMOD" --state "$STATE" "$@"; }
+now_us() { local t=${EPOCHREALTIME/[.,]/}; echo "$t"; }
+sleep_s() { sleep "$1" & wait $!; }
+
+command -v redis-benchmark > /dev/null || die "redis-tools not installed (scripts/deps.sh)"
+[ -n "${EPOCHREALTIME:-}" ] || die "needs bash 5 (EPOCHREALTIME)"
+make --no-print-directory -s -C "$TOP" kvd > "$W/build.log" 2>&1 ||
+	{ tail -20 "$W/build.log" >&2; die "make kvd failed"; }
+
+# fresh: a new state dir on the v1 modules.
+fresh() {
+	rm -rf "$LIB" "$STATE"
+	mkdir -p "$LIB"
+	cp "$KB"/v1/*.so "$LIB"/ || die "cannot install the v1 modules"
+	lm init --libdir "$LIB" --app kvd > /dev/null 2> "$W/init.err" ||
+		die "livemod init failed: $(cat "$W/init.err")"
+	cp "$KB/v2/kvd_store.so" "$LIB/.t" && mv "$LIB/.t" "$LIB/kvd_store.so"
+}
+
+# kvd_start [PORT]: kvd on PORT (0: a free one) once it says ready.
+kvd_start() {
+	"$KB/kvd" --listen "127.0.0.1:${1:-0}" --state "$STATE" 2>> "$W/kvd.err" &
+	KVD_PID=$!
+	local n=0
+	until [ "$(grep -c '^kvd: ready' "$W/kvd.err")" -gt "${READY:-0}" ]; do
+		n=$((n + 1))
+		[ $n -lt 4000 ] && kill -0 "$KVD_PID" 2>/dev/null || die "kvd did not start"
+		sleep 0.005
+	done
+	READY=$(grep -c '^kvd: ready' "$W/kvd.err")
+	PORT=$(sed -n 's/^kvd: listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$W/kvd.err" | tail -1)
+}
+
+kvd_stop() {
+	kill -TERM "$KVD_PID"
+	wait "$KVD_PID" || die "kvd exited $? on SIGTERM"
+	KVD_PID=""
+}
+
+cmds() { redis-cli -p "$PORT" info | tr -d '\r' | sed -n 's/^total_commands_processed://p'; }
+
+# load NAME: redis-benchmark run after run until $W/stop; each run's exit
+# status a line of $W/NAME.runs, a failed run's first line in
+# $W/NAME.errors.
+load() {
+	rm -f "$W/stop"
+	: > "$W/$1.runs"
+	: > "$W/$1.errors"
+	(
+		while [ ! -e "$W/stop" ]; do
+			while [ -e "$W/down" ]; do sleep 0.01; done
+			timeout 20 redis-benchmark -p "$PORT" -P 16 -c 50 -n 200000 \
+				-r 100000 -t set,get -q > "$W/load.out" 2>&1
+			r=$?
+			echo $r >> "$W/$1.runs"
+			[ $r = 0 ] || tr '\r' '\n' < "$W/load.out" |
+				grep -m1 -i 'error\|could not' >> "$W/$1.errors"
+		done
+	) &
+	LOAD_PID=$!
+}
+
+load_stop() {
+	touch "$W/stop"
+	wait "$LOAD_PID"
+	LOAD_PID=""
+}
+
+# row NAME REQUESTS MICROSECONDS NOTE: a line of the table.
+row() {
+	local runs fails
+	runs=$(wc -l < "$W/$1.runs")
+	fails=$(grep -vc '^0$' "$W/$1.runs")
+	printf '%-9s %6.1f %9d %10.0f %5d %7d  %s\n' "$1" "$(echo "$3" | awk '{ print $1 / 1e6 }')" \
+		"$2" "$(echo "$2 $3" | awk '{ print $1 / ($2 / 1e6) }')" "$runs" "$fails" "$4"
+}
+
+# ---- steady, upgrades, restart ------------------------------------------
+fresh
+kvd_start 0
+redis-benchmark -p "$PORT" -n 20000 -r 100000 -t set -q > /dev/null 2>&1 # warm
+
+load steady
+c0=$(cmds); t0=$(now_us)
+sleep_s "$SECS"
+c1=$(cmds); t1=$(now_us)
+load_stop
+STEADY_N=$((c1 - c0)) STEADY_US=$((t1 - t0))
+
+load upgrades
+c0=$(cmds); t0=$(now_us)
+applies=0
+while [ $(($(now_us) - t0)) -lt $((SECS * 1000000)) ]; do
+	if [ $((applies % 2)) = 0 ]; then out=$(lm update 2>&1); else out=$(lm rollback 2>&1); fi
+	case "$out" in *"eval: {ok,[]}"*) ;; *) die "apply $applies: $out" ;; esac
+	applies=$((applies + 1))
+done
+c1=$(cmds); t1=$(now_us)
+load_stop
+UPG_N=$((c1 - c0)) UPG_US=$((t1 - t0))
+[ ! -s "$W/upgrades.errors" ] || die "errors during upgrades: $(head -3 "$W/upgrades.errors")"
+[ ! -s "$W/steady.errors" ] || die "errors in the steady run: $(head -3 "$W/steady.errors")"
+
+keys_before=$(redis-cli -p "$PORT" dbsize)
+load restart
+c0=$(cmds); t0=$(now_us)
+sleep_s "$(echo "$SECS" | awk '{ print $1 / 2 }')"
+ca=$(cmds)
+r0=$(now_us)
+touch "$W/down"
+kvd_stop
+kvd_start "$PORT"
+rm "$W/down"
+r1=$(now_us)
+keys_after=$(redis-cli -p "$PORT" dbsize)
+while [ $(($(now_us) - t0)) -lt $((SECS * 1000000)) ]; do sleep_s 0.05; done
+c1=$(cmds); t1=$(now_us)
+load_stop
+RST_N=$((ca - c0 + c1)) RST_US=$((t1 - t0))
+kvd_stop
+
+echo "kvd under redis-benchmark -P 16 -c 50 (SET, GET, 100,000 random keys), loopback, ${SECS} s a row; requests counted by kvd"
+printf '%-9s %6s %9s %10s %5s %7s  %s\n' run secs requests requests/s runs errors note
+row steady "$STEADY_N" "$STEADY_US" ""
+row upgrades "$UPG_N" "$UPG_US" "$applies applies (update, rollback in turn), all ok"
+row restart "$RST_N" "$RST_US" "down $(((r1 - r0) / 1000)) ms (SIGTERM to ready); keys $keys_before -> $keys_after; 50 connections dropped"
+echo "restart errors (first line of each failed run): $(sort "$W/restart.errors" | uniq -c | sed 's/^ *//' | paste -sd ';' -)"
+
+# ---- the pause: 10 keys against NKEYS --------------------------------------
+# pause_us: the last run's suspend + code_change + load + resume.
+pause_us() {
+	lm history --json > "$W/h.json" || die "livemod history failed"
+	sqlite3 :memory: "SELECT sum(value) FROM json_each(json_extract(readfile('$W/h.json'), '\$.runs[0].timings'))
+		WHERE key IN ('suspend', 'code_change', 'load', 'resume')"
+}
+for n in 10 "$NKEYS"; do
+	fresh
+	kvd_start 0
+	awk -v n="$n" 'BEGIN { for (i = 0; i < n; i++) { k = "k:" i
+		printf "*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n", length(k), k, length(k), k } }' |
+		redis-cli -p "$PORT" --pipe > "$W/pipe.out" 2>&1 ||
+		die "writing $n keys: $(cat "$W/pipe.out")"
+	out=$(lm update 2>&1)
+	case "$out" in *"eval: {ok,[]}"*) ;; *) die "update with $n keys: $out" ;; esac
+	up=$(pause_us)
+	out=$(lm rollback 2>&1)
+	case "$out" in *"eval: {ok,[]}"*) ;; *) die "rollback with $n keys: $out" ;; esac
+	down=$(pause_us)
+	[ "$(redis-cli -p "$PORT" dbsize)" = "$n" ] || die "keys lost across the applies"
+	kvd_stop
+	echo "pause with $n keys: update $up us, rollback $down us (suspend to resume, the keyspace copied: code_change)"
+	eval "P_$([ "$n" = 10 ] && echo small || echo big)=$up"
+done
+echo "pause ratio ${NKEYS} keys / 10 keys: $(echo "$P_big $P_small" | awk '{ printf "%.0f", $1 / $2 }')x (issue 16's target with state moved: <= 2x)"
