@@ -4,7 +4,8 @@
 # pause an apply makes at two sizes of keyspace.
 #
 #   steady    redis-benchmark -P 16 -c 50 (SET and GET on 100,000 random
-#             keys, run after run) for KVD_BENCH_SECS (5) seconds
+#             keys, run after run) for KVD_BENCH_SECS (5) seconds, in
+#             KVD_BENCH_ROUNDS (3) rounds alternating with the next row
 #   upgrades  the same load while kvd_store goes 1.0.0 -> 2.0.0 -> 1.0.0
 #             ... with `livemod update` and `livemod rollback` in turn,
 #             back to back, for as long
@@ -147,26 +148,34 @@ fresh
 kvd_start 0
 redis-benchmark -p "$PORT" -n 20000 -r 100000 -t set -q > /dev/null 2>&1 # warm
 
-load steady
-c0=$(cmds); t0=$(now_us)
-sleep_s "$SECS"
-c1=$(cmds); t1=$(now_us)
-load_stop
-STEADY_N=$((c1 - c0)) STEADY_US=$((t1 - t0))
+# KVD_BENCH_ROUNDS (3) rounds of steady then upgrades, so that whatever
+# else the machine does weighs on both alike; the rows sum the rounds.
+STEADY_N=0 STEADY_US=0 UPG_N=0 UPG_US=0 applies=0
+for round in $(seq "${KVD_BENCH_ROUNDS:-3}"); do
+	load steady
+	c0=$(cmds); t0=$(now_us)
+	sleep_s "$SECS"
+	c1=$(cmds); t1=$(now_us)
+	load_stop
+	STEADY_N=$((STEADY_N + c1 - c0)) STEADY_US=$((STEADY_US + t1 - t0))
+	[ ! -s "$W/steady.errors" ] || die "errors in the steady run: $(head -3 "$W/steady.errors")"
+	cat "$W/steady.runs" >> "$W/steady.all"
 
-load upgrades
-c0=$(cmds); t0=$(now_us)
-applies=0
-while [ $(($(now_us) - t0)) -lt $((SECS * 1000000)) ]; do
-	if [ $((applies % 2)) = 0 ]; then out=$(lm update 2>&1); else out=$(lm rollback 2>&1); fi
-	case "$out" in *"eval: {ok,[]}"*) ;; *) die "apply $applies: $out" ;; esac
-	applies=$((applies + 1))
+	load upgrades
+	c0=$(cmds); t0=$(now_us)
+	while [ $(($(now_us) - t0)) -lt $((SECS * 1000000)) ]; do
+		if [ $((applies % 2)) = 0 ]; then out=$(lm update 2>&1); else out=$(lm rollback 2>&1); fi
+		case "$out" in *"eval: {ok,[]}"*) ;; *) die "apply $applies: $out" ;; esac
+		applies=$((applies + 1))
+	done
+	c1=$(cmds); t1=$(now_us)
+	load_stop
+	UPG_N=$((UPG_N + c1 - c0)) UPG_US=$((UPG_US + t1 - t0))
+	[ ! -s "$W/upgrades.errors" ] || die "errors during upgrades: $(head -3 "$W/upgrades.errors")"
+	cat "$W/upgrades.runs" >> "$W/upgrades.all"
 done
-c1=$(cmds); t1=$(now_us)
-load_stop
-UPG_N=$((c1 - c0)) UPG_US=$((t1 - t0))
-[ ! -s "$W/upgrades.errors" ] || die "errors during upgrades: $(head -3 "$W/upgrades.errors")"
-[ ! -s "$W/steady.errors" ] || die "errors in the steady run: $(head -3 "$W/steady.errors")"
+mv "$W/steady.all" "$W/steady.runs"
+mv "$W/upgrades.all" "$W/upgrades.runs"
 
 keys_before=$(redis-cli -p "$PORT" dbsize)
 load restart
@@ -186,7 +195,7 @@ load_stop
 RST_N=$((ca - c0 + c1)) RST_US=$((t1 - t0))
 kvd_stop
 
-echo "kvd under redis-benchmark -P 16 -c 50 (SET, GET, 100,000 random keys), loopback, ${SECS} s a row; requests counted by kvd"
+echo "kvd under redis-benchmark -P 16 -c 50 (SET, GET, 100,000 random keys), loopback; ${KVD_BENCH_ROUNDS:-3} rounds of ${SECS} s steady and ${SECS} s of upgrades, then ${SECS} s with a restart; requests counted by kvd"
 printf '%-9s %6s %9s %10s %5s %7s  %s\n' run secs requests requests/s runs errors note
 row steady "$STEADY_N" "$STEADY_US" ""
 row upgrades "$UPG_N" "$UPG_US" "$applies applies (update, rollback in turn), all ok"
