@@ -114,6 +114,7 @@ fleet-demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory all agent $(B)/tests/lmhost \
 		$(B)/bench/bench_apply $(B)/bench/bench_apply_qsbr \
+		$(B)/bench/bench_state_move \
 		$(B)/bench/bench_call_ir $(B)/tests/agent/bench_call \
 		$(B)/tests/agent/bench_call_qsbr $(B)/bench/cli_time
 	@sh bench/run.sh
@@ -161,7 +162,7 @@ clean:
 #   make agent        $(B)/liblivemod-agent.a and $(B)/liblivemod-agent.so
 #   make test-agent   the agent tests: normal build, ASan+UBSan build and
 #                     TSan build of the stress test (tests/agent/run.sh)
-# The shared library carries lib/descriptor.o, lib/modset.o, lib/error.o,
+# The shared library carries lib/descriptor*.o, lib/modset.o, lib/error.o,
 # rebuilt with -fPIC under $(B)/pic/.
 # ======================================================================
 URCU_CFLAGS := $(shell pkg-config --cflags liburcu-memb 2>/dev/null)
@@ -250,6 +251,17 @@ $(AT)/test_runtime-asan: tests/agent/test_runtime.c $(AGENT_TEST_HDR) $(AGENT_SA
 	@mkdir -p $(dir $@)
 	$(CC) $(AGENT_TEST_CFLAGS) $(ASAN_FLAGS) -o $@ $< $(AGENT_SAN_SRC) $(AGENT_LDLIBS) -lcmocka
 
+# State by move (module ABI 2): a two-module apply whose second
+# code_change fails after the first moved its state, up and down; plain
+# and ASan+UBSan (a table freed twice, or left behind, is ASan's).
+$(AT)/state_move: tests/agent/state_move.c tests/agent/mod_move.c $(AGENT_TEST_HDR) $(B)/liblivemod-agent.a
+	@mkdir -p $(dir $@)
+	$(CC) $(AGENT_TEST_CFLAGS) -o $@ $< $(B)/liblivemod-agent.a $(AGENT_LDLIBS) -lcmocka
+
+$(AT)/state_move-asan: tests/agent/state_move.c tests/agent/mod_move.c $(AGENT_TEST_HDR) $(AGENT_SAN_SRC) $(AGENT_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(AGENT_TEST_CFLAGS) $(ASAN_FLAGS) -o $@ $< $(AGENT_SAN_SRC) $(AGENT_LDLIBS) -lcmocka
+
 $(AT)/swap_leak: tests/agent/swap_leak.c $(AGENT_TEST_HDR) $(B)/liblivemod-agent.a
 	@mkdir -p $(dir $@)
 	$(CC) $(AGENT_TEST_CFLAGS) -o $@ $< $(B)/liblivemod-agent.a $(AGENT_LDLIBS)
@@ -272,6 +284,7 @@ $(AT)/stress-qsbr-tsan: tests/agent/stress.c $(AGENT_TEST_HDR) $(AGENT_SAN_SRC) 
 	$(CC) $(AGENT_TEST_CFLAGS) $(TSAN_FLAGS) -DLM_AGENT_QSBR -o $@ $< $(AGENT_SAN_SRC) $(AGENT_LDLIBS)
 
 AGENT_TESTS := $(AT)/test_runtime $(AT)/test_runtime-asan $(AT)/swap_leak \
+	$(AT)/state_move $(AT)/state_move-asan \
 	$(AT)/stress $(AT)/stress-asan $(AT)/stress-tsan $(AT)/bench_call \
 	$(AT)/stress-qsbr $(AT)/stress-qsbr-tsan
 
@@ -291,6 +304,10 @@ $(B)/bench/cli_time: bench/cli_time.c
 
 # Benchmarks that link the agent as a host does.
 $(B)/bench/bench_apply: bench/bench_apply.c $(B)/liblivemod-agent.a
+	@mkdir -p $(dir $@)
+	$(CC) $(AGENT_CFLAGS) -o $@ $< $(B)/liblivemod-agent.a $(AGENT_LDLIBS)
+
+$(B)/bench/bench_state_move: bench/bench_state_move.c tests/agent/mod_move.c $(B)/liblivemod-agent.a
 	@mkdir -p $(dir $@)
 	$(CC) $(AGENT_CFLAGS) -o $@ $< $(B)/liblivemod-agent.a $(AGENT_LDLIBS)
 

@@ -99,18 +99,10 @@ const struct lm_export_desc *lm__version_export(const struct lm_version *v,
 int lm__export_matches(const struct lm_version *v, const char *name,
 			  const char *sig, const struct lm_export_desc **e)
 {
-	char *have;
-	int same;
-
 	*e = lm__version_export(v, name);
 	if (!*e)
 		return 0;
-	have = lm_sig_normalize((*e)->signature);
-	if (!have)
-		return lm_error_set(LM_ERROR, "out of memory");
-	same = strcmp(have, sig) == 0;
-	free(have);
-	if (!same)
+	if (!lm_sig_equal((*e)->signature, sig))
 		return lm_error_set(LM_ECHECK, "module %s %s: export %s has "
 				    "signature '%s', the host was built against "
 				    "'%s'", v->desc->name, v->desc->vsn, name,

@@ -59,6 +59,13 @@ struct lm_version {
 	lm__fn *vtab;         /* LM_AGENT_SLOTS_MAX entries, by slot */
 	void *state;          /* under rt->mu */
 	bool has_state;
+	/* State by move (ABI 2), under rt->mu: a staged version whose state
+	 * a code_change of a module with change_commit/change_abort made,
+	 * until lm__move_commit (publish) or lm__move_abort (unstage). */
+	struct lm_version *mover; /* whose callbacks: LM_UP the staged
+				   * version itself, LM_DOWN the published */
+	lm_change_mode move_mode;
+	void *move_from;          /* the state that code_change was given */
 	/* under mod->mu */
 	size_t npins;
 	struct lm_pin *pins;
@@ -189,6 +196,14 @@ int lm__export_matches(const struct lm_version *v, const char *name,
 void lm__unload(lm_runtime *rt, struct lm_version **v, size_t n);
 /* Closes a version that never ran outside its constructors and init. */
 void lm__close_unpublished(lm_runtime *rt, struct lm_version *v);
+
+/* True when `v`'s code_change moves state (change_commit and
+ * change_abort, ABI 2). */
+bool lm__moves_state(const struct lm_version *v);
+/* The staged version `v`'s moved state, given back to the version it was
+ * moved from (the mover's change_abort); `v` then holds no state, and its
+ * terminate is never called on it. A no-op when nothing was moved. */
+void lm__move_abort(struct lm_version *v);
 
 /* elfinfo.c */
 unsigned lm__elf_flags(const char *path);

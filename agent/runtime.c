@@ -51,8 +51,10 @@ static size_t module_take_versions(struct lm_module *mod,
 	mod->published = NULL;
 	__atomic_store_n(&mod->hot->vtab, NULL, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&mod->mu);
-	if (mod->staged && n < cap)
+	if (mod->staged && n < cap) {
+		lm__move_abort(mod->staged); /* the published one keeps it */
 		buf[n++] = mod->staged;
+	}
 	mod->staged = NULL;
 	while (mod->old && n < cap) {
 		buf[n++] = mod->old;

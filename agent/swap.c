@@ -225,11 +225,27 @@ static int callback_failed(const struct lm_version *v, const char *what,
 			    v->desc->vsn, what, ret);
 }
 
+/* Staged version `v` holds `state`, which `mover`'s code_change made
+ * from `from` by moving (NULL mover: a copy, or nothing moved): until the
+ * publish commits it or the unstage aborts it. */
+static void hold_state(struct lm_version *v, void *state,
+		       struct lm_version *mover, lm_change_mode mode,
+		       void *from)
+{
+	v->state = state;
+	v->has_state = true;
+	v->mover = mover;
+	v->move_mode = mode;
+	v->move_from = from;
+}
+
 /* A version handed a state it did not make (the result of a LM_DOWN
  * code_change, or the current state on a plain load) knows nothing of it
- * in its statics yet: its init adopts it, called with *state preset. */
-static int adopt(struct lm_version *v, const struct lm_version *cur,
-		 void *state)
+ * in its statics yet: its init adopts it, called with *state preset.
+ * `mover` (may be NULL) moved `state` out of cur's with LM_DOWN: a
+ * refusing init gives it back through change_abort. */
+static int adopt(struct lm_version *v, struct lm_version *cur, void *state,
+		 struct lm_version *mover)
 {
 	void *s = state;
 	int ret;
@@ -237,14 +253,27 @@ static int adopt(struct lm_version *v, const struct lm_version *cur,
 	if (v->raw->init) {
 		ret = v->raw->init(&s);
 		if (ret != 0) {
-			if (v->raw->terminate && state != cur->state)
+			if (mover)
+				mover->raw->change_abort(LM_DOWN, cur->state,
+							 state);
+			else if (v->raw->terminate && state != cur->state)
 				v->raw->terminate(state);
 			return callback_failed(v, "init (adopting a state)", ret);
 		}
 	}
-	v->state = s;
-	v->has_state = true;
+	hold_state(v, s, mover, LM_DOWN, cur->state);
 	return 0;
+}
+
+/* A code_change of `v` (mode, from `old`) returned `ret`, non-zero: what
+ * it moved into *new_state, when it set one, goes back now. */
+static int change_failed(struct lm_version *v, lm_change_mode mode,
+			 void *old, void *ns, int ret)
+{
+	if (ns && lm__moves_state(v))
+		v->raw->change_abort(mode, old, ns);
+	return callback_failed(v, mode == LM_UP ? "code_change (up)" :
+				  "code_change (down)", ret);
 }
 
 static int code_change_locked(lm_runtime *rt, const char *module,
@@ -273,9 +302,10 @@ static int code_change_locked(lm_runtime *rt, const char *module,
 		ret = staged->raw->code_change(LM_UP, cur->desc->vsn,
 					       cur->state, extra, &ns);
 		if (ret != 0)
-			return callback_failed(staged, "code_change (up)", ret);
-		staged->state = ns;
-		staged->has_state = true;
+			return change_failed(staged, LM_UP, cur->state, ns, ret);
+		hold_state(staged, ns,
+			   lm__moves_state(staged) ? staged : NULL, LM_UP,
+			   cur->state);
 		return 0;
 	}
 	if (!cur->raw->code_change)
@@ -284,8 +314,8 @@ static int code_change_locked(lm_runtime *rt, const char *module,
 	ret = cur->raw->code_change(LM_DOWN, staged->desc->vsn, cur->state,
 				    extra, &ns);
 	if (ret != 0)
-		return callback_failed(cur, "code_change (down)", ret);
-	return adopt(staged, cur, ns);
+		return change_failed(cur, LM_DOWN, cur->state, ns, ret);
+	return adopt(staged, cur, ns, lm__moves_state(cur) ? cur : NULL);
 }
 
 int lm_runtime_code_change(lm_runtime *rt, const char *module,
@@ -320,8 +350,7 @@ static int init_locked(lm_runtime *rt, const char *module)
 		if (ret != 0)
 			return callback_failed(staged, "init", ret);
 	}
-	staged->state = s;
-	staged->has_state = true;
+	hold_state(staged, s, NULL, LM_UP, NULL);
 	return 0;
 }
 
@@ -343,7 +372,7 @@ static int adopt_locked(lm_runtime *rt, const char *module)
 	cur = s->mod->published;
 	if (s->has_state || !cur || !cur->has_state)
 		return 0; /* code_change or init made its state, or none */
-	return adopt(s, cur, cur->state);
+	return adopt(s, cur, cur->state, NULL);
 }
 
 int lm_runtime_adopt(lm_runtime *rt, const char *module)
@@ -368,12 +397,22 @@ static int publish_locked(lm_runtime *rt, const char *module)
 		/* load_module: the new code takes the current state over as
 		 * it is, learning of it through the adopt call. */
 		if (cur && cur->has_state)
-			rc = adopt(s, cur, cur->state);
+			rc = adopt(s, cur, cur->state, NULL);
 		else if (!cur && s->raw->init)
 			rc = lm_error_set(LM_EINVAL, "module %s %s: init has "
 					  "not run", module, s->desc->vsn);
 		if (rc < 0)
 			return rc;
+	}
+	if (s->mover) {
+		/* The commit of a moved state: the version it was moved from
+		 * gives up what code_change took (its terminate is never
+		 * called on it); change_commit releases the rest. */
+		s->mover->raw->change_commit(s->move_mode, s->move_from,
+					     s->state);
+		if (cur && cur->state == s->move_from)
+			cur->has_state = false;
+		s->mover = NULL;
 	}
 	pthread_mutex_lock(&mod->mu);
 	mod->published = s;

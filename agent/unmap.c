@@ -188,8 +188,26 @@ void lm__unload(lm_runtime *rt, struct lm_version **v, size_t n)
 		lm__version_free(v[i]);
 }
 
+bool lm__moves_state(const struct lm_version *v)
+{
+	/* the descriptor says so only for ABI 2 (its slots exist) */
+	return (v->desc->callbacks & LM_CB_CHANGE_ABORT) &&
+	       v->raw->change_commit && v->raw->change_abort;
+}
+
+void lm__move_abort(struct lm_version *v)
+{
+	if (!v->mover)
+		return;
+	v->mover->raw->change_abort(v->move_mode, v->move_from, v->state);
+	v->mover = NULL;
+	v->state = NULL;
+	v->has_state = false;
+}
+
 void lm__close_unpublished(lm_runtime *rt, struct lm_version *v)
 {
 	assert(v->stage == LM_V_STAGED);
+	lm__move_abort(v); /* before its terminate could end what it moved */
 	lm__unload(rt, &v, 1);
 }

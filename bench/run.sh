@@ -15,6 +15,9 @@ LM_TOP=$PWD "$B/bench/bench_apply" 20 50 2>/dev/null
 LM_TOP=$PWD "$B/bench/bench_apply_qsbr" 1 1000 2>/dev/null
 LM_TOP=$PWD "$B/bench/bench_apply_qsbr" 20 50 2>/dev/null
 echo
+echo "== state by move: the pause at 10 and 1,000,000 keys (issue 16) =="
+"$B/bench/bench_state_move" 40
+echo
 echo "== the livemod command: start-up, status, update, update_list (issue 14) =="
 sh bench/bench_cli.sh 100
 echo

@@ -19,7 +19,9 @@
 enum {
 	LM_CB_INIT = 1u << 0,
 	LM_CB_CODE_CHANGE = 1u << 1,
-	LM_CB_TERMINATE = 1u << 2
+	LM_CB_TERMINATE = 1u << 2,
+	LM_CB_CHANGE_COMMIT = 1u << 3, /* ABI 2: state by move */
+	LM_CB_CHANGE_ABORT = 1u << 4
 };
 
 typedef struct lm_export_info {
@@ -86,7 +88,8 @@ const lm_export_info *lm_descriptor_export(const lm_descriptor *d,
 lm_descriptor *lm_descriptor_dup(const lm_descriptor *d);
 
 /* JSON form used in plans: {"name","vsn","abi","deps":[...],
- * "exports":[{"name","signature"}],"callbacks":["init",...],
+ * "exports":[{"name","signature"}],"callbacks":["init",...] (also
+ * "change_commit", "change_abort"),
  * "purge":"soft_purge"|"brutal_purge"|null}. from_json validates and names
  * `label` (e.g. "plans/3.json: modules[1].new") in its messages. */
 cJSON *lm_descriptor_to_json(const lm_descriptor *d);

@@ -18,23 +18,50 @@ static int ident(int c)
 	return isalnum(c) || c == '_';
 }
 
+/* The next character of `*p` in normal form (0 at the end): a run of
+ * whitespace gives ' ' when it stands between two identifier characters
+ * (`prev` is the last character given), else nothing. */
+static int sig_next(const unsigned char **p, int prev)
+{
+	const unsigned char *s = *p;
+
+	if (isspace(*s)) {
+		while (isspace(*s))
+			s++;
+		if (prev && *s && ident(prev) && ident(*s)) {
+			*p = s;
+			return ' ';
+		}
+	}
+	*p = *s ? s + 1 : s;
+	return *s;
+}
+
+bool lm_sig_equal(const char *a, const char *b)
+{
+	const unsigned char *x = (const unsigned char *)a;
+	const unsigned char *y = (const unsigned char *)b;
+	int cx = 0, cy = 0;
+
+	do {
+		cx = sig_next(&x, cx);
+		cy = sig_next(&y, cy);
+		if (cx != cy)
+			return false;
+	} while (cx);
+	return true;
+}
+
 char *lm_sig_normalize(const char *sig)
 {
-	char *out = malloc(strlen(sig) + 1), *o = out;
 	const unsigned char *s = (const unsigned char *)sig;
+	char *out = malloc(strlen(sig) + 1), *o = out;
+	int c = 0;
 
 	if (!out)
 		return NULL;
-	while (*s) {
-		if (isspace(*s)) {
-			while (isspace(*s))
-				s++;
-			if (o > out && *s && ident(o[-1]) && ident(*s))
-				*o++ = ' ';
-			continue;
-		}
-		*o++ = (char)*s++;
-	}
+	while ((c = sig_next(&s, c)))
+		*o++ = (char)c;
 	*o = '\0';
 	return out;
 }
@@ -98,8 +125,6 @@ int lm_imports_check_desc(const lm_imports *im, const lm_descriptor *d)
 	for (size_t i = 0; i < im->n; i++) {
 		const lm_import_decl *x = &im->v[i];
 		const lm_export_info *e;
-		char *have;
-		int same;
 
 		if (strcmp(x->module, d->name) != 0)
 			continue;
@@ -108,11 +133,7 @@ int lm_imports_check_desc(const lm_imports *im, const lm_descriptor *d)
 					    "%s, which the host declared it "
 					    "uses ('%s')", d->name, d->vsn,
 					    x->name, x->signature);
-		if (!(have = lm_sig_normalize(e->signature)))
-			return lm_error_set(LM_ERROR, "out of memory");
-		same = strcmp(have, x->signature) == 0;
-		free(have);
-		if (!same)
+		if (!lm_sig_equal(e->signature, x->signature))
 			return lm_error_set(LM_ECHECK, "module %s %s: export %s "
 					    "has signature '%s', the host "
 					    "declared '%s'", d->name, d->vsn,

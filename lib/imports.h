@@ -11,6 +11,7 @@
 #ifndef LM_IMPORTS_H
 #define LM_IMPORTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct lm_descriptor;
@@ -38,6 +39,13 @@ void lm_imports_clear(lm_imports *im);
  * one space only where it separates two identifier characters. NULL when
  * out of memory; caller frees. */
 char *lm_sig_normalize(const char *sig);
+
+/* True when `a` and `b` are one signature: equal once normalised as
+ * lm_sig_normalize does (whitespace dropped except one blank between two
+ * identifier characters), compared without allocating. `const char*const*`
+ * and `const char *const *` are equal; `unsigned` and `unsigned int` are
+ * not (the text is the ABI, docs/module-guide.md). */
+bool lm_sig_equal(const char *a, const char *b);
 
 /* Does version `d` of its module give every import declared from that
  * module, each with its signature? LM_ECHECK naming the module, its

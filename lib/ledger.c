@@ -43,7 +43,10 @@ extern const int lm_schema_nmigrations;
 /* The ledger's one node (ledger.h: one node per ledger). */
 #define THE_NODE "(SELECT id FROM nodes ORDER BY id LIMIT 1)"
 /* A module_versions row as desc_from_row() reads it, from column `col`. */
-#define MV_COLS "m.name, m.vsn, m.abi, m.deps, m.exports, m.callbacks, m.purge"
+/* callbacks: the ABI 1 bits in `callbacks`, change_commit and
+ * change_abort in `change_callbacks` (schema/004). */
+#define MV_COLS "m.name, m.vsn, m.abi, m.deps, m.exports, " \
+	"(m.callbacks | (m.change_callbacks << 3)), m.purge"
 
 /* Statements kept prepared once given back (q_done): a node's apply
  * writes the same handful every time, and preparing one (parsing, the
@@ -791,7 +794,8 @@ static int desc_finish(lm_ledger *l, lm_descriptor *d, const char *oid,
 	} else if (!lm_module_name_valid(d->name) || !lm_vsn_valid(d->vsn) ||
 		   d->abi < 1 || d->abi > LM_ABI_VERSION ||
 		   (d->callbacks & ~(unsigned)(LM_CB_INIT | LM_CB_CODE_CHANGE |
-				       LM_CB_TERMINATE)) ||
+				       LM_CB_TERMINATE | LM_CB_CHANGE_COMMIT |
+				       LM_CB_CHANGE_ABORT)) ||
 		   (unsigned)d->purge > LM_BRUTAL_PURGE) {
 		rc = lm_descriptor_validate(
 			d, mv_label(l, oid, label, sizeof(label)));
@@ -848,9 +852,10 @@ static int module_version_put(lm_ledger *l, sqlite3_stmt *st,
 
 	if (!deps || !exports)
 		rc = oom();
-	else if ((rc = q_bind(l, st, "sssissii", m->oid, m->desc->name,
+	else if ((rc = q_bind(l, st, "sssissiii", m->oid, m->desc->name,
 			      m->desc->vsn, (int64_t)m->desc->abi, deps,
-			      exports, (int64_t)m->desc->callbacks,
+			      exports, (int64_t)(m->desc->callbacks & 7u),
+			      (int64_t)(m->desc->callbacks >> 3),
 			      (int64_t)m->desc->purge)) == 0)
 		rc = q_step(l, st, "record module version");
 	lm_sqlite.reset(st);
@@ -895,8 +900,8 @@ int lm_ledger_release_add(lm_ledger *l, int64_t *out_id, int64_t parent,
 	id = lm_sqlite.last_insert_rowid(l->db);
 	if ((rc = q_prep(l, &mv,
 			 "INSERT INTO module_versions (oid, name, vsn, abi, "
-			 "deps, exports, callbacks, purge) "
-			 "VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+			 "deps, exports, callbacks, change_callbacks, purge) "
+			 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
 			 "ON CONFLICT (oid) DO NOTHING",
 			 NULL)) != 0 ||
 	    (rc = q_prep(l, &rm,

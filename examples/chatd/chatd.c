@@ -57,15 +57,13 @@ enum { P_MESSAGER, P_MOTD, P_UTIL, NPINS };
 static const char *const pin_module[NPINS] = { "mod_messager", "mod_motd",
 					       "mod_util" };
 
-typedef int (*escape_fn)(const char *, char *, size_t);
-typedef long (*record_fn)(lm_task *, const char *, const char *, size_t);
-typedef int (*format_fn)(lm_task *, const char *, long, const char *,
-			 const char *, char *, size_t);
-typedef int (*stats_fn)(lm_task *, const char *, char *, size_t);
-typedef int (*motd_fn)(lm_task *, char *, size_t);
-
+/* The exports chatd calls, typed by their declarations in chatd_api.h. */
 static struct {
-	lm_export_ref *escape, *record, *format, *stats, *motd;
+	LM_REF(CHATD_ESCAPE) escape;
+	LM_REF(CHATD_RECORD) record;
+	LM_REF(CHATD_FORMAT) format;
+	LM_REF(CHATD_STATS) stats;
+	LM_REF(CHATD_MOTD) motd;
 } ref;
 
 typedef struct conn {
@@ -217,7 +215,7 @@ static int svc_escape(lm_task *t, const char *in, char *out, size_t cap)
 	conn *c = t->host;
 	int n;
 
-	LM_PIN_CALL(c->pin[P_UTIL], ref.escape, escape_fn, n, in, out, cap);
+	LM_PIN_INVOKE(c->pin[P_UTIL], ref.escape, n, in, out, cap);
 	return n;
 }
 
@@ -261,14 +259,14 @@ static void do_message(conn *c, const char *text)
 	memcpy(room, c->room, sizeof(room)); /* only this thread writes it */
 	/* The count is shared state: a short call, so it always runs the
 	 * current version on the one live copy of the state. */
-	LM_CALL(ref.record, record_fn, seq, &c->task, room, c->nick,
+	LM_INVOKE(ref.record, seq, &c->task, room, c->nick,
 		strlen(text));
 	if (seq < 0) {
 		send_line(c, "error too many rooms");
 		return;
 	}
 	/* The line's form is this connection's: through its pin. */
-	LM_PIN_CALL(c->pin[P_MESSAGER], ref.format, format_fn, n, &c->task,
+	LM_PIN_INVOKE(c->pin[P_MESSAGER], ref.format, n, &c->task,
 		    room, seq, c->nick, text, out, sizeof(out));
 	if (n < 0) {
 		send_line(c, "error cannot format the message");
@@ -335,11 +333,11 @@ static int handle_line(conn *c, char *line)
 			send_line(c, "error /stats ROOM, or /join ROOM first");
 			return 0;
 		}
-		LM_CALL(ref.stats, stats_fn, n, &c->task, room, out,
+		LM_INVOKE(ref.stats, n, &c->task, room, out,
 			sizeof(out));
 		send_line(c, n < 0 ? "error stats failed" : out);
 	} else if (strcmp(line, "/motd") == 0) {
-		LM_PIN_CALL(c->pin[P_MOTD], ref.motd, motd_fn, n, &c->task, out,
+		LM_PIN_INVOKE(c->pin[P_MOTD], ref.motd, n, &c->task, out,
 			    sizeof(out));
 		send_line(c, n < 0 ? "error motd failed" : out);
 	} else if (strcmp(line, "/quit") == 0) {
@@ -429,7 +427,7 @@ static void *conn_main(void *arg)
 		      lm_error_last());
 		send_line(c, "error server not ready");
 	} else {
-		LM_PIN_CALL(c->pin[P_MOTD], ref.motd, motd_fn, n, &c->task, out,
+		LM_PIN_INVOKE(c->pin[P_MOTD], ref.motd, n, &c->task, out,
 			    sizeof(out));
 		send_line(c, n < 0 ? "motd" : out);
 		for (;;) {
@@ -595,26 +593,20 @@ static int open_listener(const char *addr)
 /* What chatd looks up, declared to the node once: booting a release
  * checks it gives each of these, and every plan is checked against them
  * (docs/host-guide.md, "Declaring imports"). */
-enum { I_ESCAPE, I_RECORD, I_FORMAT, I_STATS, I_MOTD, I_COUNT };
-static const lm_import imports[I_COUNT] = {
-	[I_ESCAPE] = LM_IMPORT(mod_util, escape,
-			       int (const char *, char *, size_t)),
-	[I_RECORD] = LM_IMPORT(mod_messager, record,
-			       long (lm_task *, const char *, const char *, size_t)),
-	[I_FORMAT] = LM_IMPORT(mod_messager, format,
-			       int (lm_task *, const char *, long, const char *,
-				    const char *, char *, size_t)),
-	[I_STATS] = LM_IMPORT(mod_messager, stats,
-			      int (lm_task *, const char *, char *, size_t)),
-	[I_MOTD] = LM_IMPORT(mod_motd, motd, int (lm_task *, char *, size_t)),
+static const lm_import imports[] = {
+	LM_IMPORT_DECL(CHATD_ESCAPE), LM_IMPORT_DECL(CHATD_RECORD),
+	LM_IMPORT_DECL(CHATD_FORMAT), LM_IMPORT_DECL(CHATD_STATS),
+	LM_IMPORT_DECL(CHATD_MOTD),
 };
 
-static int resolve(lm_export_ref **out, int which)
+/* Each declared export, looked up; 0 or -1 (logged). */
+static int resolve(void)
 {
-	const lm_import *im = &imports[which];
-
-	if (lm_export_ref_lookup(out, rt, im->module, im->name,
-				 im->signature) == 0)
+	if (LM_LOOKUP(&ref.escape, rt, CHATD_ESCAPE) == 0 &&
+	    LM_LOOKUP(&ref.record, rt, CHATD_RECORD) == 0 &&
+	    LM_LOOKUP(&ref.format, rt, CHATD_FORMAT) == 0 &&
+	    LM_LOOKUP(&ref.stats, rt, CHATD_STATS) == 0 &&
+	    LM_LOOKUP(&ref.motd, rt, CHATD_MOTD) == 0)
 		return 0;
 	logf_("%s", lm_error_last());
 	return -1;
@@ -622,11 +614,11 @@ static int resolve(lm_export_ref **out, int which)
 
 static void free_refs(void)
 {
-	lm_export_ref_free(ref.escape);
-	lm_export_ref_free(ref.record);
-	lm_export_ref_free(ref.format);
-	lm_export_ref_free(ref.stats);
-	lm_export_ref_free(ref.motd);
+	lm_export_ref_free(ref.escape.ref);
+	lm_export_ref_free(ref.record.ref);
+	lm_export_ref_free(ref.format.ref);
+	lm_export_ref_free(ref.stats.ref);
+	lm_export_ref_free(ref.motd.ref);
 }
 
 /* SIGUSR2: every old version of every module, purged brutally now. */
@@ -700,18 +692,13 @@ int main(int argc, char **argv)
 	o.control_socket = 1;
 	o.on_brutal_purge = on_brutal_purge;
 	o.imports = imports;
-	o.nimports = I_COUNT;
+	o.nimports = sizeof(imports) / sizeof(imports[0]);
 	if (lm_node_start(&node, &o) < 0) {
 		logf_("cannot start the node: %s", lm_error_last());
 		return 1;
 	}
 	rt = lm_node_runtime(node);
-	if (resolve(&ref.escape, I_ESCAPE) < 0 ||
-	    resolve(&ref.record, I_RECORD) < 0 ||
-	    resolve(&ref.format, I_FORMAT) < 0 ||
-	    resolve(&ref.stats, I_STATS) < 0 ||
-	    resolve(&ref.motd, I_MOTD) < 0 ||
-	    open_listener(listen_addr) < 0) {
+	if (resolve() < 0 || open_listener(listen_addr) < 0) {
 		free_refs();
 		lm_node_stop(node);
 		return 1;

@@ -8,8 +8,11 @@
  * that module, so every call a connection makes runs the versions its pins
  * hold (what /version reports).
  *
- * Every export's signature below is the ABI: the text is compared by the
- * agent, so keep it exactly as written in both versions.
+ * Every export is declared once, below (LM_DECLARE): each module provides
+ * its own with LM_PROVIDE, chatd looks them up and calls them through
+ * LM_REF, LM_LOOKUP and LM_INVOKE, and declares them to the node with
+ * LM_IMPORT_DECL. The signature is the ABI: a change here is an ABI break
+ * the node's check refuses while chatd uses the export.
  */
 #ifndef CHATD_API_H
 #define CHATD_API_H
@@ -30,14 +33,22 @@ struct lm_task {
 	void *host; /* the connection: the host's, opaque to modules */
 };
 
-/* The exports (name: signature text, as LM_EXPORT records it and the host's
- * LM_SIG spells it; written out, not through a macro, since the text
- * itself is what is compared):
- *   mod_util      escape  int (const char *, char *, size_t)
- *   mod_messager  record  long (lm_task *, const char *, const char *, size_t)
- *                 format  int (lm_task *, const char *, long, const char *, const char *, char *, size_t)
- *                 stats   int (lm_task *, const char *, char *, size_t)
- *   mod_motd      motd    int (lm_task *, char *, size_t)
- */
+/* mod_util: copies `in` to `out` safe to print on one line. */
+#define CHATD_ESCAPE                                                        \
+	LM_DECLARE(mod_util, escape, int, const char *, char *, size_t)
+/* mod_messager: counts a message; its number in the room, or -1. */
+#define CHATD_RECORD                                                        \
+	LM_DECLARE(mod_messager, record, long, lm_task *, const char *,     \
+		   const char *, size_t)
+/* mod_messager: the line every member of the room receives. */
+#define CHATD_FORMAT                                                        \
+	LM_DECLARE(mod_messager, format, int, lm_task *, const char *, long, \
+		   const char *, const char *, char *, size_t)
+/* mod_messager: the room's counters, as one line. */
+#define CHATD_STATS                                                         \
+	LM_DECLARE(mod_messager, stats, int, lm_task *, const char *, char *, \
+		   size_t)
+/* mod_motd: the message of the day. */
+#define CHATD_MOTD LM_DECLARE(mod_motd, motd, int, lm_task *, char *, size_t)
 
 #endif

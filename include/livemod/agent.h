@@ -348,6 +348,45 @@ LM_EXTERN(void) lm_export_ref_free(lm_export_ref *ref);
 		lm__call_leave();                                           \
 	} while (0)
 
+/*
+ * Typed references to a declared export (LM_DECLARE, <livemod/module.h>):
+ *
+ *   static LM_REF(MSG_HANDLE) handle;           // or a typedef of it
+ *   if (LM_LOOKUP(&handle, rt, MSG_HANDLE) < 0) // lm_export_ref_lookup
+ *           ... lm_error_last() ...
+ *   LM_INVOKE(handle, rc, task, buf, len);      // a typed LM_CALL
+ *   LM_PIN_INVOKE(pin, handle, rc, task, buf, len);
+ *   lm_export_ref_free(handle.ref);
+ *
+ * The reference carries the declared function type, so a call with the
+ * wrong arguments fails to compile, and LM_LOOKUP refuses (at compile
+ * time, naming the export) a reference declared with another type. The
+ * signature it looks up with is the declaration's, made after macro
+ * expansion, as LM_PROVIDE records it in the module.
+ */
+#define LM_REF(decl)                                                        \
+	union {                                                             \
+		lm_export_ref *ref;                                         \
+		LM_DECL_TYPE(decl) *fn; /* the type only; never set */      \
+	}
+
+#define LM_LOOKUP(r, rt, decl)                                              \
+	__extension__({                                                     \
+		_Static_assert(__builtin_types_compatible_p(                \
+				       __typeof__((r)->fn),                 \
+				       LM_DECL_TYPE(decl) *),               \
+			       "LM_LOOKUP of export " LM_DECL_MODULE(decl)  \
+			       "." LM_DECL_NAME(decl) " through a reference " \
+			       "of another type");                          \
+		lm_export_ref_lookup(&(r)->ref, (rt), LM_DECL_MODULE(decl), \
+				     LM_DECL_NAME(decl), LM_DECL_SIG(decl)); \
+	})
+
+#define LM_INVOKE(r, ret, ...)                                              \
+	LM_CALL((r).ref, __typeof__((r).fn), ret, __VA_ARGS__)
+#define LM_INVOKE_VOID(r, ...)                                              \
+	LM_CALL_VOID((r).ref, __typeof__((r).fn), __VA_ARGS__)
+
 /* ---- pins ------------------------------------------------------------ */
 
 /* Pins the current version of `module` for a long-lived task; `task` is
@@ -379,6 +418,13 @@ LM_EXTERN(const char *) lm_pin_vsn(const lm_pin *pin);
 		lm__f(__VA_ARGS__);                                         \
 		lm__call_leave();                                           \
 	} while (0)
+
+/* LM_PIN_INVOKE(pin, r, ret, args...): LM_INVOKE through the pinned
+ * version, as LM_PIN_CALL. */
+#define LM_PIN_INVOKE(pin, r, ret, ...)                                     \
+	LM_PIN_CALL(pin, (r).ref, __typeof__((r).fn), ret, __VA_ARGS__)
+#define LM_PIN_INVOKE_VOID(pin, r, ...)                                     \
+	LM_PIN_CALL_VOID(pin, (r).ref, __typeof__((r).fn), __VA_ARGS__)
 
 /* ---- implementation of the fast path: not API ------------------------ */
 

@@ -14,7 +14,9 @@
  *
  * ABI rules: LM_ABI_VERSION grows when struct lm_module_desc or
  * struct lm_export_desc change layout; the agent and planner refuse a
- * module whose ABI is newer than theirs.
+ * module whose ABI is newer than theirs, and read every older one. ABI 2
+ * appended change_commit and change_abort to struct lm_module_desc (an
+ * ABI 1 descriptor is its first LM_DESC_SIZE_ABI1 bytes).
  */
 #ifndef LIVEMOD_MODULE_H
 #define LIVEMOD_MODULE_H
@@ -26,7 +28,7 @@
 extern "C" {
 #endif
 
-#define LM_ABI_VERSION 1
+#define LM_ABI_VERSION 2
 
 #define LM_NAME_MAX 64  /* module and export names, NUL included */
 #define LM_VSN_MAX 32   /* version text, NUL included */
@@ -68,6 +70,35 @@ typedef int (*lm_code_change_fn)(lm_change_mode mode, const char *vsn,
 /* Releases the state when the module is removed. */
 typedef void (*lm_terminate_fn)(void *state);
 
+/*
+ * State by move (ABI 2). A code_change may take the old state, or parts
+ * of it, into the new one instead of copying them; a module whose
+ * code_change does defines both callbacks below, which livemod calls in
+ * the version whose code_change ran (LM_UP: the new version; LM_DOWN:
+ * the newer, current one), with the same mode, the state code_change was
+ * given (`old_state`) and the one it made (`new_state`):
+ *
+ *   change_commit: the new version is published (the apply has passed
+ *     every step that can fail). The old version's terminate will not be
+ *     called on `old_state`: release what of it was not moved (or nothing,
+ *     if code_change kept it whole). Called with the module suspended.
+ *   change_abort: a later step failed before the new version was
+ *     published (another module's code_change, an init), or this
+ *     code_change itself returned non-zero having set *new_state: put
+ *     back into `old_state` what was moved out of it, so that the old
+ *     version serves on intact, and release what the new version
+ *     allocated. The new version's terminate will not be called on
+ *     `new_state`.
+ *
+ * Neither may fail. A module defines both or neither (the descriptor is
+ * refused otherwise); one with neither is handled as before ABI 2: its
+ * states are copies, each ended by its own version's terminate.
+ */
+typedef void (*lm_change_commit_fn)(lm_change_mode mode, void *old_state,
+				    void *new_state);
+typedef void (*lm_change_abort_fn)(lm_change_mode mode, void *old_state,
+				   void *new_state);
+
 /* One exported function. Lives in section "lm_exports". */
 struct lm_export_desc {
 	char module[LM_NAME_MAX];    /* the declaring module's name */
@@ -92,7 +123,13 @@ struct lm_module_desc {
 	lm_terminate_fn terminate;
 	const struct lm_export_desc *exports_begin;
 	const struct lm_export_desc *exports_end;
+	/* ABI 2 */
+	lm_change_commit_fn change_commit;
+	lm_change_abort_fn change_abort;
 };
+
+/* The size of an ABI 1 descriptor: the fields before change_commit. */
+#define LM_DESC_SIZE_ABI1 offsetof(struct lm_module_desc, change_commit)
 
 /* Linker-made bounds of the export section; hidden so that each module
  * sees its own, weak so that a module without exports still links. */
@@ -110,7 +147,8 @@ extern const struct lm_export_desc __stop_lm_exports[]
 
 /*
  * LM_MODULE(name, "vsn", .deps = LM_DEPS(...), .init = f, .code_change = g,
- *           .terminate = h, .purge = LM_SOFT_PURGE)
+ *           .terminate = h, .purge = LM_SOFT_PURGE,
+ *           .change_commit = c, .change_abort = a)
  * Declares the module; once per module. `name` is a bare identifier.
  */
 #define LM_MODULE(mod, version, ...)                                        \
@@ -143,6 +181,69 @@ extern const struct lm_export_desc __stop_lm_exports[]
 		.module = LM__STR(mod),                                     \
 		.name = #fun,                                               \
 		.signature = #__VA_ARGS__,                                  \
+		.fn = (void (*)(void))fun                                   \
+	}
+
+/*
+ * One declaration per export, shared by host and module.
+ *
+ * A header both include declares each export once, as an object-like
+ * macro whose value is LM_DECLARE(module, name, return type, parameter
+ * types...):
+ *
+ *   #define MSG_HANDLE LM_DECLARE(mod_messager, handle, int,
+ *                                 lm_task *, const char *, size_t)
+ *
+ * The module provides it (LM_PROVIDE, below); the host looks it up and
+ * calls it through a typed reference (LM_REF, LM_LOOKUP, LM_INVOKE in
+ * <livemod/agent.h>). The signature text both sides record is made
+ * after macro expansion (a parameter type spelt through a macro is
+ * recorded expanded; a typedef name as itself), and livemod compares
+ * signatures ignoring whitespace between tokens (lm_sig_equal), so
+ * `const char*const*` and `const char *const *` are one signature.
+ * Use `void` for no parameters.
+ */
+#define LM_DECLARE(mod, fun, ret, ...) (mod, fun, ret, (__VA_ARGS__))
+
+/* Stringifies every argument after expansion, commas included. */
+#define LM__XSTR(...) LM__XSTR2(__VA_ARGS__)
+#define LM__XSTR2(...) #__VA_ARGS__
+#define LM__APPLY(m, args) m args
+
+/* The parts of a declaration: its module and export names (strings), its
+ * signature text (a string literal), and its function type. */
+#define LM_DECL_MODULE(decl) LM__APPLY(LM__DECL_MODULE, decl)
+#define LM_DECL_NAME(decl) LM__APPLY(LM__DECL_NAME, decl)
+#define LM_DECL_SIG(decl) LM__APPLY(LM__DECL_SIG, decl)
+#define LM_DECL_TYPE(decl) LM__APPLY(LM__DECL_TYPE, decl)
+#define LM__DECL_MODULE(mod, fun, ret, params) LM__STR(mod)
+#define LM__DECL_NAME(mod, fun, ret, params) LM__STR(fun)
+#define LM__DECL_SIG(mod, fun, ret, params) LM__XSTR(ret params)
+#define LM__DECL_TYPE(mod, fun, ret, params) __typeof__(ret params)
+
+/*
+ * LM_PROVIDE(decl): the module's side of a declaration; as LM_EXPORT,
+ * with the module, name and type taken from `decl`. The function is
+ * declared `static` with the declared type under a name that says which
+ * export it is, so a definition that does not match fails to compile:
+ *
+ *   LM_PROVIDE(MSG_HANDLE);
+ *   static int handle(lm_task *t, const char *buf, size_t n) { ... }
+ *
+ *   error: conflicting types for 'handle' ...
+ *   note: previous declaration of 'handle' with type
+ *         'lm_declared__mod_messager__handle' {aka 'int(lm_task *, ...)'}
+ */
+#define LM_PROVIDE(decl) LM__APPLY(LM__PROVIDE, decl)
+#define LM__PROVIDE(mod, fun, ret, params)                                  \
+	typedef ret lm_declared__##mod##__##fun params;                     \
+	static lm_declared__##mod##__##fun fun;                             \
+	__attribute__((used, section(LM_EXPORT_SECTION),                    \
+		       aligned(__alignof__(struct lm_export_desc))))        \
+	static const struct lm_export_desc lm__export_##fun = {             \
+		.module = LM__STR(mod),                                     \
+		.name = #fun,                                               \
+		.signature = LM__XSTR(ret params),                          \
 		.fn = (void (*)(void))fun                                   \
 	}
 

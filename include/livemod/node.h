@@ -44,6 +44,11 @@ typedef struct lm_import {
 
 #define LM_IMPORT(module, name, ...) { #module, #name, LM_SIG(__VA_ARGS__) }
 
+/* The import of a declared export (LM_DECLARE, <livemod/module.h>):
+ *   static const lm_import imports[] = { LM_IMPORT_DECL(MSG_HANDLE) }; */
+#define LM_IMPORT_DECL(decl)                                                \
+	{ LM_DECL_MODULE(decl), LM_DECL_NAME(decl), LM_DECL_SIG(decl) }
+
 typedef struct lm_node_options {
 	const char *state_dir;   /* required */
 	/* Serve the control API on state/agent.sock (mode 0600). */

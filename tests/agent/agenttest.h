@@ -24,23 +24,31 @@
 typedef long (*at_answer_fn)(void);
 typedef void (*at_slow_fn)(int, volatile int *);
 
-/* Builds the template as `<dir>/<file>` with extra compiler flags (the
- * -D variant switches, linker options); returns the path (caller frees). */
-static inline char *at_build(const char *dir, const char *file,
-			     const char *flags)
+/* Builds `src` (a path under the source tree) as `<dir>/<file>` with
+ * extra compiler flags, given before the include path (an -I there wins);
+ * returns the path (caller frees). */
+static inline char *at_build_src(const char *dir, const char *file,
+				 const char *flags, const char *src)
 {
 	char *out;
 
 	if (asprintf(&out, "%s/%s", dir, file) < 0)
 		abort();
 	if (tu_sh("${CC:-cc} -std=c11 -Wall -Wextra -Werror -shared -fPIC "
-		  "-fno-gnu-unique -I%s/include %s -o '%s' "
-		  "%s/tests/agent/mod_template.c",
-		  LM_SRCDIR, flags, out, LM_SRCDIR) != 0) {
+		  "-fno-gnu-unique %s -I%s/include -o '%s' %s/%s",
+		  flags, LM_SRCDIR, out, LM_SRCDIR, src) != 0) {
 		fprintf(stderr, "cannot build test module %s\n", out);
 		abort();
 	}
 	return out;
+}
+
+/* Builds the template as `<dir>/<file>` with extra compiler flags (the
+ * -D variant switches, linker options); returns the path (caller frees). */
+static inline char *at_build(const char *dir, const char *file,
+			     const char *flags)
+{
+	return at_build_src(dir, file, flags, "tests/agent/mod_template.c");
 }
 
 /* True when the file at `path` is mapped in this process. */

@@ -1,6 +1,6 @@
 #!/bin/sh
 # example.sh DIR - builds and runs the example host and module printed in
-# docs/host-guide.md (extracted from the page, so the page stays true),
+# docs/host-guide.md (its greet_api.h, greet.c and host.c, extracted from the page, so the page stays true),
 # against build/liblivemod-agent.a. Run from the repository root.
 set -e
 d=$1
@@ -15,6 +15,7 @@ extract() {
 		inblock && first { first = 0; if (index($0, "/* " name " ") == 1) keep = 1 }
 		keep { print }' docs/host-guide.md
 }
+extract greet_api.h > "$w/greet_api.h"
 extract greet.c > "$w/greet.c"
 extract host.c > "$w/host.c"
 flags="-std=c11 -Wall -Wextra -Werror -Iinclude"

@@ -22,12 +22,15 @@ run() {
 run test_runtime "$d/test_runtime"
 run test_runtime-asan "$d/test_runtime-asan"
 run swap_leak "$d/swap_leak" 1000
+run state_move "$d/state_move"
+run state_move-asan "$d/state_move-asan"
 run stress "$d/stress" 1000
 run stress-asan "$d/stress-asan" 400
 run stress-tsan "$d/stress-tsan" 250
 run stress-qsbr "$d/stress-qsbr" 1000
 run stress-qsbr-tsan "$d/stress-qsbr-tsan" 250
 run host-guide-example sh tests/agent/example.sh "$d"
+run declarations sh tests/agent/decl.sh "$d"
 # node_stress: the node logs every apply on stderr; keep it in a log and
 # show its tail when the test fails (sanitizer reports land there too).
 quiet() {

@@ -334,6 +334,42 @@ t_eval_code_change_fails() {
 	host_stop
 }
 
+# movemod NAME VSN_ID [FLAGS...]: tests/agent/mod_move.c, a module whose
+# state is a hash table (LMT_KEYS keys), into the libdir.
+movemod() {
+	n=$1 v=$2
+	shift 2
+	"$CC" -std=c11 -Wall -Wextra -Werror -shared -fPIC -fno-gnu-unique \
+		-I"$TOP/include" -DMODNAME="$n" -DVSN_ID="$v" "$@" \
+		-o "$LIB/$n.so" "$TOP/tests/agent/mod_move.c" || exit 99
+}
+
+# State by move (module ABI 2) through a real plan: mod_mb (which depends
+# on mod_ma, so comes second) fails its code_change after mod_ma moved its
+# table into 2.0.0's state, and after moving its own: both 1.0.0 serve on
+# with their tables whole (the host's calls check them: "bad 0"); then
+# the plan without the failure moves both.
+t_state_move_plan() {
+	export LMT_KEYS=100000
+	movemod mod_ma 1
+	movemod mod_mb 1 -DDEPS='"mod_ma"'
+	lm init --libdir "$LIB" --app lmh > /dev/null || exit 99
+	host --call mod_ma --call mod_mb
+	movemod mod_ma 2 -DMOVE
+	movemod mod_mb 2 -DMOVE -DDEPS='"mod_ma"'
+	expect 0 lm plan --extra mod_mb=fail-after-move
+	expect 1 lm apply 1
+	has "mod_mb 2.0.0: code_change (up) returned 7" "$OUT$ERR"
+	want_loaded "release 1; mod_ma 1.0.0; mod_mb 1.0.0"
+	[ "$(release)" = 1 ] || fail "node moved to release $(release)"
+	expect 0 lm update
+	has "eval: {ok,[]}" "$OUT"
+	[ "$(served mod_ma) $(served mod_mb)" = "2.0.0 2.0.0" ] ||
+		fail "serves mod_ma $(served mod_ma), mod_mb $(served mod_mb)"
+	host_stop
+	unset LMT_KEYS
+}
+
 t_brutal_purge_ends_pinned_task() {
 	two
 	host --call mod_x --pin mod_x --pin mod_util
@@ -496,6 +532,7 @@ run_test t_check_soft_prepurge_pinned
 run_test t_eval_init_fails
 run_test t_eval_adopt_fails
 run_test t_eval_code_change_fails
+run_test t_state_move_plan
 run_test t_brutal_purge_ends_pinned_task
 run_test t_one_apply_at_a_time
 run_test t_unload_after_eval

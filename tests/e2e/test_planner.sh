@@ -237,14 +237,14 @@ t_elf_without_descriptor_is_skipped() {
 t_bad_descriptor_name() {
 	three
 	lm init --libdir "$LIB" >/dev/null
-	raw mod_bad.so Bad-Name 1.0.0 1
+	raw mod_bad.so Bad-Name 1.0.0 2
 	bad_input "Bad-Name"
 }
 
 t_bad_descriptor_vsn() {
 	three
 	lm init --libdir "$LIB" >/dev/null
-	raw mod_bad.so mod_bad "" 1
+	raw mod_bad.so mod_bad "" 2
 	bad_input "mod_bad.so"
 }
 

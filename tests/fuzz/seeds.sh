@@ -32,7 +32,7 @@ $MODCC $small -DMOD_NAME=mod_b -DMOD_VSN='"2.1.0"' -DMOD_DEPS='"mod_a","mod_c"' 
 	-DMOD_CODE_CHANGE -DMOD_PURGE=LM_SOFT_PURGE -o "$d/generic-deps-cc" "$gen"
 $MODCC $small -DMOD_NAME=mod_s -DMOD_VSN='"2.0.0"' -o "$d/stateful" \
 	"$TOP/tests/modules/stateful.c"
-$MODCC $small -DRAW_NAME='"Bad-Name"' -DRAW_VSN='"1.0.0"' -DRAW_ABI=1 \
+$MODCC $small -DRAW_NAME='"Bad-Name"' -DRAW_VSN='"1.0.0"' -DRAW_ABI=2 \
 	-o "$d/raw-bad-name" "$TOP/tests/modules/raw.c"
 $MODCC $small -DRAW_NAME='"mod_r"' -DRAW_VSN='"1.0.0"' -DRAW_ABI=9 \
 	-o "$d/raw-future-abi" "$TOP/tests/modules/raw.c"

@@ -3,7 +3,10 @@
  * LM_MODULE, so a test can give it what the macro never would: a bad
  * name, an empty version, an ABI from the future.
  *
- *   -DRAW_NAME='"Bad-Name"' -DRAW_VSN='"1.0.0"' -DRAW_ABI=1
+ *   -DRAW_NAME='"Bad-Name"' -DRAW_VSN='"1.0.0"' -DRAW_ABI=2
+ *
+ * Its size is this header's (LM_ABI_VERSION's): an ABI below it is refused
+ * for its size, before the name is read.
  */
 #include <livemod/module.h>
 

@@ -83,6 +83,32 @@ static const char twoexp_src[] =
 	"LM_EXPORT(mod_two, fb, int (void));\n"
 	"static int fb(void) { return 1; }\n";
 
+/* ABI 1: built against the frozen copy of module.h in tests/modules/abi1
+ * (what modules built before ABI 2 carry). */
+static const char abi1_src[] =
+	"#include <livemod/module.h>\n"
+	"_Static_assert(LM_ABI_VERSION == 1, \"the ABI 1 header\");\n"
+	"static int init(void **s) { *s = 0; return 0; }\n"
+	"static int cc(lm_change_mode m, const char *v, void *o, const char *e,\n"
+	"              void **n) { (void)m, (void)v, (void)e; *n = o; return 0; }\n"
+	"static void term(void *s) { (void)s; }\n"
+	"LM_MODULE(mod_old, \"1.0.0\", .init = init, .code_change = cc,\n"
+	"          .terminate = term);\n"
+	"LM_EXPORT(mod_old, f, int (void));\n"
+	"static int f(void) { return 1; }\n";
+
+/* ABI 2, state by move. */
+static const char move_src[] =
+	"#include <livemod/module.h>\n"
+	"static int cc(lm_change_mode m, const char *v, void *o, const char *e,\n"
+	"              void **n) { (void)m, (void)v, (void)e; *n = o; return 0; }\n"
+	"static void commit(lm_change_mode m, void *o, void *n)\n"
+	"{ (void)m, (void)o, (void)n; }\n"
+	"static void abort_(lm_change_mode m, void *o, void *n)\n"
+	"{ (void)m, (void)o, (void)n; }\n"
+	"LM_MODULE(mod_move, \"2.0.0\", .code_change = cc,\n"
+	"          .change_commit = commit, .change_abort = abort_);\n";
+
 static char *dir;
 
 static char *path_of(const char *file)
@@ -107,6 +133,9 @@ static int setup(void **state)
 	tu_build_module(dir, "mod_v.so", badvsn_src);
 	tu_build_module(dir, "mod_x.so", foreign_src);
 	tu_build_module(dir, "mod_two.so", twoexp_src);
+	tu_build_module_flags(dir, "mod_abi1.so", abi1_src,
+			      "-I" LM_SRCDIR "/tests/modules/abi1");
+	tu_build_module(dir, "mod_move.so", move_src);
 	return 0;
 }
 
@@ -176,8 +205,8 @@ static int reread(const image *im, lm_descriptor **d)
  * so the struct layout is the file layout). */
 static struct lm_module_desc *desc_in(image *im)
 {
-	/* magic with its NUL, then abi 1 (little-endian hosts). */
-	static const char head[12] = LM_DESC_MAGIC "\0\1\0\0";
+	/* magic with its NUL, then abi 2 (little-endian hosts). */
+	static const char head[12] = LM_DESC_MAGIC "\0\2\0\0";
 	char *hit = memmem(im->buf, im->len, head, sizeof(head));
 
 	assert_non_null(hit);
@@ -347,6 +376,63 @@ static void test_nonzero_slot_is_present(void **state)
 	assert_int_equal(d->callbacks, LM_CB_CODE_CHANGE);
 	lm_descriptor_free(d);
 	unload(&im);
+}
+
+/* An ABI 1 module (its descriptor 16 bytes shorter, no change_commit or
+ * change_abort slots) reads from the file and from memory alike. */
+static void test_abi1_module(void **state)
+{
+	char *p = path_of("mod_abi1.so");
+	lm_descriptor *f = read_ok("mod_abi1.so"), *d = NULL;
+	void *h = dlopen(p, RTLD_NOW | RTLD_LOCAL);
+	const struct lm_module_desc *m;
+
+	(void)state;
+	assert_int_equal(f->abi, 1);
+	assert_int_equal(f->callbacks,
+			 LM_CB_INIT | LM_CB_CODE_CHANGE | LM_CB_TERMINATE);
+	assert_int_equal(f->nexports, 1);
+	assert_non_null(h);
+	m = dlsym(h, "lm_module_descriptor");
+	assert_non_null(m);
+	assert_int_equal(m->size, LM_DESC_SIZE_ABI1);
+	assert_int_equal(lm_descriptor_from_loaded(&d, m, p), 0);
+	assert_true(lm_descriptor_equal(d, f));
+	lm_descriptor_free(d);
+	dlclose(h);
+	lm_descriptor_free(f);
+	free(p);
+}
+
+/* ABI 2's two callbacks, seen in the file (by their relocations), in
+ * memory, and through the JSON form. */
+static void test_move_callbacks(void **state)
+{
+	char *p = path_of("mod_move.so");
+	lm_descriptor *f = read_ok("mod_move.so"), *d = NULL, *back = NULL;
+	void *h = dlopen(p, RTLD_NOW | RTLD_LOCAL);
+	cJSON *j = lm_descriptor_to_json(f);
+	char *text = cJSON_PrintUnformatted(j);
+
+	(void)state;
+	assert_int_equal(f->abi, 2);
+	assert_int_equal(f->callbacks, LM_CB_CODE_CHANGE | LM_CB_CHANGE_COMMIT |
+				       LM_CB_CHANGE_ABORT);
+	assert_non_null(h);
+	assert_int_equal(lm_descriptor_from_loaded(
+				 &d, dlsym(h, "lm_module_descriptor"), p), 0);
+	assert_true(lm_descriptor_equal(d, f));
+	assert_non_null(strstr(text, "\"callbacks\":[\"code_change\","
+				     "\"change_commit\",\"change_abort\"]"));
+	assert_int_equal(lm_descriptor_from_json(&back, j, "p"), 0);
+	assert_true(lm_descriptor_equal(back, f));
+	lm_descriptor_free(back);
+	lm_descriptor_free(d);
+	free(text);
+	cJSON_Delete(j);
+	dlclose(h);
+	lm_descriptor_free(f);
+	free(p);
 }
 
 static void test_from_loaded(void **state)
@@ -568,7 +654,7 @@ static void test_section_sizes(void **state)
 		     "not a whole number of exports");
 	shdr_in(&im, "lm_exports")->sh_size += 8;
 	shdr_in(&im, "lm_module")->sh_size -= 8;
-	expect_error(reread(&im, &d), LM_EINVAL, "not one descriptor");
+	expect_error(reread(&im, &d), LM_EINVAL, "not one ABI 2 descriptor");
 	shdr_in(&im, "lm_module")->sh_size = 10;
 	expect_error(reread(&im, &d), LM_EINVAL, "too few for a descriptor");
 	shdr_in(&im, "lm_module")->sh_type = SHT_NOBITS;
@@ -630,10 +716,10 @@ static void test_bad_descriptor_fields(void **state)
 	expect_patched("mod_full.so", p_vsn_unterminated,
 		       "descriptor: vsn is not NUL-terminated");
 	expect_patched("mod_full.so", p_abi_future,
-		       "ABI 2 is newer than this livemod's (1)");
+		       "ABI 3 is newer than this livemod's (2)");
 	expect_patched("mod_full.so", p_abi_zero, "abi 0 is not a livemod ABI");
 	expect_patched("mod_full.so", p_magic, "magic is not \"LIVEMOD\"");
-	expect_patched("mod_full.so", p_size, "is not the size of an ABI 1 descriptor");
+	expect_patched("mod_full.so", p_size, "is not the size of an ABI 2 descriptor");
 	expect_patched("mod_full.so", p_purge, "descriptor: purge 7");
 	expect_patched("mod_full.so", p_dep_bad,
 		       "descriptor: deps[1]: 'Log' is not a module name");
@@ -717,15 +803,29 @@ static void test_validate_direct(void **state)
 	(void)state;
 	assert_int_equal(lm_descriptor_validate(d, "L"), 0);
 	expect_error(lm_descriptor_validate(NULL, "L"), LM_EINVAL, "L: ");
-	d->callbacks |= 8;
-	expect_error(lm_descriptor_validate(d, "L"), LM_EINVAL, "L: callbacks");
+	d->callbacks |= 32;
+	expect_error(lm_descriptor_validate(d, "L"), LM_EINVAL,
+		     "L: callbacks: unknown bits 0x20");
+	/* state by move: ABI 2, both callbacks or neither */
+	d->abi = 2;
+	d->callbacks = LM_CB_CODE_CHANGE | LM_CB_CHANGE_COMMIT;
+	expect_error(lm_descriptor_validate(d, "L"), LM_EINVAL,
+		     "L: callbacks: change_commit without change_abort");
+	d->callbacks = LM_CB_CODE_CHANGE | LM_CB_CHANGE_ABORT;
+	expect_error(lm_descriptor_validate(d, "L"), LM_EINVAL,
+		     "L: callbacks: change_abort without change_commit");
+	d->callbacks |= LM_CB_CHANGE_COMMIT;
+	assert_int_equal(lm_descriptor_validate(d, "L"), 0);
+	d->abi = 1;
+	expect_error(lm_descriptor_validate(d, "L"), LM_EINVAL,
+		     "change_commit and change_abort need ABI 2 (abi is 1)");
 	d->callbacks &= 7;
 	d->purge = (lm_purge_mode)9;
 	expect_error(lm_descriptor_validate(d, "L"), LM_EINVAL, "L: purge");
 	d->purge = LM_PURGE_DEFAULT;
-	d->abi = 2;
+	d->abi = LM_ABI_VERSION + 1;
 	expect_error(lm_descriptor_validate(d, "L"), LM_EINVAL,
-		     "L: abi: ABI 2 is newer");
+		     "L: abi: ABI 3 is newer");
 	d->abi = 1;
 	t = d->exports[0];
 	d->exports[0] = d->exports[1];
@@ -825,7 +925,7 @@ static const struct {
 	{ "{\"name\":\"m\",\"vsn\":\"1\",\"abi\":1.5,\"deps\":[],\"exports\":[],\"callbacks\":[]}",
 	  "L: abi: 1.5 is not an ABI version" },
 	{ "{\"name\":\"m\",\"vsn\":\"1\",\"abi\":7,\"deps\":[],\"exports\":[],\"callbacks\":[]}",
-	  "L: abi: ABI 7 is newer than this livemod's (1)" },
+	  "L: abi: ABI 7 is newer than this livemod's (2)" },
 	{ "{\"name\":\"m\",\"vsn\":\"1\",\"abi\":1,\"deps\":{},\"exports\":[],\"callbacks\":[]}",
 	  "L: deps: not an array" },
 	{ "{\"name\":\"m\",\"vsn\":\"1\",\"abi\":1,\"deps\":[\"a\",2],\"exports\":[],\"callbacks\":[]}",
@@ -851,7 +951,7 @@ static const struct {
 	{ "{\"name\":\"m\",\"vsn\":\"1\",\"abi\":1,\"deps\":[],\"exports\":[]}",
 	  "L: callbacks: missing" },
 	{ "{\"name\":\"m\",\"vsn\":\"1\",\"abi\":1,\"deps\":[],\"exports\":[],\"callbacks\":[\"boot\"]}",
-	  "L: callbacks[0]: 'boot' is not init, code_change or terminate" },
+	  "L: callbacks[0]: 'boot' is not init, code_change, terminate, change_commit or change_abort" },
 	{ "{\"name\":\"m\",\"vsn\":\"1\",\"abi\":1,\"deps\":[],\"exports\":[],\"callbacks\":[\"init\",\"init\"]}",
 	  "L: callbacks[1]: 'init' is listed twice" },
 	{ "{\"name\":\"m\",\"vsn\":\"1\",\"abi\":1,\"deps\":[],\"exports\":[],\"callbacks\":[3]}",
@@ -1081,6 +1181,8 @@ int main(void)
 		cmocka_unit_test(test_read_bare),
 		cmocka_unit_test(test_read_relr),
 		cmocka_unit_test(test_nonzero_slot_is_present),
+		cmocka_unit_test(test_abi1_module),
+		cmocka_unit_test(test_move_callbacks),
 		cmocka_unit_test(test_from_loaded),
 		cmocka_unit_test(test_not_elf),
 		cmocka_unit_test(test_io_errors),

@@ -48,6 +48,45 @@ static void test_normalise(void **state)
 	free(s);
 }
 
+/* What LM_DECLARE records is the text after expansion, spelt as the
+ * declaration's author spaced it; the old LM_EXPORT text may be spaced
+ * otherwise: the comparison is by tokens. */
+static void test_sig_equal(void **state)
+{
+	static const struct {
+		const char *a, *b;
+		bool equal;
+	} cases[] = {
+		{ "int (const char*const*, size_t)",
+		  "int(const char *const *,size_t)", true },
+		{ "int (lm_task *, int, const char *const *, const size_t *)",
+		  "int(lm_task*,int,const char*const*,const size_t*)", true },
+		{ " \tint ( void ) ", "int(void)", true },
+		{ "", "", true },
+		{ "unsigned (void)", "unsigned int (void)", false },
+		{ "unsigned long(void)", "unsignedlong(void)", false },
+		{ "int (char *)", "int (char **)", false },
+		{ "int (void)", "int (void", false },
+		{ "int (void)", "", false },
+		{ "long (void)", "int (void)", false },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *na = lm_sig_normalize(cases[i].a);
+		char *nb = lm_sig_normalize(cases[i].b);
+
+		if (lm_sig_equal(cases[i].a, cases[i].b) != cases[i].equal ||
+		    lm_sig_equal(cases[i].b, cases[i].a) != cases[i].equal)
+			fail_msg("lm_sig_equal('%s', '%s') is not %d",
+				 cases[i].a, cases[i].b, cases[i].equal);
+		/* the same verdict as comparing the normal forms */
+		assert_int_equal(strcmp(na, nb) == 0, cases[i].equal);
+		free(na);
+		free(nb);
+	}
+}
+
 static void test_add(void **state)
 {
 	lm_imports im = { 0 };
@@ -146,6 +185,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_normalise),
+		cmocka_unit_test(test_sig_equal),
 		cmocka_unit_test(test_add),
 		cmocka_unit_test(test_check_desc),
 		cmocka_unit_test(test_check_set),

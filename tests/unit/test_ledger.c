@@ -608,6 +608,41 @@ static void test_release_index(void **state)
 	lm_modset_clear(&want);
 }
 
+/* ABI 2's change_commit and change_abort (schema/004's column) come back
+ * from the rows, the one-row index and the module version alike. */
+static void test_move_callbacks_roundtrip(void **state)
+{
+	const unsigned all = LM_CB_INIT | LM_CB_CODE_CHANGE | LM_CB_TERMINATE |
+			     LM_CB_CHANGE_COMMIT | LM_CB_CHANGE_ABORT;
+	fixture *f = *state;
+	lm_modset s = { 0 }, got = { 0 }, idx = { 0 };
+	char commit[LM_OID_HEXSZ + 1], oid[LM_OID_HEXSZ + 1];
+	lm_descriptor *d = lm_descriptor_new("mod_kv", "2.0.0"), *back;
+	int64_t id = 0;
+
+	open_rw(f);
+	d->abi = 2;
+	d->callbacks = all;
+	assert_int_equal(lm_descriptor_validate(d, "test"), 0);
+	add_mod(&s, "mod_kv.so", 9, d);
+	oid_of(commit, 900);
+	assert_int_equal(lm_ledger_release_add(f->l, &id, 0, commit, &s, "n"), 0);
+	assert_int_equal(lm_ledger_release_modules(f->l, id, &got), 0);
+	assert_int_equal(got.v[0].desc->abi, 2);
+	assert_int_equal(got.v[0].desc->callbacks, all);
+	assert_int_equal(lm_ledger_release_index(f->l, id, &idx), 0);
+	assert_int_equal(idx.v[0].desc->callbacks, all);
+	oid_of(oid, 9);
+	assert_int_equal(lm_ledger_module_version(f->l, oid, &back), 0);
+	assert_true(lm_descriptor_equal(back, d));
+	assert_int_equal(sql_int(lm_ledger_db(f->l), "SELECT change_callbacks "
+				 "FROM module_versions"), 3);
+	lm_descriptor_free(back);
+	lm_modset_clear(&idx);
+	lm_modset_clear(&got);
+	lm_modset_clear(&s);
+}
+
 static void test_release_roundtrip(void **state)
 {
 	fixture *f = *state;
@@ -1135,6 +1170,7 @@ int main(void)
 		T(test_lock_during_migration),
 		T(test_transactions),
 		T(test_node),
+		T(test_move_callbacks_roundtrip),
 		T(test_release_roundtrip),
 		T(test_release_index),
 		T(test_release_empty_and_bad),

@@ -107,8 +107,10 @@ static inline int tu_sh(const char *fmt, ...)
  * a module author would (-shared -fPIC -fno-gnu-unique). Aborts when the
  * compiler fails: a test's module source is part of the test.
  */
-static inline void tu_build_module(const char *dir, const char *file,
-				   const char *src)
+/* Builds module `file` in `dir` from `src`, with `flags` before the
+ * include path (e.g. "-Idir" of an older <livemod/module.h>). */
+static inline void tu_build_module_flags(const char *dir, const char *file,
+					 const char *src, const char *flags)
 {
 	char *c;
 
@@ -116,11 +118,17 @@ static inline void tu_build_module(const char *dir, const char *file,
 		abort();
 	tu_write_file(c, src, strlen(src));
 	if (tu_sh("${CC:-cc} -std=c11 -Wall -Wextra -Werror -shared -fPIC "
-		  "-fno-gnu-unique -I%s/include -o '%s/%s' '%s'",
-		  LM_SRCDIR, dir, file, c) != 0)
+		  "-fno-gnu-unique %s -I%s/include -o '%s/%s' '%s'",
+		  flags, LM_SRCDIR, dir, file, c) != 0)
 		abort();
 	unlink(c);
 	free(c);
+}
+
+static inline void tu_build_module(const char *dir, const char *file,
+				   const char *src)
+{
+	tu_build_module_flags(dir, file, src, "");
 }
 
 #endif

@@ -9,7 +9,7 @@
 
 LM_MODULE(mod_util, "1.0.0", .purge = LM_SOFT_PURGE);
 
-LM_EXPORT(mod_util, escape, int (const char *, char *, size_t));
+LM_PROVIDE(CHATD_ESCAPE);
 static int escape(const char *in, char *out, size_t cap)
 {
 	size_t n = 0;

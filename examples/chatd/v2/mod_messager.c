@@ -212,8 +212,7 @@ LM_MODULE(mod_messager, VSN, .deps = LM_DEPS("mod_util"), .init = init,
 	  .code_change = code_change, .terminate = terminate,
 	  .purge = LM_SOFT_PURGE);
 
-LM_EXPORT(mod_messager, record,
-	  long (lm_task *, const char *, const char *, size_t));
+LM_PROVIDE(CHATD_RECORD);
 static long record(lm_task *t, const char *room, const char *nick, size_t len)
 {
 	struct room_v2 *r;
@@ -230,8 +229,7 @@ static long record(lm_task *t, const char *room, const char *nick, size_t len)
 	return seq;
 }
 
-LM_EXPORT(mod_messager, format,
-	  int (lm_task *, const char *, long, const char *, const char *, char *, size_t));
+LM_PROVIDE(CHATD_FORMAT);
 static int format(lm_task *t, const char *room, long seq, const char *nick,
 		  const char *text, char *out, size_t cap)
 {
@@ -242,7 +240,7 @@ static int format(lm_task *t, const char *room, long seq, const char *nick,
 	return snprintf(out, cap, "msg %s #%ld <%s> %s", room, seq, n, x);
 }
 
-LM_EXPORT(mod_messager, stats, int (lm_task *, const char *, char *, size_t));
+LM_PROVIDE(CHATD_STATS);
 static int stats(lm_task *t, const char *room, char *out, size_t cap)
 {
 	struct room_v2 *r;

@@ -8,7 +8,7 @@
 
 LM_MODULE(mod_motd, "1.1.0", .purge = LM_SOFT_PURGE);
 
-LM_EXPORT(mod_motd, motd, int (lm_task *, char *, size_t));
+LM_PROVIDE(CHATD_MOTD);
 static int motd(lm_task *t, char *out, size_t cap)
 {
 	(void)t;

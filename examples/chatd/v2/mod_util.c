@@ -10,7 +10,7 @@
 
 LM_MODULE(mod_util, "1.1.0", .purge = LM_SOFT_PURGE);
 
-LM_EXPORT(mod_util, escape, int (const char *, char *, size_t));
+LM_PROVIDE(CHATD_ESCAPE);
 static int escape(const char *in, char *out, size_t cap)
 {
 	static const char hex[] = "0123456789abcdef";
