@@ -224,7 +224,7 @@ for n in 10 "$NKEYS"; do
 	down=$(pause_us)
 	[ "$(redis-cli -p "$PORT" dbsize)" = "$n" ] || die "keys lost across the applies"
 	kvd_stop
-	echo "pause with $n keys: update $up us, rollback $down us (suspend to resume, the keyspace copied: code_change)"
+	echo "pause with $n keys: update $up us, rollback $down us (suspend to resume, the keyspace moved: code_change and change_commit)"
 	eval "P_$([ "$n" = 10 ] && echo small || echo big)=$up"
 done
 echo "pause ratio ${NKEYS} keys / 10 keys: $(echo "$P_big $P_small" | awk '{ printf "%.0f", $1 / $2 }')x (issue 16's target with state moved: <= 2x)"

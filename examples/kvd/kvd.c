@@ -14,7 +14,9 @@
  * modules (kvd_execute): kvd_cmd's dispatch, then, for the keyspace's
  * commands, kvd_store's exec. Both are short calls made by the loop
  * thread (loop.c), never from inside a module, so both wait while their
- * module is suspended and a code_change sees the keyspace still.
+ * module is suspended and a code_change sees the keyspace still. Each
+ * export is declared once, in kvd_api.h: the references, the lookups and
+ * the calls below are typed from those declarations.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -38,21 +40,17 @@
 /* What kvd looks up, declared to the node once: booting a release checks
  * it gives each of these, and every plan is checked against them
  * (docs/host-guide.md, "Declaring imports"). */
-enum { I_DISPATCH, I_EXEC, I_INFO, I_COUNT };
-static const lm_import imports[I_COUNT] = {
-	[I_DISPATCH] = LM_IMPORT(kvd_cmd, dispatch,
-				 int (lm_task *, int, const char *const *,
-				      const size_t *)),
-	[I_EXEC] = LM_IMPORT(kvd_store, exec,
-			     int (lm_task *, int, const char *const *,
-				  const size_t *)),
-	[I_INFO] = LM_IMPORT(kvd_store, info, int (lm_task *, char *, size_t)),
+static const lm_import imports[] = {
+	LM_IMPORT_DECL(KVD_DISPATCH),
+	LM_IMPORT_DECL(KVD_EXEC),
+	LM_IMPORT_DECL(KVD_INFO),
 };
 
-typedef int (*argv_fn)(lm_task *, int, const char *const *, const size_t *);
-typedef int (*info_fn)(lm_task *, char *, size_t);
-
-static lm_export_ref *ref[I_COUNT];
+static struct {
+	LM_REF(KVD_DISPATCH) dispatch;
+	LM_REF(KVD_EXEC) exec;
+	LM_REF(KVD_INFO) info;
+} ref;
 static lm_node *node;
 
 int kvd_execute(lm_task *t, int argc, const char *const *argv,
@@ -60,9 +58,9 @@ int kvd_execute(lm_task *t, int argc, const char *const *argv,
 {
 	int rc;
 
-	LM_CALL(ref[I_DISPATCH], argv_fn, rc, t, argc, argv, len);
+	LM_INVOKE(ref.dispatch, rc, t, argc, argv, len);
 	if (rc == KVD_TO_STORE)
-		LM_CALL(ref[I_EXEC], argv_fn, rc, t, argc, argv, len);
+		LM_INVOKE(ref.exec, rc, t, argc, argv, len);
 	return rc;
 }
 
@@ -74,7 +72,7 @@ static int store_info(lm_task *t, char *out, size_t cap)
 {
 	int n;
 
-	LM_CALL(ref[I_INFO], info_fn, n, t, out, cap);
+	LM_INVOKE(ref.info, n, t, out, cap);
 	return n;
 }
 
@@ -164,19 +162,18 @@ int main(int argc, char **argv)
 
 	o.control_socket = 1;
 	o.imports = imports;
-	o.nimports = I_COUNT;
+	o.nimports = sizeof(imports) / sizeof(imports[0]);
 	if (lm_node_start(&node, &o) < 0) {
 		fprintf(stderr, "kvd: cannot start the node: %s\n",
 			lm_error_last());
 		return 1;
 	}
-	for (i = 0; i < I_COUNT; i++)
-		if (lm_export_ref_lookup(&ref[i], lm_node_runtime(node),
-					 imports[i].module, imports[i].name,
-					 imports[i].signature) < 0) {
-			fprintf(stderr, "kvd: %s\n", lm_error_last());
-			goto out;
-		}
+	if (LM_LOOKUP(&ref.dispatch, lm_node_runtime(node), KVD_DISPATCH) < 0 ||
+	    LM_LOOKUP(&ref.exec, lm_node_runtime(node), KVD_EXEC) < 0 ||
+	    LM_LOOKUP(&ref.info, lm_node_runtime(node), KVD_INFO) < 0) {
+		fprintf(stderr, "kvd: %s\n", lm_error_last());
+		goto out;
+	}
 	kvd_services.store_info = store_info;
 	kvd_services.host_info = host_info;
 	if ((lfd = open_listener(listen_addr)) < 0)
@@ -198,8 +195,9 @@ int main(int argc, char **argv)
 	}
 	close(lfd);
 out:
-	for (i = 0; i < I_COUNT; i++)
-		lm_export_ref_free(ref[i]);
+	lm_export_ref_free(ref.dispatch.ref);
+	lm_export_ref_free(ref.exec.ref);
+	lm_export_ref_free(ref.info.ref);
 	lm_node_stop(node);
 	if (rc == 0)
 		fprintf(stderr, "kvd: stopped\n");

@@ -7,16 +7,10 @@
  * each other directly and the host decides which calls wait for a
  * suspended module (all of them: every call starts on the host's loop).
  *
- * The exports (name: signature text, as LM_EXPORT records it and the
- * host's LM_IMPORT spells it; written out, not through a macro, since the
- * text itself is what is compared):
- *   kvd_cmd    dispatch  int (lm_task *, int, const char *const *, const size_t *)
- *              answers the server commands (PING, ECHO, INFO, COMMAND,
- *              CONFIG, QUIT); returns KVD_TO_STORE for any other
- *   kvd_store  exec      int (lm_task *, int, const char *const *, const size_t *)
- *              the keyspace commands, on the keyspace (module state)
- *              info      int (lm_task *, char *, size_t)
- *              INFO's keyspace lines
+ * Every export is declared once, at the end (LM_DECLARE): each module
+ * provides its own (LM_PROVIDE, which fails to compile when the function
+ * does not match), and kvd looks them up and calls them typed (LM_REF,
+ * LM_LOOKUP, LM_INVOKE, LM_IMPORT_DECL).
  */
 #ifndef KVD_API_H
 #define KVD_API_H
@@ -97,5 +91,19 @@ static inline int kvd_arg_is(const char *arg, size_t len, const char *name)
 {
 	return strlen(name) == len && strncasecmp(arg, name, len) == 0;
 }
+
+/* ---- the exports ---------------------------------------------------------- */
+
+/* The arguments of one command, as the host parsed them (resp.c):
+ * argc, then argv[i] of len[i] bytes (not NUL-terminated). */
+#define KVD_ARGV int, const char *const *, const size_t *
+
+/* kvd_cmd: answers the server commands (PING, ECHO, INFO, COMMAND,
+ * CONFIG, SELECT, QUIT); KVD_TO_STORE for any other. */
+#define KVD_DISPATCH LM_DECLARE(kvd_cmd, dispatch, int, lm_task *, KVD_ARGV)
+/* kvd_store: the keyspace's commands, on the keyspace (module state). */
+#define KVD_EXEC LM_DECLARE(kvd_store, exec, int, lm_task *, KVD_ARGV)
+/* kvd_store: INFO's keyspace lines into out; their length. */
+#define KVD_INFO LM_DECLARE(kvd_store, info, int, lm_task *, char *, size_t)
 
 #endif

@@ -16,6 +16,8 @@
 
 #include <stdint.h>
 
+#include <livemod/module.h>
+
 #include "dict.h"
 
 #define KVD_STATE_MAGIC 0x6b766473u /* "kvds" */
@@ -26,10 +28,16 @@ struct kvd_state_hdr {
 	struct dict *keys;
 };
 
-/* The keyspace of another version's state, for this version's new state;
- * NULL when `old` is no kvd_store state or memory ran out. Copied: the old
- * version keeps its own until it is purged (docs/host-guide.md, section
- * 7: its terminate frees it). The one place a move would go. */
+/* The keyspace of another version's state, for this version's new state:
+ * the very table (moved, not copied); NULL when `old` is no kvd_store
+ * state. Shared by both states until the apply commits or aborts: a
+ * code_change that takes it passes the two callbacks below. */
 struct dict *kvd_state_keys_from(const void *old);
+
+/* change_commit: frees the old state's struct, not its table (the new
+ * state's now). change_abort: frees the new state's struct, not the table
+ * (the old state's still). Any layout, any direction. */
+void kvd_state_commit(lm_change_mode mode, void *old_state, void *new_state);
+void kvd_state_abort(lm_change_mode mode, void *old_state, void *new_state);
 
 #endif

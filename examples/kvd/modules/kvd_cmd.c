@@ -86,5 +86,4 @@ static int dispatch(lm_task *t, int argc, const char *const *argv,
 }
 
 LM_MODULE(kvd_cmd, VSN);
-LM_EXPORT(kvd_cmd, dispatch,
-	  int (lm_task *, int, const char *const *, const size_t *));
+LM_PROVIDE(KVD_DISPATCH);

@@ -3,7 +3,9 @@
  * EXISTS, DBSIZE (store_cmds.c).
  *
  * State (layout 1): the header every layout begins with (kvd_state.h)
- * and nothing else. kvd calls `exec` and `info` as short calls from its
+ * and nothing else. Moved, not copied, across versions (kvd_state.c);
+ * purged brutally, so no code of a version that gave its state away runs
+ * after the apply (kvd holds no pins: nothing is ended). kvd calls `exec` and `info` as short calls from its
  * one loop thread, so the keyspace needs no lock, and a code_change sees
  * it still while the module is suspended.
  */
@@ -28,15 +30,13 @@ static const struct store_cmd cmds[] = {
 	{ "exists", -2, cmd_exists }, { "dbsize", 1, cmd_dbsize },
 };
 
-/* A layout-1 state on `keys` (taken: freed with the state). */
+/* A layout-1 state on `keys` (freed with the state once it commits). */
 static struct state_v1 *state_new(struct dict *keys)
 {
 	struct state_v1 *s = keys ? calloc(1, sizeof(*s)) : NULL;
 
-	if (!s) {
-		dict_free(keys);
+	if (!s)
 		return NULL;
-	}
 	s->h.magic = KVD_STATE_MAGIC;
 	s->h.layout = 1;
 	s->h.keys = keys;
@@ -46,6 +46,7 @@ static struct state_v1 *state_new(struct dict *keys)
 static int init(void **state)
 {
 	struct state_v1 *s = *state;
+	struct dict *keys;
 
 	if (s) { /* adopt: only a state in our own layout (a downgrade's) */
 		if (s->h.magic != KVD_STATE_MAGIC || s->h.layout != 1)
@@ -53,14 +54,18 @@ static int init(void **state)
 		st = s;
 		return 0;
 	}
-	if (!(st = state_new(dict_new())))
+	keys = dict_new();
+	if (!(st = state_new(keys))) {
+		dict_free(keys);
 		return -1;
+	}
 	*state = st;
 	return 0;
 }
 
-/* Up from any layout (an older or a newer build): the keyspace carried
- * over. 1.0.0 is the first version: it is never asked to go down. */
+/* Up from any layout (an older or a newer build): the keyspace moved
+ * over (kvd_state.c). 1.0.0 is the first version: it is never asked to
+ * go down. */
 static int code_change(lm_change_mode mode, const char *vsn, void *old,
 		       const char *extra, void **new_state)
 {
@@ -101,7 +106,7 @@ static int info(lm_task *t, char *out, size_t cap)
 }
 
 LM_MODULE(kvd_store, VSN, .init = init, .code_change = code_change,
-	  .terminate = terminate);
-LM_EXPORT(kvd_store, exec,
-	  int (lm_task *, int, const char *const *, const size_t *));
-LM_EXPORT(kvd_store, info, int (lm_task *, char *, size_t));
+	  .change_commit = kvd_state_commit, .change_abort = kvd_state_abort,
+	  .terminate = terminate, .purge = LM_BRUTAL_PURGE);
+LM_PROVIDE(KVD_EXEC);
+LM_PROVIDE(KVD_INFO);

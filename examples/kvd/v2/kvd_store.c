@@ -3,9 +3,10 @@
  * miss counts (INFO's keyspace_hits, keyspace_misses).
  *
  * State (layout 2): the header every layout begins with (kvd_state.h),
- * then the counters. An upgrade carries the keyspace over and starts the
- * counters at zero; the way back (LM_DOWN, here: this version knows both
- * layouts) hands 1.0.0 a layout-1 state with the same keys.
+ * then the counters. An upgrade moves the keyspace over (kvd_state.c:
+ * no copy, whatever its size) and starts the counters at zero; the way
+ * back (LM_DOWN, here: this version knows both layouts) hands 1.0.0 a
+ * layout-1 state around the same table.
  */
 #include <stdlib.h>
 
@@ -35,16 +36,14 @@ static const struct store_cmd cmds[] = {
 	{ "append", 3, cmd_append },  { "strlen", 2, cmd_strlen },
 };
 
-/* A state of `layout` (1 or 2) and `size` bytes on `keys` (taken: freed
- * with the state, or here when the state cannot be made). */
+/* A state of `layout` (1 or 2) and `size` bytes on `keys` (freed with
+ * the state once it commits). */
 static void *state_new(uint32_t layout, size_t size, struct dict *keys)
 {
 	struct kvd_state_hdr *h = keys ? calloc(1, size) : NULL;
 
-	if (!h) {
-		dict_free(keys);
+	if (!h)
 		return NULL;
-	}
 	h->magic = KVD_STATE_MAGIC;
 	h->layout = layout;
 	h->keys = keys;
@@ -54,6 +53,7 @@ static void *state_new(uint32_t layout, size_t size, struct dict *keys)
 static int init(void **state)
 {
 	struct state_v2 *s = *state;
+	struct dict *keys;
 
 	if (s) { /* adopt: only a state in our own layout */
 		if (s->h.magic != KVD_STATE_MAGIC || s->h.layout != 2)
@@ -61,8 +61,11 @@ static int init(void **state)
 		st = s;
 		return 0;
 	}
-	if (!(st = state_new(2, sizeof(*st), dict_new())))
+	keys = dict_new();
+	if (!(st = state_new(2, sizeof(*st), keys))) {
+		dict_free(keys);
 		return -1;
+	}
 	*state = st;
 	return 0;
 }
@@ -112,7 +115,7 @@ static int info(lm_task *t, char *out, size_t cap)
 }
 
 LM_MODULE(kvd_store, VSN, .init = init, .code_change = code_change,
-	  .terminate = terminate);
-LM_EXPORT(kvd_store, exec,
-	  int (lm_task *, int, const char *const *, const size_t *));
-LM_EXPORT(kvd_store, info, int (lm_task *, char *, size_t));
+	  .change_commit = kvd_state_commit, .change_abort = kvd_state_abort,
+	  .terminate = terminate, .purge = LM_BRUTAL_PURGE);
+LM_PROVIDE(KVD_EXEC);
+LM_PROVIDE(KVD_INFO);
