@@ -45,6 +45,8 @@ LOADS=""
 
 stop_all() {
 	[ -d "${T:-}" ] && touch "$T/stop" # the loads' loops end
+	# and the run in flight (timeout passes SIGTERM on to it)
+	[ -n "$LOADS" ] && [ -s "$T/load.pid" ] && kill -TERM "$(cat "$T/load.pid")" 2>/dev/null
 	for p in $LOADS $KVD_PID; do
 		kill -KILL "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
@@ -173,7 +175,9 @@ t_commands() {
 # and COUNTER_RUN INCRs of the one key ctr; each run's exit status a line
 # of $T/mixed.runs or $T/counter.runs, a failed run's output appended to
 # $T/load.failed. Niced: on a busy machine the applies, not the load,
-# should get the CPU first (the load saturates it by design).
+# should get the CPU first (the load saturates it by design). A run is
+# bounded (60 s, against hanging): redis-benchmark 7.0 spins for ever
+# when kvd is gone at its start.
 load() {
 	while [ ! -e "$T/stop" ]; do
 		for ld in mixed counter; do
@@ -182,8 +186,10 @@ load() {
 			else
 				set -- -n $COUNTER_RUN incr ctr
 			fi
-			nice -n 10 redis-benchmark -p "$PORT" -P 16 -c 50 -q "$@" \
-				> "$T/load.last" 2>&1
+			timeout 60 nice -n 10 redis-benchmark -p "$PORT" -P 16 -c 50 -q "$@" \
+				> "$T/load.last" 2>&1 &
+			echo $! > "$T/load.pid"
+			wait $!
 			ld_rc=$?
 			echo $ld_rc >> "$T/$ld.runs"
 			[ $ld_rc = 0 ] || cat "$T/load.last" >> "$T/load.failed"
@@ -222,9 +228,12 @@ t_live_upgrades() {
 		*"eval: {ok,[]}"*) ;;
 		*) failed=$((failed + 1)); fail "apply $i: $OUT $ERR" ;;
 		esac
+		kill -0 "$KVD_PID" 2>/dev/null ||
+			{ fail "kvd died at apply $i: $(tail -3 "$T/kvd.err")"; break; }
 		i=$((i + 1))
 	done
 	touch "$T/stop"
+	kill -0 "$KVD_PID" 2>/dev/null || stop_all # no load waits on it
 	for p in $LOADS; do
 		wait "$p"
 	done
