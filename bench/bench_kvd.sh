@@ -9,6 +9,10 @@
 #   upgrades  the same load while kvd_store goes 1.0.0 -> 2.0.0 -> 1.0.0
 #             ... with `livemod update` and `livemod rollback` in turn,
 #             back to back, for as long
+#   control   the same load while `livemod status` runs back to back for
+#             as long: a process and a round trip to the node each, no
+#             apply (on 2 vCPUs, what running the CLI itself costs the
+#             server)
 #   restart   the same load for as long, with a full restart of kvd in
 #             the middle of it: SIGTERM, wait for it to exit, start it
 #             again on the same port. Every connection is dropped and the
@@ -150,7 +154,7 @@ redis-benchmark -p "$PORT" -n 20000 -r 100000 -t set -q > /dev/null 2>&1 # warm
 
 # KVD_BENCH_ROUNDS (3) rounds of steady then upgrades, so that whatever
 # else the machine does weighs on both alike; the rows sum the rounds.
-STEADY_N=0 STEADY_US=0 UPG_N=0 UPG_US=0 applies=0
+STEADY_N=0 STEADY_US=0 UPG_N=0 UPG_US=0 CTL_N=0 CTL_US=0 applies=0 statuses=0
 for round in $(seq "${KVD_BENCH_ROUNDS:-3}"); do
 	load steady
 	c0=$(cmds); t0=$(now_us)
@@ -173,7 +177,20 @@ for round in $(seq "${KVD_BENCH_ROUNDS:-3}"); do
 	UPG_N=$((UPG_N + c1 - c0)) UPG_US=$((UPG_US + t1 - t0))
 	[ ! -s "$W/upgrades.errors" ] || die "errors during upgrades: $(head -3 "$W/upgrades.errors")"
 	cat "$W/upgrades.runs" >> "$W/upgrades.all"
+
+	load control
+	c0=$(cmds); t0=$(now_us)
+	while [ $(($(now_us) - t0)) -lt $((SECS * 1000000)) ]; do
+		lm status > /dev/null || die "livemod status failed"
+		statuses=$((statuses + 1))
+	done
+	c1=$(cmds); t1=$(now_us)
+	load_stop
+	CTL_N=$((CTL_N + c1 - c0)) CTL_US=$((CTL_US + t1 - t0))
+	[ ! -s "$W/control.errors" ] || die "errors in the control run: $(head -3 "$W/control.errors")"
+	cat "$W/control.runs" >> "$W/control.all"
 done
+mv "$W/control.all" "$W/control.runs"
 mv "$W/steady.all" "$W/steady.runs"
 mv "$W/upgrades.all" "$W/upgrades.runs"
 
@@ -195,10 +212,11 @@ load_stop
 RST_N=$((ca - c0 + c1)) RST_US=$((t1 - t0))
 kvd_stop
 
-echo "kvd under redis-benchmark -P 16 -c 50 (SET, GET, 100,000 random keys), loopback; ${KVD_BENCH_ROUNDS:-3} rounds of ${SECS} s steady and ${SECS} s of upgrades, then ${SECS} s with a restart; requests counted by kvd"
+echo "kvd under redis-benchmark -P 16 -c 50 (SET, GET, 100,000 random keys), loopback; ${KVD_BENCH_ROUNDS:-3} rounds of ${SECS} s each of steady, upgrades and control, then ${SECS} s with a restart; requests counted by kvd"
 printf '%-9s %6s %9s %10s %5s %7s  %s\n' run secs requests requests/s runs errors note
 row steady "$STEADY_N" "$STEADY_US" ""
 row upgrades "$UPG_N" "$UPG_US" "$applies applies (update, rollback in turn), all ok"
+row control "$CTL_N" "$CTL_US" "$statuses livemod status, no apply"
 row restart "$RST_N" "$RST_US" "down $(((r1 - r0) / 1000)) ms (SIGTERM to ready); keys $keys_before -> $keys_after; 50 connections dropped"
 echo "restart errors (first line of each failed run): $(sort "$W/restart.errors" | uniq -c | sed 's/^ *//' | paste -sd ';' -)"
 
