@@ -21,7 +21,8 @@
 #                   the INCRs the runs made, the same pid throughout
 #
 # No assertion depends on timing: waits poll for a state, with generous
-# bounds only against hanging.
+# bounds only against hanging. KVD_BUILD=DIR runs a kvd built elsewhere
+# (tests/run-sanitize.sh: with ASan+UBSan); KVD_ONLY=1 skips t_commands.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 . "$(dirname "$0")/lib.sh"
 
