@@ -154,47 +154,54 @@ fresh
 kvd_start 0
 redis-benchmark -p "$PORT" -n 20000 -r 100000 -t set -q > /dev/null 2>&1 # warm
 
-# KVD_BENCH_ROUNDS (3) rounds of steady then upgrades, so that whatever
-# else the machine does weighs on both alike; the rows sum the rounds.
-STEADY_N=0 STEADY_US=0 UPG_N=0 UPG_US=0 CTL_N=0 CTL_US=0 applies=0 statuses=0
+# window NAME [CMD...]: NAME's load for SECS seconds while CMD runs back
+# to back (no CMD: the load alone); appends the requests kvd counted and
+# the window's microseconds to $W/NAME.win, its runs to $W/NAME.all.
+window() {
+	local name=$1 c0 c1 t0 t1
+	shift
+	load "$name"
+	c0=$(cmds); t0=$(now_us)
+	if [ $# = 0 ]; then
+		sleep_s "$SECS"
+	else
+		while [ $(($(now_us) - t0)) -lt $((SECS * 1000000)) ]; do "$@"; done
+	fi
+	c1=$(cmds); t1=$(now_us)
+	load_stop
+	[ ! -s "$W/$name.errors" ] || die "errors in the $name run: $(head -3 "$W/$name.errors")"
+	echo "$((c1 - c0)) $((t1 - t0))" >> "$W/$name.win"
+	cat "$W/$name.runs" >> "$W/$name.all"
+}
+
+# one apply: update and rollback in turn
+applies=0
+apply_once() {
+	local out
+	if [ $((applies % 2)) = 0 ]; then out=$(lm update 2>&1); else out=$(lm rollback 2>&1); fi
+	case "$out" in *"eval: {ok,[]}"*) ;; *) die "apply $applies: $out" ;; esac
+	applies=$((applies + 1))
+}
+
+statuses=0
+status_once() {
+	lm status > /dev/null || die "livemod status failed"
+	statuses=$((statuses + 1))
+}
+
+# KVD_BENCH_ROUNDS (3) rounds of steady, upgrades and control, so that
+# whatever else the machine does weighs on them alike; the rows sum the
+# rounds.
 for round in $(seq "${KVD_BENCH_ROUNDS:-3}"); do
-	load steady
-	c0=$(cmds); t0=$(now_us)
-	sleep_s "$SECS"
-	c1=$(cmds); t1=$(now_us)
-	load_stop
-	STEADY_N=$((STEADY_N + c1 - c0)) STEADY_US=$((STEADY_US + t1 - t0))
-	[ ! -s "$W/steady.errors" ] || die "errors in the steady run: $(head -3 "$W/steady.errors")"
-	cat "$W/steady.runs" >> "$W/steady.all"
-
-	load upgrades
-	c0=$(cmds); t0=$(now_us)
-	while [ $(($(now_us) - t0)) -lt $((SECS * 1000000)) ]; do
-		if [ $((applies % 2)) = 0 ]; then out=$(lm update 2>&1); else out=$(lm rollback 2>&1); fi
-		case "$out" in *"eval: {ok,[]}"*) ;; *) die "apply $applies: $out" ;; esac
-		applies=$((applies + 1))
-	done
-	c1=$(cmds); t1=$(now_us)
-	load_stop
-	UPG_N=$((UPG_N + c1 - c0)) UPG_US=$((UPG_US + t1 - t0))
-	[ ! -s "$W/upgrades.errors" ] || die "errors during upgrades: $(head -3 "$W/upgrades.errors")"
-	cat "$W/upgrades.runs" >> "$W/upgrades.all"
-
-	load control
-	c0=$(cmds); t0=$(now_us)
-	while [ $(($(now_us) - t0)) -lt $((SECS * 1000000)) ]; do
-		lm status > /dev/null || die "livemod status failed"
-		statuses=$((statuses + 1))
-	done
-	c1=$(cmds); t1=$(now_us)
-	load_stop
-	CTL_N=$((CTL_N + c1 - c0)) CTL_US=$((CTL_US + t1 - t0))
-	[ ! -s "$W/control.errors" ] || die "errors in the control run: $(head -3 "$W/control.errors")"
-	cat "$W/control.runs" >> "$W/control.all"
+	window steady
+	window upgrades apply_once
+	window control status_once
 done
-mv "$W/control.all" "$W/control.runs"
-mv "$W/steady.all" "$W/steady.runs"
-mv "$W/upgrades.all" "$W/upgrades.runs"
+for k in steady upgrades control; do
+	mv "$W/$k.all" "$W/$k.runs"
+done
+# total NAME: NAME's requests and microseconds over its windows.
+total() { awk '{ n += $1; us += $2 } END { print n, us }' "$W/$1.win"; }
 
 keys_before=$(redis-cli -p "$PORT" dbsize)
 load restart
@@ -216,9 +223,9 @@ kvd_stop
 
 echo "kvd under redis-benchmark -P 16 -c 50 (SET, GET, 100,000 random keys), loopback; ${KVD_BENCH_ROUNDS:-3} rounds of ${SECS} s each of steady, upgrades and control, then ${SECS} s with a restart; requests counted by kvd"
 printf '%-9s %6s %9s %10s %5s %7s  %s\n' run secs requests requests/s runs errors note
-row steady "$STEADY_N" "$STEADY_US" ""
-row upgrades "$UPG_N" "$UPG_US" "$applies applies (update, rollback in turn), all ok"
-row control "$CTL_N" "$CTL_US" "$statuses livemod status, no apply"
+row steady $(total steady) ""
+row upgrades $(total upgrades) "$applies applies (update, rollback in turn), all ok"
+row control $(total control) "$statuses livemod status, no apply"
 row restart "$RST_N" "$RST_US" "down $(((r1 - r0) / 1000)) ms (SIGTERM to ready); keys $keys_before -> $keys_after; 50 connections dropped"
 echo "restart errors (first line of each failed run): $(sort "$W/restart.errors" | uniq -c | sed 's/^ *//' | paste -sd ';' -)"
 
