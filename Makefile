@@ -360,5 +360,20 @@ e2e-chatd: chatd
 	@sh tests/e2e/test_chatd.sh
 # ==== end of the examples/chatd block =================================
 
+# ==== examples/kvd (issue 16) =========================================
+# The Redis-protocol server and its modules (v1 and v2), built by
+# examples/kvd/Makefile into $(B)/kvd/ against the agent library.
+#   make kvd        $(B)/kvd/kvd, $(B)/kvd/v1/*.so, $(B)/kvd/v2/*.so
+#   make e2e-kvd    tests/e2e/test_kvd.sh (redis-cli, redis-benchmark)
+.PHONY: kvd e2e-kvd
+kvd: $(B)/liblivemod-agent.a $(B)/livemod
+	@$(MAKE) --no-print-directory -C examples/kvd TOP=$(CURDIR) \
+		B=$(CURDIR)/$(B)/kvd AGENT_LIB=$(CURDIR)/$(B)/liblivemod-agent.a \
+		AGENT_LDLIBS="$(AGENT_LDLIBS)" CC="$(CC)" CFLAGS="$(CFLAGS)"
+
+e2e-kvd: kvd
+	@sh tests/e2e/test_kvd.sh
+# ==== end of the examples/kvd block ===================================
+
 # ==== fuzzing (tests/fuzz/fuzz.mk): make fuzz ==========================
 include tests/fuzz/fuzz.mk

@@ -41,3 +41,6 @@ rm -rf "$mod"
 echo
 echo "== chatd under load (issue: chatd) =="
 bash bench/bench_chatd.sh
+echo
+echo "== kvd under redis-benchmark (issue 16) =="
+bash bench/bench_kvd.sh

@@ -16,6 +16,9 @@ PKGS="$PKGS groff-base"
 PKGS="$PKGS chromium chromium-driver python3-selenium"
 # the fleet rollout's test (tests/e2e/test_fleet.sh): Ansible
 PKGS="$PKGS ansible-core"
+# examples/kvd's test and benchmark: real Redis clients we did not write
+# (redis-cli, redis-benchmark)
+PKGS="$PKGS redis-tools"
 
 missing=""
 for p in $PKGS; do

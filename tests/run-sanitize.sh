@@ -29,6 +29,13 @@ mkdir -p build-asan
 CFLAGS="$SAN_CFLAGS" make --no-print-directory B=build-asan all \
 	build-asan/tests/lmhost > build-asan/build.log 2>&1 ||
 	{ tail -20 build-asan/build.log; die "sanitized build"; }
+# kvd and its modules too (examples/kvd): test_kvd.sh runs them
+# (KVD_BUILD), so its RESP parser and keyspace meet redis-cli,
+# redis-benchmark and bad input under the sanitizers. (test_chatd.sh
+# builds its own chatd, unsanitized.)
+CFLAGS="$SAN_CFLAGS" make --no-print-directory B=build-asan kvd \
+	>> build-asan/build.log 2>&1 ||
+	{ tail -20 build-asan/build.log; die "sanitized build of kvd"; }
 CFLAGS="$SAN_CFLAGS" make --no-print-directory B=build-asan unit ||
 	die "unit tests under ASan+UBSan"
 # web: the browser test drives chatd, which the sanitized build does not
@@ -38,7 +45,7 @@ CFLAGS="$SAN_CFLAGS" make --no-print-directory B=build-asan unit ||
 # and the rest of its minutes go to ansible-playbook; `make test` runs it
 # once, which is enough.
 LIVEMOD=$TOP/build-asan/livemod LMHOST=$TOP/build-asan/tests/lmhost \
-	E2E_SKIP="install web fleet" sh tests/run-e2e.sh ||
+	KVD_BUILD=$TOP/build-asan/kvd E2E_SKIP="install web fleet" sh tests/run-e2e.sh ||
 	die "end-to-end tests under ASan+UBSan"
 
 step "CLI tests under valgrind memcheck"

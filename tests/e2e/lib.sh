@@ -362,3 +362,46 @@ wait_events() {
 		sleep 0.02
 	done
 }
+
+# ---- an example server (examples/chatd, examples/kvd) on $STATE ----------
+
+# serve NAME CMD...: runs CMD, a server that logs "NAME: listening on
+# 127.0.0.1:N" and then "NAME: ready" on stderr, in the background with
+# its stderr in $T/NAME.err; returns once it is ready (SERVER_PID its pid,
+# PORT its port), or 1 with the failure recorded when it exits first (20 s
+# at most, a hang guard).
+serve() {
+	sv_name=$1
+	shift
+	"$@" 2> "$T/$sv_name.err" &
+	SERVER_PID=$!
+	sv_n=0
+	until grep -q "^$sv_name: ready" "$T/$sv_name.err" 2>/dev/null; do
+		sv_n=$((sv_n + 1))
+		if [ $sv_n -gt 400 ] || ! kill -0 "$SERVER_PID" 2>/dev/null; then
+			fail "$sv_name did not start: $(cat "$T/$sv_name.err")"
+			kill -KILL "$SERVER_PID" 2>/dev/null
+			wait "$SERVER_PID" 2>/dev/null
+			return 1
+		fi
+		sleep 0.05
+	done
+	PORT=$(sed -n "s/^$sv_name: listening on 127\.0\.0\.1:\([0-9]*\)\$/\1/p" "$T/$sv_name.err")
+}
+
+# unserve NAME PID: SIGTERM; the server must exit 0 having logged
+# "NAME: stopped".
+unserve() {
+	kill -TERM "$2"
+	wait "$2"
+	us_rc=$?
+	[ $us_rc -eq 0 ] || fail "$1 exited $us_rc: $(tail -5 "$T/$1.err")"
+	grep -q "^$1: stopped\$" "$T/$1.err" || fail "$1 did not stop cleanly"
+}
+
+# install_file SRC DEST: SRC's bytes at DEST as an install puts them there
+# (a new file renamed into place).
+install_file() {
+	cp "$1" "$(dirname "$2")/.install.tmp" &&
+		mv "$(dirname "$2")/.install.tmp" "$2" || exit 99
+}

@@ -58,35 +58,20 @@ setup() {
 # use VERSION MODULE: installs MODULE of v1 or v2 into $LIB (a new file,
 # renamed into place, as an install does).
 use() {
-	cp "$CB/$1/$2.so" "$LIB/.$2.tmp" && mv "$LIB/.$2.tmp" "$LIB/$2.so" || exit 99
+	install_file "$CB/$1/$2.so" "$LIB/$2.so"
 }
 
 chatd_start() {
-	"$CHATD" --listen 127.0.0.1:0 --state "$STATE" --http 127.0.0.1:0 \
-		2> "$T/chatd.err" &
-	CHATD_PID=$!
 	trap stop_all EXIT
-	n=0
-	until grep -q '^chatd: ready' "$T/chatd.err" 2>/dev/null; do
-		n=$((n + 1))
-		if [ $n -gt 400 ] || ! kill -0 "$CHATD_PID" 2>/dev/null; then
-			fail "chatd did not start: $(cat "$T/chatd.err")"
-			stop_all
-			exit 1
-		fi
-		sleep 0.05
-	done
-	PORT=$(sed -n 's/^chatd: listening on 127\.0\.0\.1:\([0-9]*\)$/\1/p' "$T/chatd.err")
+	serve chatd "$CHATD" --listen 127.0.0.1:0 --state "$STATE" \
+		--http 127.0.0.1:0 || { stop_all; exit 1; }
+	CHATD_PID=$SERVER_PID
 }
 
 # chatd_stop: SIGTERM; chatd must exit 0.
 chatd_stop() {
-	kill -TERM "$CHATD_PID"
-	wait "$CHATD_PID"
-	rc=$?
+	unserve chatd "$CHATD_PID"
 	CHATD_PID=""
-	[ $rc -eq 0 ] || fail "chatd exited $rc: $(tail -5 "$T/chatd.err")"
-	grep -q '^chatd: stopped$' "$T/chatd.err" || fail "chatd did not stop cleanly"
 }
 
 # ---- clients: one file descriptor each -----------------------------------

@@ -7,7 +7,7 @@
 #                        when one crashed, leaving the input in
 #                        $(B)/fuzz/crashes/<target>/
 #   make fuzz-TARGET     the same for one target (plan, descriptor, http,
-#                        ledger, reply)
+#                        ledger, reply, resp)
 #   make fuzz-long       every target until it has had FUZZ_LONG_SECONDS
 #                        (default 3600) CPU-seconds in all, across sessions
 #                        (tests/fuzz/totals.tsv), in runs of at most
@@ -29,7 +29,7 @@ FUZZ_CC ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_LONG_SECONDS ?= 3600
 FUZZ_LONG_SLICE ?= 600
-FUZZ_TARGETS = plan descriptor http ledger reply
+FUZZ_TARGETS = plan descriptor http ledger reply resp
 # Largest input per target: a plan of three modules is 4.5 KB, a stripped
 # module 7-17 KB, a request with a body a few KB (the 64 KiB body limit
 # is reached by Content-Length, not by bytes), a small ledger 90 KB.
@@ -40,6 +40,9 @@ FUZZ_MAXLEN_ledger = 98304
 # A reply past the harness's 2 KiB body limit is refused as such; a few
 # KB reach every state (chunks, trailers, the limit).
 FUZZ_MAXLEN_reply = 8192
+# kvd's requests: a pipeline of a few commands; the parser's own limits
+# (64 KiB inline, lengths) are reached by the numbers in it.
+FUZZ_MAXLEN_resp = 4096
 # libFuzzer starts with short inputs and lengthens them slowly; an ELF
 # file or a database cut to a few hundred bytes is only ever refused at
 # its header, so those two mutate at full length from the start.
@@ -99,6 +102,10 @@ $(FUZZ_MODS): tests/modules/generic.c include/livemod/module.h
 		-o $@ $<
 
 $(FZ)/fuzz-http $(FZ)/regress-http: $(FZ)/liblm-fuzz-agent.a | $(FUZZ_MODS)
+# kvd's parser: an example's source, not lib/'s
+$(FZ)/obj/tests/fuzz/fuzz_resp.o: FUZZ_CFLAGS += -Iexamples/kvd
+$(FZ)/obj/tests/fuzz/fuzz_resp.o: examples/kvd/resp.h
+$(FZ)/fuzz-resp $(FZ)/regress-resp: $(FZ)/obj/examples/kvd/resp.o
 # Objects, then archives, the agent's before lib's, which it calls.
 FUZZ_LINK = $(filter %.o,$^) $(filter %-agent.a,$^) \
 	$(filter-out %-agent.a,$(filter %.a,$^)) $(AGENT_LDLIBS)
