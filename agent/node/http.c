@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -243,15 +244,24 @@ static time_t now_s(void)
 	return ts.tv_sec;
 }
 
+/* The request asks to be told before it sends its body (RFC 9110 10.1.1). */
+static int expects_continue(struct MHD_Connection *c)
+{
+	const char *e = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						    MHD_HTTP_HEADER_EXPECT);
+
+	return e && strcasecmp(e, "100-continue") == 0;
+}
+
 static int body_append(request *r, const char *data, size_t len)
 {
 	char *p;
 
 	if (r->too_large || len > BODY_MAX - r->len) {
 		/* MHD 0.9.75 takes no response in the middle of a body, so a
-		 * chunked body past the limit is drained and dropped, and the
-		 * 413 goes out once it ends (a Content-Length past the limit
-		 * is refused before any byte is read). */
+		 * body past the limit is drained and dropped, and the 413
+		 * goes out once it ends (see handle() for the one refused
+		 * before any byte is read). */
 		r->too_large = 1;
 		free(r->body);
 		r->body = NULL;
@@ -838,8 +848,9 @@ static int admitted(listener *l, struct MHD_Connection *c, reply *out)
  * MHD calls this once with the headers (*con_cls still NULL), once per
  * piece of body, and once more at the end (*upload_size 0). The gate
  * hears of the head first: a connection it admitted only to refuse is
- * answered node_busy. Refusals that need no body (token, Content-Length
- * past the limit) answer at the first call, so such a body is never read.
+ * answered node_busy. Refusals that need no body (the token; a
+ * Content-Length past the limit when the client waits for "100
+ * Continue") answer at the first call, so such a body is never sent.
  */
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 			      const char *url, const char *method,
@@ -882,6 +893,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
 		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 						 MHD_HTTP_HEADER_CONTENT_LENGTH);
 		if (cl && strtoull(cl, NULL, 10) > BODY_MAX) {
+			/* A client waiting for "100 Continue" is answered now
+			 * and never sends the body. One already sending it is
+			 * read to the end and the body dropped, as a chunked
+			 * one: closing on unread bytes resets the connection,
+			 * and the client may lose the 413 with it. */
+			if (!expects_continue(c)) {
+				r->too_large = 1;
+				return MHD_YES;
+			}
 			reply_failf(&out, HE_TOO_LARGE, "request body larger "
 				    "than %d bytes", BODY_MAX);
 			return send_reply(c, &out);

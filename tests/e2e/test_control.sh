@@ -182,7 +182,8 @@ t_apply_reviewed_body() {
 	host_term
 }
 
-# 413 for a body past 64 KiB, announced (Content-Length) or not (chunked).
+# 413 for a body past 64 KiB, announced (Content-Length) or not (chunked),
+# and at once to a client waiting for "100 Continue".
 t_body_too_large() {
 	one
 	host
@@ -195,6 +196,18 @@ t_body_too_large() {
 	want 413 too_large
 	api POST /plans/1/apply --data-binary "@$T/big"
 	want 413 too_large
+	# a client that waits for "100 Continue" is refused without sending
+	# its body (the others above were read to the end and dropped, so
+	# none of them lost its 413 to a reset connection)
+	trickle_build
+	mkdir "$T/tr"
+	"$T/trickle" -u "$STATE/agent.sock" -n 1 -b -l 70000 -d "$T/tr" \
+		2> "$T/tr.err" &
+	tr=$!
+	wait_events "$T/tr" answer 1 "no answer before the body was sent"
+	has "answer 0 HTTP/1.1 413" "$(cat "$T/tr/events")"
+	touch "$T/tr/stop"
+	wait "$tr"
 	# 64 KiB exactly is read (and is no JSON)
 	head -c 65536 /dev/zero | tr '\0' ' ' > "$T/edge"
 	api POST /update-modules --data-binary "@$T/edge"

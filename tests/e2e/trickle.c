@@ -2,16 +2,17 @@
  * trickle.c - slow clients of the node's control API, for test_busy.sh
  * and test_control.sh (the gate of agent/node/gate.c).
  *
- *   trickle -u SOCKET | -t 127.0.0.1:PORT  -n N  -d DIR  [-f] [-b] [-i MS]
+ *   trickle -u SOCKET | -t 127.0.0.1:PORT  -n N  -d DIR  [-f] [-b [-l LEN]]
+ *           [-i MS]
  *
  * Opens N connections one after the other, each once the one before is
  * ready. A connection in head mode (the default) sends the start of a
  * request head and then one more header byte every MS milliseconds
  * (200), never ending the head: it is ready once its first byte is sent.
  * In body mode (-b) it sends a whole head announcing a body, with
- * "Expect: 100-continue", and then nothing: it is ready once the node
- * answers, "100 Continue" when the request is being served (so the node
- * holds it), or its refusal. With -f each connection is its own process
+ * "Expect: 100-continue" (of LEN bytes, 1000 unless -l says), and then
+ * nothing: it is ready once the node answers, "100 Continue" when the
+ * request is being served (so the node holds it), or its refusal. With -f each connection is its own process
  * (a peer of its own on the unix socket); else all are this one's.
  *
  * What happens is written to DIR, for the test to wait on: DIR/ready once
@@ -40,6 +41,7 @@
 
 static const char *dir, *unix_path, *tcp_spec;
 static int interval_ms = 200, body_mode, nconns = 1, forked;
+static long body_len = 1000;
 static int64_t start_ms;
 
 static int64_t now_ms(void)
@@ -176,7 +178,8 @@ static void start(struct conn *c, int i)
 	if (body_mode) {
 		snprintf(head, sizeof(head), "POST /update-modules HTTP/1.1\r\n"
 			 "Host: localhost\r\nContent-Type: application/json\r\n"
-			 "Content-Length: 1000\r\nExpect: 100-continue\r\n\r\n");
+			 "Content-Length: %ld\r\nExpect: 100-continue\r\n\r\n",
+			 body_len);
 		put(c->fd, head);
 	} else {
 		put(c->fd, "G");
@@ -249,7 +252,7 @@ int main(int argc, char **argv)
 	int opt, k, pipefd[2], fd;
 	char b;
 
-	while ((opt = getopt(argc, argv, "u:t:n:d:fbi:")) != -1) {
+	while ((opt = getopt(argc, argv, "u:t:n:d:fbl:i:")) != -1) {
 		switch (opt) {
 		case 'u': unix_path = optarg; break;
 		case 't': tcp_spec = optarg; break;
@@ -257,14 +260,15 @@ int main(int argc, char **argv)
 		case 'd': dir = optarg; break;
 		case 'f': forked = 1; break;
 		case 'b': body_mode = 1; break;
+		case 'l': body_len = atol(optarg); break;
 		case 'i': interval_ms = atoi(optarg); break;
 		default: return 2;
 		}
 	}
 	if (!dir || (!unix_path == !tcp_spec) || nconns < 1 ||
-	    nconns > MAX_CONNS || interval_ms < 1) {
+	    nconns > MAX_CONNS || interval_ms < 1 || body_len < 0) {
 		fprintf(stderr, "usage: trickle -u SOCKET|-t HOST:PORT -n N "
-			"-d DIR [-f] [-b] [-i MS]\n");
+			"-d DIR [-f] [-b [-l LEN]] [-i MS]\n");
 		return 2;
 	}
 	start_ms = now_ms();
