@@ -32,7 +32,8 @@ FUZZ_LONG_SLICE ?= 600
 FUZZ_TARGETS = plan descriptor http ledger reply resp
 # Largest input per target: a plan of three modules is 4.5 KB, a stripped
 # module 7-17 KB, a request with a body a few KB (the 64 KiB body limit
-# is reached by Content-Length, not by bytes), a small ledger 90 KB.
+# is answered by a Content-Length with "Expect: 100-continue", not by
+# bytes), a small ledger 90 KB.
 FUZZ_MAXLEN_plan = 16384
 FUZZ_MAXLEN_descriptor = 20480
 FUZZ_MAXLEN_http = 8192
