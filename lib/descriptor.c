@@ -416,7 +416,20 @@ int lm_descriptor_validate(const lm_descriptor *d, const char *label)
 		return lm_error_set(LM_EINVAL,
 				    "%s: purge: %u is not a purge mode", label,
 				    (unsigned)d->purge);
+	/* what passes here passes the ledger's quick check */
+	assert(lm_descriptor_head_valid(d));
 	return 0;
+}
+
+bool lm_descriptor_head_valid(const lm_descriptor *d)
+{
+	unsigned move = d->callbacks & LM_CB_MOVE;
+
+	return lm_module_name_valid(d->name) && lm_vsn_valid(d->vsn) &&
+	       d->abi >= 1 && d->abi <= LM_ABI_VERSION &&
+	       !(d->callbacks & ~(unsigned)LM_CB_ALL) &&
+	       (!move || (d->abi >= 2 && move == LM_CB_MOVE)) &&
+	       (unsigned)d->purge <= LM_BRUTAL_PURGE;
 }
 
 bool lm_descriptor_equal(const lm_descriptor *a, const lm_descriptor *b)

@@ -77,6 +77,11 @@ int lm_descriptor_from_loaded(lm_descriptor **out,
 /* Checks every field; LM_EINVAL naming `label` and the field. */
 int lm_descriptor_validate(const lm_descriptor *d, const char *label);
 
+/* The same rules for every field but the deps and exports, as a
+ * predicate with no message: for a reader of many descriptors (the
+ * ledger) that names only the one that fails, through validate. */
+bool lm_descriptor_head_valid(const lm_descriptor *d);
+
 /* True when both describe the same name, vsn, abi, deps, exports,
  * callbacks and purge. */
 bool lm_descriptor_equal(const lm_descriptor *a, const lm_descriptor *b);

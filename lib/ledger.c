@@ -786,12 +786,7 @@ static int desc_finish(lm_ledger *l, lm_descriptor *d, const char *oid,
 	if (!deps) {
 		rc = lm_error_set(LM_EINVAL, "%s: missing fields",
 				  mv_label(l, oid, label, sizeof(label)));
-	} else if (!lm_module_name_valid(d->name) || !lm_vsn_valid(d->vsn) ||
-		   d->abi < 1 || d->abi > LM_ABI_VERSION ||
-		   (d->callbacks & ~(unsigned)(LM_CB_INIT | LM_CB_CODE_CHANGE |
-				       LM_CB_TERMINATE | LM_CB_CHANGE_COMMIT |
-				       LM_CB_CHANGE_ABORT)) ||
-		   (unsigned)d->purge > LM_BRUTAL_PURGE) {
+	} else if (!lm_descriptor_head_valid(d)) {
 		rc = lm_descriptor_validate(
 			d, mv_label(l, oid, label, sizeof(label)));
 		if (rc == 0) /* the two checks disagree: still refuse */

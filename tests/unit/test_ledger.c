@@ -643,6 +643,56 @@ static void test_move_callbacks_roundtrip(void **state)
 	lm_modset_clear(&s);
 }
 
+/* A row that claims ABI 2's callbacks for an ABI 1 module, or one of the
+ * two without the other, is refused by every reader, the index included
+ * (the ledger fuzzer's find: the index handed the first out). */
+static void test_damaged_move_callbacks(void **state)
+{
+	static const struct {
+		const char *set, *want;
+	} damage[] = {
+		{ "abi = 1, change_callbacks = 3", "need ABI 2 (abi is 1)" },
+		{ "abi = 2, change_callbacks = 1",
+		  "change_commit without change_abort" },
+		{ "abi = 2, change_callbacks = 2",
+		  "change_abort without change_commit" },
+	};
+	fixture *f = *state;
+	lm_modset got = { 0 };
+	lm_descriptor *d = NULL;
+	char oid[LM_OID_HEXSZ + 1], sql[256];
+	int64_t r1, r2;
+	size_t i;
+
+	open_rw(f);
+	r1 = add_release(f->l, 0, 100, 0);
+	oid_of(oid, 3);
+	/* past the schema's CHECK, as byte damage to the file gets */
+	assert_int_equal(sqlite3_exec(lm_ledger_db(f->l),
+				      "PRAGMA ignore_check_constraints = ON",
+				      NULL, NULL, NULL),
+			 SQLITE_OK);
+	for (i = 0; i < sizeof(damage) / sizeof(damage[0]); i++) {
+		snprintf(sql, sizeof(sql), "UPDATE module_versions SET %s "
+			 "WHERE name = 'mod_rooms'", damage[i].set);
+		assert_int_equal(sqlite3_exec(lm_ledger_db(f->l), sql, NULL,
+					      NULL, NULL),
+				 SQLITE_OK);
+		assert_error(lm_ledger_module_version(f->l, oid, &d),
+			     LM_EINVAL, oid, damage[i].want);
+		assert_null(d);
+		assert_error(lm_ledger_release_modules(f->l, r1, &got),
+			     LM_EINVAL, f->path, damage[i].want);
+		assert_int_equal(got.n, 0);
+		/* a release written after the damage carries it in its
+		 * index */
+		r2 = add_release(f->l, r1, 101 + (unsigned)i, 0);
+		assert_error(lm_ledger_release_index(f->l, r2, &got),
+			     LM_EINVAL, f->path, damage[i].want);
+		assert_int_equal(got.n, 0);
+	}
+}
+
 static void test_release_roundtrip(void **state)
 {
 	fixture *f = *state;
@@ -1171,6 +1221,7 @@ int main(void)
 		T(test_transactions),
 		T(test_node),
 		T(test_move_callbacks_roundtrip),
+		T(test_damaged_move_callbacks),
 		T(test_release_roundtrip),
 		T(test_release_index),
 		T(test_release_empty_and_bad),
