@@ -79,6 +79,8 @@ $(B)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(B)/liblmcommon.a
 $(B)/tests/test_web: agent/node/web.c agent/node/web.h
 # So is the control API's gate: the test compiles gate.c in.
 $(B)/tests/test_gate: agent/node/gate.c agent/node/gate.h
+# And the libdir's watch: the test compiles libwatch.c in.
+$(B)/tests/test_libwatch: agent/node/libwatch.c agent/node/libwatch.h
 
 # This test reads the store's refs with libgit2 itself, beside livemod's
 # own loaded copy, so it checks the store through code other than ours.

@@ -1518,6 +1518,13 @@ void lm_run_info_clear(lm_run_info *r)
 	memset(r, 0, sizeof(*r));
 }
 
+int lm_ledger_stamp_get(lm_ledger *l, lm_ledger_stamp *out)
+{
+	assert(l && out);
+	out->own = (int64_t)lm_sqlite.total_changes64(l->db);
+	return pragma_int(l, "PRAGMA data_version", &out->others);
+}
+
 /* ---------------------------------------------------------------------
  * Stat cache
  * ------------------------------------------------------------------- */

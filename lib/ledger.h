@@ -49,6 +49,18 @@ int lm_ledger_begin(lm_ledger *l);
 int lm_ledger_commit(lm_ledger *l);
 void lm_ledger_rollback(lm_ledger *l);
 
+/* What tells a reader whether the ledger may have changed since it last
+ * looked: commits by other connections (PRAGMA data_version) and rows
+ * this connection changed (sqlite3_total_changes64), which data_version
+ * leaves out. Two equal stamps of one connection mean no commit in
+ * between; unequal ones only that there may have been one. */
+typedef struct lm_ledger_stamp {
+	int64_t others;
+	int64_t own;
+} lm_ledger_stamp;
+
+int lm_ledger_stamp_get(lm_ledger *l, lm_ledger_stamp *out);
+
 /* ---- node ------------------------------------------------------------ */
 
 typedef struct lm_node_info {

@@ -49,6 +49,7 @@ typedef struct lm_listing {
 	lm_stat_entry *st;     /* st[i]: the stat of files[i], no file, no oid */
 	int *mode;             /* st_mode of files[i], or -errno */
 	size_t n;
+	bool links;            /* a *.so entry is a link, or of unknown type */
 	atomic_size_t next;    /* the first file nobody has taken to stat */
 	pthread_mutex_t mu;    /* guards `listed` */
 	pthread_cond_t cv;
@@ -300,6 +301,8 @@ static int list_objects(listing *ls)
 	while ((de = readdir(ls->dir))) {
 		if (!has_so_suffix(de->d_name))
 			continue;
+		if (de->d_type == DT_LNK || de->d_type == DT_UNKNOWN)
+			ls->links = true;
 		if (ls->n == cap) {
 			char **nv = realloc(ls->files,
 					    (cap = cap ? 2 * cap : 64) *
@@ -465,6 +468,7 @@ int lm_scan_finish(lm_scan *s, lm_ledger *ledger)
 		rc = known_by_file(&c, &s->base);
 	if ((ls_rc = listing_finish(ls)) < 0)
 		rc = ls_rc; /* the listing's error first: a missing libdir */
+	s->links = ls->links;
 	if (rc < 0 || (rc = lm_modset_reserve(&s->mods, ls->n)) < 0)
 		goto out;
 	/* One path buffer for every file: names are at most NAME_MAX. */

@@ -42,6 +42,10 @@ typedef struct lm_scan {
 	 * read them again (git status's index refresh). */
 	size_t *fresh;
 	size_t nfresh;
+	/* A *.so entry is a symbolic link (or of a type readdir did not
+	 * say): its object may change outside libdir, where a watch on
+	 * libdir does not see it (agent/node/libwatch.h). */
+	bool links;
 	struct lm_listing *listing; /* between lm_scan_start and _finish */
 } lm_scan;
 

@@ -41,7 +41,8 @@
 	X(sqlite3_, prepare_v2)                                             \
 	X(sqlite3_, reset)                                                  \
 	X(sqlite3_, sql)                                                    \
-	X(sqlite3_, step)
+	X(sqlite3_, step)                                                   \
+	X(sqlite3_, total_changes64)
 
 LM_LAZY_TABLE(lm_sqlite_table, lm_sqlite, lm_sqlite_load, LM_SQLITE_FUNCTIONS)
 

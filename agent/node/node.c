@@ -20,6 +20,7 @@
 #include "fsutil.h"
 #include "history.h"
 #include "http.h"
+#include "libwatch.h"
 #include "node_internal.h"
 #include "runtime_node.h"
 #include "objects.h"
@@ -333,7 +334,8 @@ int lm_node_start(lm_node **out, const lm_node_options *opts)
 	    (rc = settle_interrupted(n)) < 0 ||
 	    (rc = runtime_new(n, opts)) < 0)
 		goto fail;
-	if ((rc = boot(n, opts)) < 0 ||
+	if ((rc = lm_libwatch_open(&n->libwatch, n->info.libdir)) < 0 ||
+	    (rc = boot(n, opts)) < 0 ||
 	    (rc = lm_httpd_start(&n->httpd, n->state_dir, opts, n,
 				 &http_calls)) < 0)
 		goto fail;
@@ -362,6 +364,8 @@ void lm_node_stop(lm_node *n)
 	lm_node_info_clear(&n->info);
 	lm_imports_clear(&n->imports);
 	free(n->fallback_reason);
+	lm_node_update_info_forget(n);
+	lm_libwatch_free(n->libwatch);
 	lm_ledger_free(n->ledger);
 	pthread_mutex_destroy(&n->apply_mu);
 	pthread_mutex_destroy(&n->ledger_mu);

@@ -23,6 +23,17 @@
 #include "planning.h"
 
 struct lm_httpd;
+struct lm_libwatch;
+struct cJSON;
+
+/* What an update_info answer is computed from, taken before computing:
+ * the libdir's watch generation, the ledger's stamp, the node's release.
+ * An equal key later means the same answer. */
+typedef struct lm_update_key {
+	uint64_t libdir_gen;
+	lm_ledger_stamp ledger;
+	int64_t release;
+} lm_update_key;
 
 struct lm_node {
 	char *state_dir;
@@ -41,6 +52,13 @@ struct lm_node {
 	int64_t reap_run;           /* the run the reaper's unloads follow
 				     * (atomic) */
 	char *fallback_reason;
+	/* GET /update-modules' last answer (query.c), under ledger_mu: it
+	 * stands while its key does not move */
+	struct lm_libwatch *libwatch;
+	struct {
+		struct cJSON *answer;  /* NULL: none to trust */
+		lm_update_key key;     /* what it was computed from */
+	} update_info;
 };
 
 /* What planning the node's libdir gave: the scan, the to-release and the
@@ -61,8 +79,11 @@ void lm_node_planned_clear(lm_node_planned *pl);
 /* ---- queries (query.c): each returns malloc'ed JSON text in *out ------- */
 
 /* GET /update-modules: {"libdir","release","modules":[...],"plan":{..}|null,
- * "check":{"ok":[...]}}, computed and not recorded. */
+ * "check":{"ok":[...]}}, computed and not recorded; the last answer again
+ * (its plan's created_at now) while its lm_update_key stands. */
 int lm_node_update_info_json(lm_node *n, char **out);
+/* Drops the kept answer (at stop). */
+void lm_node_update_info_forget(lm_node *n);
 /* GET /modules: {"release":N,"modules":[{"name","vsn","oid","pins",
  * "suspended","old":[{"vsn","oid","pins","retiring"}]}]} */
 int lm_node_modules_json(lm_node *n, char **out);

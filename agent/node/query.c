@@ -3,6 +3,7 @@
  * update_info would print, the loaded modules, a recorded plan, the
  * history, health.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,8 @@
 #include <cjson/cJSON.h>
 
 #include "error.h"
+#include "fsutil.h"
+#include "libwatch.h"
 #include "node_internal.h"
 #include "history.h"
 #include "planning.h"
@@ -59,15 +62,73 @@ void lm_node_planned_clear(lm_node_planned *pl)
 	memset(pl, 0, sizeof(*pl));
 }
 
+/*
+ * update_list from memory (docs/control-api.md): scanning 300 objects and
+ * reading the stat cache is most of what GET /update-modules costs, and
+ * the answer cannot change while nothing it is computed from does. So
+ * the node keeps its last answer with the key taken before computing it,
+ * and answers it again while the key stands and libdir is still trusted.
+ * A libdir with a symbolic link among its objects is scanned every time:
+ * the watch does not see a link's target change.
+ */
+static int update_key_get(lm_node *n, lm_update_key *k)
+{
+	k->libdir_gen = lm_libwatch_generation(n->libwatch);
+	k->release = n->info.current_release;
+	return lm_ledger_stamp_get(n->ledger, &k->ledger);
+}
+
+static bool update_key_equal(const lm_update_key *a, const lm_update_key *b)
+{
+	return a->libdir_gen == b->libdir_gen && a->release == b->release &&
+	       a->ledger.others == b->ledger.others &&
+	       a->ledger.own == b->ledger.own;
+}
+
+void lm_node_update_info_forget(lm_node *n)
+{
+	cJSON_Delete(n->update_info.answer);
+	n->update_info.answer = NULL;
+}
+
+/* The kept answer printed, its plan stamped now; caller holds ledger_mu. */
+static int update_info_again(lm_node *n, char **out)
+{
+	cJSON *plan = cJSON_GetObjectItemCaseSensitive(n->update_info.answer,
+						       "plan");
+
+	if (cJSON_IsObject(plan) &&
+	    cJSON_GetObjectItemCaseSensitive(plan, "created_at"))
+		cJSON_ReplaceItemInObjectCaseSensitive(
+			plan, "created_at", cJSON_CreateString(lm_now_iso()));
+	*out = cJSON_Print(n->update_info.answer);
+	return *out ? 0 : lm_error_set(LM_ERROR, "out of memory");
+}
+
 int lm_node_update_info_json(lm_node *n, char **out)
 {
 	lm_plan_opts o = { 0 };
 	lm_node_planned pl;
+	lm_update_key key;
+	cJSON *answer = NULL;
+	bool keep;
 	int rc;
 
 	*out = NULL;
 	pthread_mutex_lock(&n->ledger_mu);
-	rc = lm_node_plan(n, &o, &pl);
+	rc = update_key_get(n, &key);
+	if (rc == 0 && n->update_info.answer &&
+	    update_key_equal(&key, &n->update_info.key) &&
+	    lm_path_trusted(n->info.libdir, "libdir") == 0) {
+		rc = update_info_again(n, out);
+		pthread_mutex_unlock(&n->ledger_mu);
+		return rc;
+	}
+	lm_error_clear();
+	if (rc == 0)
+		rc = lm_node_plan(n, &o, &pl);
+	else
+		memset(&pl, 0, sizeof(pl));
 	pthread_mutex_unlock(&n->ledger_mu);
 	/* the stat cache stays warm for the node's scans too (a connection
 	 * of its own that never waits; skipped when another writer holds
@@ -79,12 +140,22 @@ int lm_node_update_info_json(lm_node *n, char **out)
 					&n->imports, pl.plan) < 0
 					  ? lm_error_last() : NULL;
 
-		rc = emit(lm_update_info_json(n->info.libdir,
-					      lm_node_release(n), pl.plan,
-					      &pl.scan, err),
-			  out);
+		answer = lm_update_info_json(n->info.libdir, key.release,
+					     pl.plan, &pl.scan, err);
+		if (!answer || !(*out = cJSON_Print(answer)))
+			rc = lm_error_set(LM_ERROR, "out of memory");
 	}
+	keep = rc == 0 && !pl.scan.links;
 	lm_node_planned_clear(&pl);
+	if (keep) {
+		pthread_mutex_lock(&n->ledger_mu);
+		lm_node_update_info_forget(n);
+		n->update_info.answer = answer;
+		n->update_info.key = key;
+		pthread_mutex_unlock(&n->ledger_mu);
+	} else {
+		cJSON_Delete(answer);
+	}
 	return rc;
 }
 

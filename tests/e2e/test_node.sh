@@ -611,6 +611,53 @@ t_update_list_from_the_node() {
 	[ "$OUT" = mod_x ] || fail "update_list, no node: $OUT"
 }
 
+# update_list from memory: the node answers GET /update-modules again
+# from its last scan while nothing it came from moved (the libdir's inotify
+# watch, the ledger, the node's release). Each change below must show in
+# the very next answer, with no wait: bytes written in place, a file put
+# in by rename (as install(1) does), the old bytes back, an mtime alone,
+# a removal, an apply by the node, and an object reached through a
+# symbolic link whose target changes outside libdir, which the watch does
+# not see (so such a libdir is scanned every time).
+t_update_list_from_memory() {
+	one
+	host --call mod_x
+	cp "$LIB/mod_x.so" "$T/x-1.0.so"
+	for i in 1 2; do
+		expect 0 lm update_list
+		[ -z "$OUT" ] || fail "nothing changed, answer $i: $OUT"
+	done
+	mod mod_x.so mod_x 1.1.0 -DMOD_ANSWER=2       # written in place
+	expect 0 lm update_list
+	[ "$OUT" = mod_x ] || fail "after a write: $OUT"
+	cp "$LIB/mod_x.so" "$T/x-1.1.so"
+	cp "$T/x-1.0.so" "$T/new.so" && mv "$T/new.so" "$LIB/mod_x.so"
+	expect 0 lm update_list
+	[ -z "$OUT" ] || fail "the old bytes back by rename: $OUT"
+	touch -d '2001-01-01' "$LIB/mod_x.so"
+	expect 0 lm update_list
+	[ -z "$OUT" ] || fail "an mtime alone: $OUT"
+	rm "$LIB/mod_x.so"
+	expect 0 lm update_list --json
+	hasj '"change": "removed"' "$OUT"
+	cp "$T/x-1.1.so" "$LIB/mod_x.so"
+	expect 0 lm update_list
+	[ "$OUT" = mod_x ] || fail "1.1.0 back: $OUT"
+	expect 0 lm update
+	expect 0 lm update_list
+	[ -z "$OUT" ] || fail "after the node applied it: $OUT"
+	# through a symbolic link: the target changes outside libdir
+	mkdir -p "$T/elsewhere"
+	cp "$T/x-1.1.so" "$T/elsewhere/mod_x.so"
+	ln -sf "$T/elsewhere/mod_x.so" "$LIB/mod_x.so"
+	expect 0 lm update_list
+	[ -z "$OUT" ] || fail "the same bytes through a link: $OUT"
+	cp "$T/x-1.0.so" "$T/elsewhere/mod_x.so"
+	expect 0 lm update_list
+	[ "$OUT" = mod_x ] || fail "a link's target changed: $OUT"
+	host_stop
+}
+
 run_test t_update_changes_version
 run_test t_check_signature_changed
 run_test t_check_descriptor_not_planned
@@ -628,4 +675,5 @@ run_test t_stale_plan_refused
 run_test t_superseded_in_flight
 run_test t_replan_after_failure
 run_test t_update_list_from_the_node
+run_test t_update_list_from_memory
 finish
