@@ -24,6 +24,7 @@
 #include "node_internal.h"
 #include "runtime_node.h"
 #include "objects.h"
+#include "precompute.h"
 #include "script.h"
 #include "store.h"
 
@@ -314,6 +315,7 @@ int lm_node_start(lm_node **out, const lm_node_options *opts)
 		return lm_error_set(LM_ERROR, "out of memory");
 	pthread_mutex_init(&n->apply_mu, NULL);
 	pthread_mutex_init(&n->ledger_mu, NULL);
+	pthread_cond_init(&n->update_info.done, NULL);
 	n->state_dir = strdup(opts->state_dir);
 	n->store_path = lm_path_join(opts->state_dir, "store.git");
 	ledger_path = lm_path_join(opts->state_dir, "ledger.db");
@@ -336,6 +338,8 @@ int lm_node_start(lm_node **out, const lm_node_options *opts)
 		goto fail;
 	if ((rc = lm_libwatch_open(&n->libwatch, n->info.libdir)) < 0 ||
 	    (rc = boot(n, opts)) < 0 ||
+	    (rc = lm_precompute_start(&n->precompute, n, n->info.libdir,
+				      n->state_dir)) < 0 ||
 	    (rc = lm_httpd_start(&n->httpd, n->state_dir, opts, n,
 				 &http_calls)) < 0)
 		goto fail;
@@ -360,6 +364,8 @@ void lm_node_stop(lm_node *n)
 		return;
 	lm_httpd_stop(n->httpd);
 	n->httpd = NULL;
+	lm_precompute_stop(n->precompute); /* it computes under ledger_mu */
+	n->precompute = NULL;
 	lm_runtime_free(n->rt);
 	lm_node_info_clear(&n->info);
 	lm_imports_clear(&n->imports);
@@ -369,6 +375,7 @@ void lm_node_stop(lm_node *n)
 	lm_ledger_free(n->ledger);
 	pthread_mutex_destroy(&n->apply_mu);
 	pthread_mutex_destroy(&n->ledger_mu);
+	pthread_cond_destroy(&n->update_info.done);
 	free(n->state_dir);
 	free(n->store_path);
 	free(n);

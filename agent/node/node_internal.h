@@ -14,6 +14,7 @@
 #define LM_NODE_INTERNAL_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <livemod/node.h>
@@ -24,6 +25,7 @@
 
 struct lm_httpd;
 struct lm_libwatch;
+struct lm_precompute;
 struct cJSON;
 
 /* What an update_info answer is computed from, taken before computing:
@@ -58,7 +60,11 @@ struct lm_node {
 	struct {
 		struct cJSON *answer;  /* NULL: none to trust */
 		lm_update_key key;     /* what it was computed from */
+		bool computing;        /* one is being computed for: */
+		lm_update_key computing_key;
+		pthread_cond_t done;   /* an answer kept, or given up */
 	} update_info;
+	struct lm_precompute *precompute;
 };
 
 /* What planning the node's libdir gave: the scan, the to-release and the
@@ -80,7 +86,8 @@ void lm_node_planned_clear(lm_node_planned *pl);
 
 /* GET /update-modules: {"libdir","release","modules":[...],"plan":{..}|null,
  * "check":{"ok":[...]}}, computed and not recorded; the last answer again
- * (its plan's created_at now) while its lm_update_key stands. */
+ * (its plan's created_at now) while its lm_update_key stands. With `out`
+ * NULL, only made ready (agent/node/precompute.c). */
 int lm_node_update_info_json(lm_node *n, char **out);
 /* Drops the kept answer (at stop). */
 void lm_node_update_info_forget(lm_node *n);

@@ -68,8 +68,10 @@ void lm_node_planned_clear(lm_node_planned *pl)
  * the answer cannot change while nothing it is computed from does. So
  * the node keeps its last answer with the key taken before computing it,
  * and answers it again while the key stands and libdir is still trusted.
- * A libdir with a symbolic link among its objects is scanned every time:
- * the watch does not see a link's target change.
+ * A request whose key is being computed (by the precompute thread, most
+ * often, right after an install) waits for that answer rather than
+ * scanning a second time. A libdir with a symbolic link among its objects
+ * is scanned every time: the watch does not see a link's target change.
  */
 static int update_key_get(lm_node *n, lm_update_key *k)
 {
@@ -91,12 +93,15 @@ void lm_node_update_info_forget(lm_node *n)
 	n->update_info.answer = NULL;
 }
 
-/* The kept answer printed, its plan stamped now; caller holds ledger_mu. */
+/* The kept answer printed (when `out`), its plan stamped now; caller
+ * holds ledger_mu. */
 static int update_info_again(lm_node *n, char **out)
 {
 	cJSON *plan = cJSON_GetObjectItemCaseSensitive(n->update_info.answer,
 						       "plan");
 
+	if (!out)
+		return 0;
 	if (cJSON_IsObject(plan) &&
 	    cJSON_GetObjectItemCaseSensitive(plan, "created_at"))
 		cJSON_ReplaceItemInObjectCaseSensitive(
@@ -105,30 +110,36 @@ static int update_info_again(lm_node *n, char **out)
 	return *out ? 0 : lm_error_set(LM_ERROR, "out of memory");
 }
 
-int lm_node_update_info_json(lm_node *n, char **out)
+/* 1 when the kept answer stands for `key` (waiting for one being computed
+ * for it), 0 when the caller must compute it; caller holds ledger_mu. */
+static int update_info_kept(lm_node *n, const lm_update_key *key)
+{
+	for (;;) {
+		if (n->update_info.answer &&
+		    update_key_equal(key, &n->update_info.key))
+			return lm_path_trusted(n->info.libdir, "libdir") == 0;
+		if (!n->update_info.computing ||
+		    !update_key_equal(key, &n->update_info.computing_key))
+			return 0;
+		pthread_cond_wait(&n->update_info.done, &n->ledger_mu);
+	}
+}
+
+/* The answer for `key`, computed: planned under ledger_mu (held on entry
+ * and on return), the rest outside it. Kept when it may be. */
+static int update_info_compute(lm_node *n, const lm_update_key *key,
+			       char **out)
 {
 	lm_plan_opts o = { 0 };
 	lm_node_planned pl;
-	lm_update_key key;
 	cJSON *answer = NULL;
 	bool keep;
 	int rc;
 
-	*out = NULL;
-	pthread_mutex_lock(&n->ledger_mu);
-	rc = update_key_get(n, &key);
-	if (rc == 0 && n->update_info.answer &&
-	    update_key_equal(&key, &n->update_info.key) &&
-	    lm_path_trusted(n->info.libdir, "libdir") == 0) {
-		rc = update_info_again(n, out);
-		pthread_mutex_unlock(&n->ledger_mu);
-		return rc;
-	}
+	n->update_info.computing = true;
+	n->update_info.computing_key = *key;
 	lm_error_clear();
-	if (rc == 0)
-		rc = lm_node_plan(n, &o, &pl);
-	else
-		memset(&pl, 0, sizeof(pl));
+	rc = lm_node_plan(n, &o, &pl);
 	pthread_mutex_unlock(&n->ledger_mu);
 	/* the stat cache stays warm for the node's scans too (a connection
 	 * of its own that never waits; skipped when another writer holds
@@ -140,22 +151,39 @@ int lm_node_update_info_json(lm_node *n, char **out)
 					&n->imports, pl.plan) < 0
 					  ? lm_error_last() : NULL;
 
-		answer = lm_update_info_json(n->info.libdir, key.release,
+		answer = lm_update_info_json(n->info.libdir, key->release,
 					     pl.plan, &pl.scan, err);
-		if (!answer || !(*out = cJSON_Print(answer)))
+		if (!answer || (out && !(*out = cJSON_Print(answer))))
 			rc = lm_error_set(LM_ERROR, "out of memory");
 	}
 	keep = rc == 0 && !pl.scan.links;
 	lm_node_planned_clear(&pl);
+	pthread_mutex_lock(&n->ledger_mu);
 	if (keep) {
-		pthread_mutex_lock(&n->ledger_mu);
 		lm_node_update_info_forget(n);
 		n->update_info.answer = answer;
-		n->update_info.key = key;
-		pthread_mutex_unlock(&n->ledger_mu);
+		n->update_info.key = *key;
 	} else {
 		cJSON_Delete(answer);
 	}
+	if (update_key_equal(key, &n->update_info.computing_key))
+		n->update_info.computing = false;
+	pthread_cond_broadcast(&n->update_info.done);
+	return rc;
+}
+
+int lm_node_update_info_json(lm_node *n, char **out)
+{
+	lm_update_key key;
+	int rc;
+
+	if (out)
+		*out = NULL;
+	pthread_mutex_lock(&n->ledger_mu);
+	if ((rc = update_key_get(n, &key)) == 0)
+		rc = update_info_kept(n, &key) ? update_info_again(n, out)
+					       : update_info_compute(n, &key, out);
+	pthread_mutex_unlock(&n->ledger_mu);
 	return rc;
 }
 

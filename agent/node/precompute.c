@@ -1,0 +1,149 @@
+/*
+ * precompute.c - a thread that computes GET /update-modules' answer ahead
+ * of the request. It sleeps in poll() on an inotify instance of its own,
+ * wakes when the libdir changes or the ledger is written (an install, the
+ * post-install hook's plan, an apply), waits until both have been quiet
+ * for QUIET_MS (an install is many events), then has query.c compute and
+ * keep the answer. A request that comes meanwhile waits for that answer
+ * instead of scanning a second time (query.c).
+ *
+ * Nothing rests on this thread but speed: a request checks the kept
+ * answer's key itself (the libdir's own watch, the ledger's stamp), so an
+ * event this thread misses, or a computation it has not finished, costs
+ * a scan, never a stale answer. It costs the server one scan after each
+ * burst of changes, on a thread that otherwise sleeps.
+ */
+#include "precompute.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "node_internal.h"
+
+/* An install writes its files within milliseconds of each other and the
+ * hook's plan follows at once; an answer computed in the middle would be
+ * computed again. */
+#define QUIET_MS 50
+
+#define LIBDIR_MASK (IN_CREATE | IN_DELETE | IN_MODIFY | IN_ATTRIB |          \
+		     IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO |            \
+		     IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+#define STATE_MASK (IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO |    \
+		    IN_ONLYDIR)
+
+struct lm_precompute {
+	lm_node *node;
+	int ino;          /* inotify: libdir and state dir */
+	int state_wd;
+	int stop;         /* eventfd: lm_precompute_stop */
+	pthread_t thread;
+	bool running;
+};
+
+/* Reads the queued events; true when one is a reason to compute: any in
+ * the libdir, a write to the ledger's files (ledger.db, -wal, -journal)
+ * in the state dir, events lost. */
+static bool drain(lm_precompute *p)
+{
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	bool any = false;
+	ssize_t len;
+
+	while ((len = read(p->ino, buf, sizeof(buf))) > 0) {
+		const char *q = buf;
+
+		while (q < buf + len) {
+			const struct inotify_event *ev = (const void *)q;
+
+			q += sizeof(*ev) + ev->len;
+			if (ev->wd != p->state_wd || (ev->mask & IN_Q_OVERFLOW) ||
+			    (ev->len && strncmp(ev->name, "ledger.db", 9) == 0))
+				any = true;
+		}
+	}
+	return any;
+}
+
+/* Waits for a reason to compute and then for QUIET_MS without one; false
+ * when told to stop. */
+static bool wait_quiet(lm_precompute *p)
+{
+	struct pollfd pf[2] = { { .fd = p->ino, .events = POLLIN },
+				{ .fd = p->stop, .events = POLLIN } };
+	bool due = false;
+
+	for (;;) {
+		int r = poll(pf, 2, due ? QUIET_MS : -1);
+
+		if (r < 0 && errno != EINTR)
+			return false;
+		if (pf[1].revents)
+			return false;
+		if (r == 0) /* quiet for QUIET_MS after a reason */
+			return true;
+		if (r > 0 && (pf[0].revents & POLLIN) && drain(p))
+			due = true;
+	}
+}
+
+static void *run(void *arg)
+{
+	lm_precompute *p = arg;
+
+	while (wait_quiet(p)) {
+		/* a failure (a broken install) is the request's to report */
+		(void)lm_node_update_info_json(p->node, NULL);
+		lm_error_clear();
+	}
+	return NULL;
+}
+
+int lm_precompute_start(lm_precompute **out, lm_node *n, const char *libdir,
+			const char *state_dir)
+{
+	lm_precompute *p = calloc(1, sizeof(*p));
+
+	*out = NULL;
+	if (!p)
+		return lm_error_set(LM_ERROR, "out of memory");
+	p->node = n;
+	p->stop = -1;
+	p->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (p->ino >= 0 &&
+	    inotify_add_watch(p->ino, libdir, LIBDIR_MASK) >= 0 &&
+	    (p->state_wd = inotify_add_watch(p->ino, state_dir,
+					     STATE_MASK)) >= 0 &&
+	    (p->stop = eventfd(0, EFD_CLOEXEC)) >= 0)
+		p->running = pthread_create(&p->thread, NULL, run, p) == 0;
+	*out = p; /* without the thread, requests compute for themselves */
+	return 0;
+}
+
+void lm_precompute_stop(lm_precompute *p)
+{
+	uint64_t one = 1;
+
+	if (!p)
+		return;
+	if (p->running) {
+		/* an eventfd write of 8 bytes cannot be short */
+		if (write(p->stop, &one, sizeof(one)) == sizeof(one))
+			pthread_join(p->thread, NULL);
+		else
+			abort();
+	}
+	if (p->stop >= 0)
+		close(p->stop);
+	if (p->ino >= 0)
+		close(p->ino);
+	free(p);
+}
