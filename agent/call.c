@@ -71,9 +71,22 @@ static lm__fn *published_table(struct lm_module *mod)
 	return vt;
 }
 
+/* A call held at the door for `ns`: the suspension's longest, so far. */
+static void note_hold(struct lm_module *mod, uint64_t ns)
+{
+	uint64_t cur = __atomic_load_n(&mod->hold_max_ns, __ATOMIC_RELAXED);
+
+	while (ns > cur &&
+	       !__atomic_compare_exchange_n(&mod->hold_max_ns, &cur, ns, true,
+					    __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED))
+		;
+}
+
 lm__fn *lm__call_wait(struct lm__hot *hot)
 {
 	struct lm_module *mod = hot->mod;
+	long since = mono_ns();
 	lm__fn *vt;
 
 	for (;;) {
@@ -107,8 +120,10 @@ lm__fn *lm__call_wait(struct lm__hot *hot)
 again:
 		lm__section_enter();
 		vt = __atomic_load_n(&hot->vtab, __ATOMIC_ACQUIRE);
-		if (vt)
+		if (vt) {
+			note_hold(mod, (uint64_t)(mono_ns() - since));
 			return vt;
+		}
 	}
 }
 

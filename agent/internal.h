@@ -97,6 +97,9 @@ struct lm_module {
 	pthread_cond_t pins_moved; /* a pin left an old version */
 	struct lm_version *published;
 	bool suspended;
+	/* the longest a call waited at the door in the last suspension
+	 * (atomic; reset when the door closes) */
+	uint64_t hold_max_ns;
 };
 
 struct lm_export_ref {
@@ -118,6 +121,12 @@ struct lm_runtime {
 
 	lm_reaped_fn reaped_fn;
 	void *reaped_ctx;
+
+	/* Modules suspended now, under mu. The reaper unloads only when
+	 * none is: a dlclose, its TLB-shootdown IPIs and the maps check in a
+	 * suspension's window would hold callers at the door for them. */
+	unsigned nsuspended;
+	pthread_cond_t unsuspended;   /* nsuspended reached 0, or stop */
 
 	pthread_t reaper;
 	pthread_mutex_t reap_mu;

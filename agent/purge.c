@@ -434,8 +434,19 @@ static long mono_us(void)
 	return ts.tv_sec * 1000000L + ts.tv_nsec / 1000;
 }
 
-/* Every retired version of every module, unloaded together; told to the
- * lm_runtime_on_reaped callback. */
+static bool reaper_stopping(lm_runtime *rt)
+{
+	bool stop;
+
+	pthread_mutex_lock(&rt->reap_mu);
+	stop = rt->reap_stop;
+	pthread_mutex_unlock(&rt->reap_mu);
+	return stop;
+}
+
+/* Every retired version of every module, unloaded together, between
+ * suspensions (rt->nsuspended); told to the lm_runtime_on_reaped
+ * callback. */
 static void reap(lm_runtime *rt)
 {
 	struct lm__taken t = { 0 };
@@ -445,6 +456,8 @@ static void reap(lm_runtime *rt)
 	long t0 = mono_us();
 
 	lm__rt_lock(rt);
+	while (rt->nsuspended && !reaper_stopping(rt))
+		pthread_cond_wait(&rt->unsuspended, &rt->mu);
 	for (i = 0; i < rt->nmods; i++)
 		(void)take_retired(rt->mods[i], &t);
 	n = t.n;
@@ -509,6 +522,10 @@ void lm__reaper_stop(lm_runtime *rt)
 	rt->reap_stop = true;
 	pthread_cond_signal(&rt->reap_cv);
 	pthread_mutex_unlock(&rt->reap_mu);
+	/* a reaper waiting for a suspension to end stops waiting */
+	pthread_mutex_lock(&rt->mu);
+	pthread_cond_broadcast(&rt->unsuspended);
+	pthread_mutex_unlock(&rt->mu);
 	pthread_join(rt->reaper, NULL);
 }
 

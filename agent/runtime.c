@@ -24,9 +24,11 @@ int lm_runtime_new(lm_runtime **out)
 	pthread_rwlock_init(&rt->tab_lock, NULL);
 	pthread_mutex_init(&rt->reap_mu, NULL);
 	pthread_cond_init(&rt->reap_cv, NULL);
+	pthread_cond_init(&rt->unsuspended, NULL);
 	rt->brutal_timeout_ms = 5000;
 	rc = lm__reaper_start(rt);
 	if (rc < 0) {
+		pthread_cond_destroy(&rt->unsuspended);
 		pthread_cond_destroy(&rt->reap_cv);
 		pthread_mutex_destroy(&rt->reap_mu);
 		pthread_rwlock_destroy(&rt->tab_lock);
@@ -93,6 +95,7 @@ void lm_runtime_free(lm_runtime *rt)
 	}
 	lm__rt_unlock(rt);
 	free(rt->mods);
+	pthread_cond_destroy(&rt->unsuspended);
 	pthread_cond_destroy(&rt->reap_cv);
 	pthread_mutex_destroy(&rt->reap_mu);
 	pthread_rwlock_destroy(&rt->tab_lock);

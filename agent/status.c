@@ -5,6 +5,7 @@
  */
 #include "internal.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -99,6 +100,21 @@ int lm_runtime_modules(lm_module_info **out, size_t *n, lm_runtime *rt)
 	*out = v;
 	*n = k;
 	return 0;
+}
+
+int lm_runtime_module_hold(uint64_t *out_ns, lm_runtime *rt,
+			   const char *module)
+{
+	struct lm_module *mod;
+	int rc;
+
+	assert(out_ns && rt);
+	*out_ns = 0;
+	lm__rt_lock(rt);
+	if ((rc = lm__module_need(&mod, rt, module)) == 0)
+		*out_ns = __atomic_load_n(&mod->hold_max_ns, __ATOMIC_RELAXED);
+	lm__rt_unlock(rt);
+	return rc;
 }
 
 void lm_module_info_free(lm_module_info *v, size_t n)

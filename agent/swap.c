@@ -138,6 +138,8 @@ static int suspend_mark(lm_runtime *rt, const char *module)
 				  module);
 	else {
 		mod->suspended = true;
+		rt->nsuspended++;
+		__atomic_store_n(&mod->hold_max_ns, 0, __ATOMIC_RELAXED);
 		/* New calls see NULL, after their read lock, and wait. */
 		__atomic_store_n(&mod->hot->vtab, NULL, __ATOMIC_RELEASE);
 	}
@@ -202,6 +204,9 @@ static int resume_locked(lm_runtime *rt, const char *module)
 	} else {
 		assert(mod->published);
 		mod->suspended = false;
+		assert(rt->nsuspended > 0);
+		if (--rt->nsuspended == 0)
+			pthread_cond_broadcast(&rt->unsuspended);
 		__atomic_store_n(&mod->hot->vtab, mod->published->vtab,
 				 __ATOMIC_RELEASE);
 		pthread_cond_broadcast(&mod->resumed);

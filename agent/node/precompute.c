@@ -4,7 +4,8 @@
  * wakes when the libdir changes or the ledger is written (an install, the
  * post-install hook's plan, an apply), waits until both have been quiet
  * for QUIET_MS (an install is many events), then has query.c compute and
- * keep the answer. A request that comes meanwhile waits for that answer
+ * keep the answer. It wakes once per QUIET_MS at most while events keep
+ * coming, not once per event. A request that comes meanwhile waits for that answer
  * instead of scanning a second time (query.c).
  *
  * Nothing rests on this thread but speed: a request checks the kept
@@ -31,7 +32,8 @@
 
 /* An install writes its files within milliseconds of each other and the
  * hook's plan follows at once; an answer computed in the middle would be
- * computed again. */
+ * computed again. Also the longest the thread sleeps through a burst of
+ * events before it looks at them again. */
 #define QUIET_MS 50
 
 #define LIBDIR_MASK (IN_CREATE | IN_DELETE | IN_MODIFY | IN_ATTRIB |          \
@@ -73,26 +75,41 @@ static bool drain(lm_precompute *p)
 	return any;
 }
 
-/* Waits for a reason to compute and then for QUIET_MS without one; false
- * when told to stop. */
+/* Sleeps `ms` unless told to stop (false then). */
+static bool nap(lm_precompute *p, int ms)
+{
+	struct pollfd pf = { .fd = p->stop, .events = POLLIN };
+	int r;
+
+	while ((r = poll(&pf, 1, ms)) < 0 && errno == EINTR)
+		;
+	return r == 0;
+}
+
+/* Waits for a reason to compute, then naps QUIET_MS at a time until a
+ * nap ends with no new reason; false when told to stop. Napping, not
+ * polling the events as they come, keeps the thread asleep through a
+ * burst (an install's files, the writes of applies back to back): the
+ * kernel queues the events meanwhile, merging repeats, and one read
+ * takes them all. */
 static bool wait_quiet(lm_precompute *p)
 {
 	struct pollfd pf[2] = { { .fd = p->ino, .events = POLLIN },
 				{ .fd = p->stop, .events = POLLIN } };
-	bool due = false;
 
 	for (;;) {
-		int r = poll(pf, 2, due ? QUIET_MS : -1);
-
-		if (r < 0 && errno != EINTR)
+		if (poll(pf, 2, -1) < 0 && errno != EINTR)
 			return false;
 		if (pf[1].revents)
 			return false;
-		if (r == 0) /* quiet for QUIET_MS after a reason */
-			return true;
-		if (r > 0 && (pf[0].revents & POLLIN) && drain(p))
-			due = true;
+		if ((pf[0].revents & POLLIN) && drain(p))
+			break;
 	}
+	do {
+		if (!nap(p, QUIET_MS))
+			return false;
+	} while (drain(p));
+	return true;
 }
 
 static void *run(void *arg)

@@ -316,6 +316,14 @@ LM_EXTERN(int) lm_runtime_modules(lm_module_info **out, size_t *n, lm_runtime *r
 /* Frees what lm_runtime_modules gave (`n` entries); NULL is a no-op. */
 LM_EXTERN(void) lm_module_info_free(lm_module_info *v, size_t n);
 
+/* The pause `module`'s last suspension gave its callers: the longest a
+ * call waited at the closed door, from finding it closed to running
+ * again, in nanoseconds (0 when no call came while it was closed). Read
+ * once the suspension has ended; the next one starts again from 0. A
+ * figure for a host's metrics; LM_ENOTFOUND for an unknown module. */
+LM_EXTERN(int) lm_runtime_module_hold(uint64_t *out_ns, lm_runtime *rt,
+				      const char *module);
+
 /* ---- export refs and short calls ------------------------------------- */
 
 /*

@@ -667,6 +667,7 @@ static void test_suspend(void **st)
 	struct caller s = { 0 }, w = { 0 };
 	pthread_t ts, tw;
 	lm_module_info *mi;
+	uint64_t hold;
 	size_t n;
 	int i;
 
@@ -683,6 +684,9 @@ static void test_suspend(void **st)
 	AT_CHECK(lm_runtime_suspend(rt, "mod_a"));
 	assert_int_equal(__atomic_load_n(&s.flag, __ATOMIC_SEQ_CST), 2);
 	assert_int_equal(lm_runtime_suspend(rt, "mod_a"), LM_EBUSY);
+	/* the call in flight was waited for, not held at the door */
+	AT_CHECK(lm_runtime_module_hold(&hold, rt, "mod_a"));
+	assert_true(hold == 0);
 	AT_CHECK(lm_runtime_modules(&mi, &n, rt));
 	assert_int_equal(mi[0].suspended, 1);
 	lm_module_info_free(mi, n);
@@ -706,6 +710,18 @@ static void test_suspend(void **st)
 	pthread_join(ts, NULL);
 	assert_int_equal(atomic_load(&w.answer), 2000001);
 	assert_int_equal(lm_runtime_resume(rt, "mod_a"), LM_EINVAL);
+	/* The waiting call was held from before the 10 ms above until the
+	 * resume after them: its hold is at least that (a lower bound that
+	 * follows from the order of events, not a measure of speed). */
+	AT_CHECK(lm_runtime_module_hold(&hold, rt, "mod_a"));
+	assert_true(hold >= 10000000u);
+	/* a suspension no call meets holds nobody; it starts from 0 */
+	AT_CHECK(lm_runtime_suspend(rt, "mod_a"));
+	AT_CHECK(lm_runtime_resume(rt, "mod_a"));
+	AT_CHECK(lm_runtime_module_hold(&hold, rt, "mod_a"));
+	assert_true(hold == 0);
+	assert_int_equal(lm_runtime_module_hold(&hold, rt, "nope"),
+			 LM_ENOTFOUND);
 	lm_export_ref_free(s.ref);
 	lm_export_ref_free(w.ref);
 }
