@@ -20,11 +20,15 @@ LM_EXTERN(char) lm__tsan_grace;
 
 /* How long a call spins on a suspended module before it sleeps. A swap
  * is a grace period and a pointer store; on a VM the grace period's IPIs
- * make it ~100 us, and waking a sleeping thread costs another IPI and an
- * idle exit, as much again. Spinning through a typical swap halves the
- * pause; sched_yield lets an applier sharing the CPU run. */
+ * make it ~50-100 us, and waking a sleeping thread costs another IPI and
+ * an idle exit, as much again. Spinning through a typical swap halves the
+ * pause. A sched_yield every SPIN_YIELD_NS lets an applier sharing the
+ * CPU run; yielding more often made each memb swap ~7 us longer here (a
+ * system call every few microseconds on the CPU the grace period's
+ * membarrier interrupts: docs/BENCHMARKS.md). */
 #define SPIN_NS 300000L
-#define SPIN_YIELD_EVERY 64
+#define SPIN_YIELD_NS 20000L
+#define SPIN_CHECK_EVERY 64
 
 static long mono_ns(void)
 {
@@ -38,17 +42,21 @@ static long mono_ns(void)
  * when it has one. */
 static bool spin_for_resume(struct lm__hot *hot)
 {
-	long until = mono_ns() + SPIN_NS;
+	long now = mono_ns(), until = now + SPIN_NS;
+	long yield_at = now + SPIN_YIELD_NS;
 	int i;
 
 	do {
-		for (i = 0; i < SPIN_YIELD_EVERY; i++) {
+		for (i = 0; i < SPIN_CHECK_EVERY; i++) {
 			if (__atomic_load_n(&hot->vtab, __ATOMIC_ACQUIRE))
 				return true;
 			caa_cpu_relax();
 		}
-		sched_yield();
-	} while (mono_ns() < until);
+		if ((now = mono_ns()) >= yield_at) {
+			sched_yield();
+			yield_at = now + SPIN_YIELD_NS;
+		}
+	} while (now < until);
 	return false;
 }
 

@@ -48,6 +48,9 @@ void urcu_qsbr_synchronize_rcu(void); /* liburcu-qsbr, as the agent's */
 static atomic_long round_max_ns;  /* the longest call of the round */
 static atomic_long round_wait_ns; /* the longest wait at the module's door */
 static atomic_int stop;
+/* the parked floor: the caller spins outside any call while park is set,
+ * as a call at a closed door does, and says so in parked */
+static atomic_int park, parked;
 static lm_export_ref *ref;
 
 static long now_ns(void)
@@ -77,6 +80,12 @@ static void *caller(void *arg)
 	(void)arg;
 	lm_thread_register();
 	while (!atomic_load(&stop)) {
+		if (atomic_load(&park)) {
+			atomic_store(&parked, 1);
+			while (atomic_load(&park))
+				caa_cpu_relax();
+			atomic_store(&parked, 0);
+		}
 		t0 = now_ns();
 		LM_CALL(ref, long (*)(void), entered);
 		if (entered < t0)
@@ -229,6 +238,7 @@ int main(int argc, char **argv)
 	double *control = calloc((size_t)rounds, sizeof(double));
 	double *wait = calloc((size_t)rounds, sizeof(double));
 	double *held = calloc((size_t)rounds, sizeof(double));
+	double *grace_parked = calloc((size_t)rounds, sizeof(double));
 	uint64_t hold_ns;
 	double *control_wait = calloc((size_t)rounds, sizeof(double));
 	double *commit = calloc((size_t)rounds, sizeof(double));
@@ -238,7 +248,7 @@ int main(int argc, char **argv)
 	lm_node *node;
 
 	if (!mkdtemp(dir) || !apply || !pause || !grace || !control || !wait ||
-	    !control_wait || !commit || !held)
+	    !control_wait || !commit || !held || !grace_parked)
 		return 1;
 	sh("mkdir -p %s/lib %s/v1 %s/v2", dir, dir, dir);
 	for (k = 0; k < nmod; k++) {
@@ -309,6 +319,21 @@ int main(int argc, char **argv)
 		BARE_GRACE_PERIOD();
 		grace[i] = (double)(now_ns() - t0) / 1000.0;
 	}
+	/* and with the caller parked outside any call, spinning, as at a
+	 * closed door: the grace period a suspension can wait no less than */
+	for (i = 0; i < rounds; i++) {
+		long t0;
+
+		atomic_store(&park, 1);
+		while (!atomic_load(&parked))
+			caa_cpu_relax();
+		t0 = now_ns();
+		BARE_GRACE_PERIOD();
+		grace_parked[i] = (double)(now_ns() - t0) / 1000.0;
+		atomic_store(&park, 0);
+		while (atomic_load(&parked))
+			caa_cpu_relax();
+	}
 	if (commit_floor(dir, commit, rounds) < 0)
 		return 1;
 	atomic_store(&stop, 1);
@@ -321,6 +346,7 @@ int main(int argc, char **argv)
 	qsort(control, (size_t)rounds, sizeof(double), cmp_double);
 	qsort(wait, (size_t)rounds, sizeof(double), cmp_double);
 	qsort(held, (size_t)rounds, sizeof(double), cmp_double);
+	qsort(grace_parked, (size_t)rounds, sizeof(double), cmp_double);
 	qsort(control_wait, (size_t)rounds, sizeof(double), cmp_double);
 	qsort(commit, (size_t)rounds, sizeof(double), cmp_double);
 	printf("[%s] apply of %d module%s in-process, %d rounds: p50 %.3f ms, "
@@ -356,6 +382,11 @@ int main(int argc, char **argv)
 	       "p99 %.1f us; held/floor p50 %.2f\n", FLAVOUR,
 	       pct(grace, rounds, 0.5), pct(grace, rounds, 0.99),
 	       pct(held, rounds, 0.5) / pct(grace, rounds, 0.5));
+	printf("[%s] floor: a bare grace period, caller parked outside any "
+	       "call (as at a closed door): p50 %.1f us, p99 %.1f us; "
+	       "held/floor p50 %.2f\n", FLAVOUR,
+	       pct(grace_parked, rounds, 0.5), pct(grace_parked, rounds, 0.99),
+	       pct(held, rounds, 0.5) / pct(grace_parked, rounds, 0.5));
 	printf("[%s] floor: a bare SQLite commit (WAL, synchronous=NORMAL, "
 	       "one INSERT, one UPDATE), caller busy: p50 %.1f us, p99 %.1f "
 	       "us\n", FLAVOUR, pct(commit, rounds, 0.5),
@@ -367,6 +398,7 @@ int main(int argc, char **argv)
 	free(control);
 	free(wait);
 	free(held);
+	free(grace_parked);
 	free(control_wait);
 	free(commit);
 	return 0;

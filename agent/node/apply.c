@@ -969,7 +969,10 @@ static int apply_locked(lm_node *n, int64_t plan_id, const char *expected,
 			/* every state was made: only a broken invariant */
 			fprintf(stderr, "livemod: BUG: publish failed after "
 				"every state was made: %s\n", lm_error_last());
-		n->info.current_release = r.plan->to_release;
+		/* atomic: in the window, ledger_mu (which a scan may hold
+		 * for milliseconds) is not worth waiting for */
+		__atomic_store_n(&n->info.current_release, r.plan->to_release,
+				 __ATOMIC_RELEASE);
 	}
 	if (rc < 0) {
 		char *msg = strdup(lm_error_last());

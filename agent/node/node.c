@@ -389,13 +389,8 @@ lm_runtime *lm_node_runtime(lm_node *n)
 
 int64_t lm_node_release(lm_node *n)
 {
-	int64_t r;
-
 	assert(n);
-	pthread_mutex_lock(&n->ledger_mu);
-	r = n->info.current_release;
-	pthread_mutex_unlock(&n->ledger_mu);
-	return r;
+	return __atomic_load_n(&n->info.current_release, __ATOMIC_ACQUIRE);
 }
 
 /* Read from the ledger: `livemod make_permanent` writes it there, not

@@ -45,9 +45,11 @@ struct lm_node {
 	pthread_mutex_t ledger_mu;
 	lm_ledger *ledger;          /* under ledger_mu */
 	lm_node_info info;          /* under ledger_mu; current_release moves
-				     * on a successful eval; permanent_release
-				     * is also moved by make_permanent, in
-				     * the ledger only */
+				     * on a successful eval, stored by the
+				     * apply atomically (without ledger_mu)
+				     * and read so by other threads;
+				     * permanent_release is also moved by
+				     * make_permanent, in the ledger only */
 	struct lm_httpd *httpd;     /* the control API, or NULL */
 	lm_imports imports;         /* the host's declared imports */
 	int64_t fallback_from;      /* the release that failed to boot, or 0 */

@@ -76,7 +76,8 @@ void lm_node_planned_clear(lm_node_planned *pl)
 static int update_key_get(lm_node *n, lm_update_key *k)
 {
 	k->libdir_gen = lm_libwatch_generation(n->libwatch);
-	k->release = n->info.current_release;
+	k->release = __atomic_load_n(&n->info.current_release,
+				     __ATOMIC_ACQUIRE);
 	return lm_ledger_stamp_get(n->ledger, &k->ledger);
 }
 
