@@ -16,15 +16,11 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "error.h"
 
-#define WATCH_MASK (IN_CREATE | IN_DELETE | IN_MODIFY | IN_ATTRIB |           \
-		    IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO |             \
-		    IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 /* what ends the watch or loses events: the directory must be watched anew */
 #define LOST_MASK (IN_Q_OVERFLOW | IN_IGNORED | IN_DELETE_SELF |               \
 		   IN_MOVE_SELF | IN_UNMOUNT)
@@ -54,7 +50,7 @@ static void rewatch(lm_libwatch *w)
 	w->wd = -1;
 	if (w->fd < 0 || stat(w->dir, &before) != 0)
 		return;
-	w->wd = inotify_add_watch(w->fd, w->dir, WATCH_MASK);
+	w->wd = inotify_add_watch(w->fd, w->dir, LM_LIBDIR_EVENTS);
 	if (w->wd >= 0 &&
 	    (stat(w->dir, &after) != 0 || !same_dir(&before, &after))) {
 		(void)inotify_rm_watch(w->fd, w->wd);
@@ -64,34 +60,55 @@ static void rewatch(lm_libwatch *w)
 	w->ino = before.st_ino;
 }
 
-/* Reads every queued event; true when there was one, *lost when one of
- * them ended the watch or stands for events dropped. */
-static bool drain(lm_libwatch *w, bool *lost)
+int lm_inotify_drain(int fd, void (*each)(const struct inotify_event *ev,
+					  void *ctx),
+		     void *ctx)
 {
 	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	bool any = false;
 	ssize_t n;
 
-	while ((n = read(w->fd, buf, sizeof(buf))) > 0) {
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
 		const char *p = buf;
 
 		while (p < buf + n) {
 			const struct inotify_event *ev = (const void *)p;
 
 			p += sizeof(*ev) + ev->len;
-			/* a watch given up (its IN_IGNORED comes after the
-			 * removal) says nothing of the one now */
-			if (ev->wd != w->wd && !(ev->mask & IN_Q_OVERFLOW))
-				continue;
-			any = true;
-			if (ev->mask & LOST_MASK)
-				*lost = true;
+			each(ev, ctx);
 		}
 	}
-	/* EAGAIN: the queue is empty; any other error, trust nothing */
-	if (n < 0 && errno != EAGAIN && errno != EINTR)
-		*lost = true;
-	return any;
+	return n < 0 && errno != EAGAIN && errno != EINTR ? -1 : 0;
+}
+
+struct seen {
+	int wd;
+	bool any, lost;
+};
+
+static void note_event(const struct inotify_event *ev, void *ctx)
+{
+	struct seen *s = ctx;
+
+	/* a watch given up (its IN_IGNORED comes after the removal) says
+	 * nothing of the one now */
+	if (ev->wd != s->wd && !(ev->mask & IN_Q_OVERFLOW))
+		return;
+	s->any = true;
+	if (ev->mask & LOST_MASK)
+		s->lost = true;
+}
+
+/* Reads every queued event; true when there was one, *lost when one of
+ * them ended the watch or stands for events dropped, or the read failed
+ * (trust nothing then). */
+static bool drain(lm_libwatch *w, bool *lost)
+{
+	struct seen s = { .wd = w->wd };
+
+	if (lm_inotify_drain(w->fd, note_event, &s) < 0)
+		s.lost = true;
+	*lost = *lost || s.lost;
+	return s.any;
 }
 
 int lm_libwatch_open(lm_libwatch **out, const char *dir)

@@ -10,8 +10,22 @@
 #define LM_LIBWATCH_H
 
 #include <stdint.h>
+#include <sys/inotify.h>
 
 typedef struct lm_libwatch lm_libwatch;
+
+/* What a change to a libdir is, for inotify: the watch below and the
+ * precompute thread's (agent/node/precompute.c) ask for the same. */
+#define LM_LIBDIR_EVENTS (IN_CREATE | IN_DELETE | IN_MODIFY | IN_ATTRIB |     \
+			  IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO |       \
+			  IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
+
+/* Reads every event queued on the non-blocking inotify `fd`, passing each
+ * to `each`; 0 once the queue is empty, -1 on a read error other than
+ * EAGAIN or EINTR (events may be lost). */
+int lm_inotify_drain(int fd, void (*each)(const struct inotify_event *ev,
+					  void *ctx),
+		     void *ctx);
 
 /* Watches `dir`. Never fails for want of inotify: a watch that cannot be
  * set up answers "changed" every time. LM_ERROR only when out of

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "error.h"
+#include "libwatch.h"
 #include "node_internal.h"
 
 /* An install writes its files within milliseconds of each other and the
@@ -36,9 +37,6 @@
  * events before it looks at them again. */
 #define QUIET_MS 50
 
-#define LIBDIR_MASK (IN_CREATE | IN_DELETE | IN_MODIFY | IN_ATTRIB |          \
-		     IN_CLOSE_WRITE | IN_MOVED_FROM | IN_MOVED_TO |            \
-		     IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 #define STATE_MASK (IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO |    \
 		    IN_ONLYDIR)
 
@@ -51,28 +49,29 @@ struct lm_precompute {
 	bool running;
 };
 
-/* Reads the queued events; true when one is a reason to compute: any in
- * the libdir, a write to the ledger's files (ledger.db, -wal, -journal)
- * in the state dir, events lost. */
+struct reason {
+	int state_wd;
+	bool any;
+};
+
+/* A reason to compute: any event in the libdir, a write to the ledger's
+ * files (ledger.db, -wal, -journal) in the state dir, events lost. */
+static void note_event(const struct inotify_event *ev, void *ctx)
+{
+	struct reason *r = ctx;
+
+	if (ev->wd != r->state_wd || (ev->mask & IN_Q_OVERFLOW) ||
+	    (ev->len && strncmp(ev->name, "ledger.db", 9) == 0))
+		r->any = true;
+}
+
+/* Reads the queued events; true when one is a reason to compute, or the
+ * read failed (events may be lost). */
 static bool drain(lm_precompute *p)
 {
-	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
-	bool any = false;
-	ssize_t len;
+	struct reason r = { .state_wd = p->state_wd };
 
-	while ((len = read(p->ino, buf, sizeof(buf))) > 0) {
-		const char *q = buf;
-
-		while (q < buf + len) {
-			const struct inotify_event *ev = (const void *)q;
-
-			q += sizeof(*ev) + ev->len;
-			if (ev->wd != p->state_wd || (ev->mask & IN_Q_OVERFLOW) ||
-			    (ev->len && strncmp(ev->name, "ledger.db", 9) == 0))
-				any = true;
-		}
-	}
-	return any;
+	return lm_inotify_drain(p->ino, note_event, &r) < 0 || r.any;
 }
 
 /* Sleeps `ms` unless told to stop (false then). */
@@ -136,7 +135,7 @@ int lm_precompute_start(lm_precompute **out, lm_node *n, const char *libdir,
 	p->stop = -1;
 	p->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (p->ino >= 0 &&
-	    inotify_add_watch(p->ino, libdir, LIBDIR_MASK) >= 0 &&
+	    inotify_add_watch(p->ino, libdir, LM_LIBDIR_EVENTS) >= 0 &&
 	    (p->state_wd = inotify_add_watch(p->ino, state_dir,
 					     STATE_MASK)) >= 0 &&
 	    (p->stop = eventfd(0, EFD_CLOEXEC)) >= 0)
