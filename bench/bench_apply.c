@@ -37,11 +37,16 @@
 #ifdef LM_AGENT_QSBR
 #define FLAVOUR "qsbr"
 #define QUIESCENT() lm_quiescent()
+/* parked as at a closed door: offline, or the grace period waits for it */
+#define PARK_ENTER() lm_thread_offline()
+#define PARK_LEAVE() lm_thread_online()
 void urcu_qsbr_synchronize_rcu(void); /* liburcu-qsbr, as the agent's */
 #define BARE_GRACE_PERIOD() urcu_qsbr_synchronize_rcu()
 #else
 #define FLAVOUR "memb"
 #define QUIESCENT() ((void)0)
+#define PARK_ENTER() ((void)0)
+#define PARK_LEAVE() ((void)0)
 #define BARE_GRACE_PERIOD() urcu_memb_synchronize_rcu()
 #endif
 
@@ -81,10 +86,12 @@ static void *caller(void *arg)
 	lm_thread_register();
 	while (!atomic_load(&stop)) {
 		if (atomic_load(&park)) {
+			PARK_ENTER();
 			atomic_store(&parked, 1);
 			while (atomic_load(&park))
 				caa_cpu_relax();
 			atomic_store(&parked, 0);
+			PARK_LEAVE();
 		}
 		t0 = now_ns();
 		LM_CALL(ref, long (*)(void), entered);
@@ -194,7 +201,11 @@ static double apply_us(const lm_apply_result *res, int round, int rounds)
 /* The point of no return's floor: `rounds` transactions of one INSERT
  * and one UPDATE, each timed from BEGIN IMMEDIATE to COMMIT, on a fresh
  * database set up as the ledger's writer sets its own. */
-static int commit_floor(const char *dir, double *us, int rounds)
+/* A bare commit, then a bare grace period (the apply's order: the point
+ * of no return's commit, then the suspension's): `us` gets the commit,
+ * `grace_us` the grace period that follows it. */
+static int commit_floor(const char *dir, double *us, double *grace_us,
+			int rounds)
 {
 	char path[4096];
 	sqlite3 *db;
@@ -221,6 +232,9 @@ static int commit_floor(const char *dir, double *us, int rounds)
 				  "UPDATE node SET release = release + 1; COMMIT;",
 				  NULL, NULL, NULL);
 		us[i] = (double)(now_ns() - t0) / 1000.0;
+		t0 = now_ns();
+		BARE_GRACE_PERIOD();
+		grace_us[i] = (double)(now_ns() - t0) / 1000.0;
 	}
 	sqlite3_close(db);
 	return rc == SQLITE_OK ? 0 : -1;
@@ -239,6 +253,7 @@ int main(int argc, char **argv)
 	double *wait = calloc((size_t)rounds, sizeof(double));
 	double *held = calloc((size_t)rounds, sizeof(double));
 	double *grace_parked = calloc((size_t)rounds, sizeof(double));
+	double *grace_commit = calloc((size_t)rounds, sizeof(double));
 	uint64_t hold_ns;
 	double *control_wait = calloc((size_t)rounds, sizeof(double));
 	double *commit = calloc((size_t)rounds, sizeof(double));
@@ -248,7 +263,8 @@ int main(int argc, char **argv)
 	lm_node *node;
 
 	if (!mkdtemp(dir) || !apply || !pause || !grace || !control || !wait ||
-	    !control_wait || !commit || !held || !grace_parked)
+	    !control_wait || !commit || !held || !grace_parked ||
+	    !grace_commit)
 		return 1;
 	sh("mkdir -p %s/lib %s/v1 %s/v2", dir, dir, dir);
 	for (k = 0; k < nmod; k++) {
@@ -334,7 +350,7 @@ int main(int argc, char **argv)
 		while (atomic_load(&parked))
 			caa_cpu_relax();
 	}
-	if (commit_floor(dir, commit, rounds) < 0)
+	if (commit_floor(dir, commit, grace_commit, rounds) < 0)
 		return 1;
 	atomic_store(&stop, 1);
 	pthread_join(th, NULL);
@@ -349,6 +365,7 @@ int main(int argc, char **argv)
 	qsort(grace_parked, (size_t)rounds, sizeof(double), cmp_double);
 	qsort(control_wait, (size_t)rounds, sizeof(double), cmp_double);
 	qsort(commit, (size_t)rounds, sizeof(double), cmp_double);
+	qsort(grace_commit, (size_t)rounds, sizeof(double), cmp_double);
 	printf("[%s] apply of %d module%s in-process, %d rounds: p50 %.3f ms, "
 	       "p99 %.3f ms\n", FLAVOUR, nmod, nmod > 1 ? "s" : "", rounds,
 	       pct(apply, rounds, 0.5), pct(apply, rounds, 0.99));
@@ -391,6 +408,11 @@ int main(int argc, char **argv)
 	       "one INSERT, one UPDATE), caller busy: p50 %.1f us, p99 %.1f "
 	       "us\n", FLAVOUR, pct(commit, rounds, 0.5),
 	       pct(commit, rounds, 0.99));
+	printf("[%s] floor: a bare grace period right after that commit, "
+	       "caller busy: p50 %.1f us, p99 %.1f us; held/floor p50 %.2f\n",
+	       FLAVOUR, pct(grace_commit, rounds, 0.5),
+	       pct(grace_commit, rounds, 0.99),
+	       pct(held, rounds, 0.5) / pct(grace_commit, rounds, 0.5));
 	sh("rm -rf %s%s%s", dir, "", "");
 	free(apply);
 	free(pause);
@@ -401,5 +423,6 @@ int main(int argc, char **argv)
 	free(grace_parked);
 	free(control_wait);
 	free(commit);
+	free(grace_commit);
 	return 0;
 }
