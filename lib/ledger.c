@@ -999,6 +999,25 @@ int lm_ledger_release_list(lm_ledger *l, lm_release_info **out, size_t *n)
 		      release_clear, (void **)out, n);
 }
 
+static int release_row(sqlite3_stmt *st, void *e)
+{
+	return release_from_row(st, e);
+}
+
+int lm_ledger_release_children(lm_ledger *l, int64_t parent,
+			       lm_release_info **out, size_t *n)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	assert(l && out && n);
+	if ((rc = q_prep(l, &st, RELEASE_SELECT "WHERE parent = ? "
+			 "ORDER BY id DESC", "i", parent)) != 0)
+		return rc;
+	return q_list(l, st, "list releases", sizeof(**out), release_row,
+		      release_clear, (void **)out, n);
+}
+
 void lm_release_info_clear(lm_release_info *r)
 {
 	if (!r)

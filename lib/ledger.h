@@ -127,6 +127,11 @@ int lm_ledger_release_modules(lm_ledger *l, int64_t id, lm_modset *out);
 int lm_ledger_release_index(lm_ledger *l, int64_t id, lm_modset *out);
 /* Releases newest first. */
 int lm_ledger_release_list(lm_ledger *l, lm_release_info **out, size_t *n);
+/* The releases planned from `parent`, newest first, without the fields
+ * only lm_ledger_release_list fills: what planning looks through for a
+ * release to plan again, at the cost of those few rows, not of history. */
+int lm_ledger_release_children(lm_ledger *l, int64_t parent,
+			       lm_release_info **out, size_t *n);
 void lm_release_info_clear(lm_release_info *r);
 
 /* The first release that held object `oid` as module `name`, 0 none. */

@@ -591,12 +591,11 @@ static int find_release(lm_state *st, lm_store *store, int64_t parent,
 	char got[LM_OID_HEXSZ + 1];
 	lm_release_info *v = NULL;
 	size_t n = 0, i;
-	int rc = lm_ledger_release_list(st->ledger, &v, &n);
+	int rc = lm_ledger_release_children(st->ledger, parent, &v, &n);
 
 	*rid = 0;
 	for (i = 0; rc == 0 && i < n && !*rid; i++) {
-		if (v[i].parent != parent)
-			continue;
+		assert(v[i].parent == parent);
 		if ((rc = lm_store_commit_tree(store, got, v[i].commit)) == 0 &&
 		    strcmp(got, tree) == 0) {
 			*rid = v[i].id;

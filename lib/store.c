@@ -191,6 +191,8 @@ int lm_store_put_file(lm_store *s, const char *path, const char *expect)
 	size_t len;
 	int rc;
 
+	if (expect && lm_store_has(s, expect))
+		return 0;
 	if ((rc = lm_file_read(&buf, &len, path)) < 0)
 		return rc;
 	if ((rc = lm_store_hash_buf(hex, buf, len)) == 0 && expect &&

@@ -28,7 +28,9 @@ int lm_store_hash_buf(char out[LM_OID_HEXSZ + 1], const void *buf,
 		      size_t len);
 
 /* Writes the file as a blob (a no-op when present); checks that its id is
- * `expect` when given (the file changed since it was hashed: LM_EINVAL). */
+ * `expect` when given (the file changed since it was hashed: LM_EINVAL).
+ * With `expect` already in the store the file is not read at all: what is
+ * recorded is the object `expect` names, and the store holds its bytes. */
 int lm_store_put_file(lm_store *s, const char *path, const char *expect);
 
 /* True when the store holds blob `oid`. */

@@ -747,6 +747,44 @@ static void test_release_roundtrip(void **state)
 	lm_modset_clear(&want);
 }
 
+/* The releases planned from one parent, newest first, none of another's;
+ * none at all for a parent with no children (or no such release). */
+static void test_release_children(void **state)
+{
+	fixture *f = *state;
+	lm_release_info *v = NULL;
+	size_t n = 99, i;
+	int64_t r1, r2, r3, r4;
+
+	open_rw(f);
+	r1 = add_release(f->l, 0, 101, 0);
+	r2 = add_release(f->l, r1, 102, 0);
+	r3 = add_release(f->l, r2, 103, 0);
+	r4 = add_release(f->l, r1, 104, 0);
+	assert_int_equal(lm_ledger_release_children(f->l, r1, &v, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(v[0].id, r4);
+	assert_int_equal(v[1].id, r2);
+	for (i = 0; i < n; i++) {
+		assert_int_equal(v[i].parent, r1);
+		lm_release_info_clear(&v[i]);
+	}
+	free(v);
+	assert_int_equal(lm_ledger_release_children(f->l, r2, &v, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0].id, r3);
+	lm_release_info_clear(&v[0]);
+	free(v);
+	v = NULL;
+	assert_int_equal(lm_ledger_release_children(f->l, r3, &v, &n), 0);
+	assert_int_equal(n, 0);
+	free(v);
+	v = NULL;
+	assert_int_equal(lm_ledger_release_children(f->l, 999, &v, &n), 0);
+	assert_int_equal(n, 0);
+	free(v);
+}
+
 static void test_release_empty_and_bad(void **state)
 {
 	fixture *f = *state;
@@ -1223,6 +1261,7 @@ int main(void)
 		T(test_move_callbacks_roundtrip),
 		T(test_damaged_move_callbacks),
 		T(test_release_roundtrip),
+		T(test_release_children),
 		T(test_release_index),
 		T(test_release_empty_and_bad),
 		T(test_module_version_shared),

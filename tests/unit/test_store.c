@@ -189,6 +189,11 @@ static void test_put_has_read(void **state)
 	assert_true(lm_store_has(f->s, OID_HELLO));
 	/* again: a no-op */
 	assert_int_equal(lm_store_put_file(f->s, p, NULL), 0);
+	/* an expected object the store holds: the file is not even read (a
+	 * plan records the object its id names) */
+	assert_int_equal(unlink(p), 0);
+	assert_int_equal(lm_store_put_file(f->s, p, OID_HELLO), 0);
+	assert_true(lm_store_put_file(f->s, p, NULL) < 0); /* it is gone */
 	assert_int_equal(lm_store_read(f->s, OID_HELLO, &buf, &len), 0);
 	assert_int_equal(len, 6);
 	assert_memory_equal(buf, "hello\n", 6);
