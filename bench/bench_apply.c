@@ -199,11 +199,10 @@ static double apply_us(const lm_apply_result *res, int round, int rounds)
 }
 
 /* The point of no return's floor: `rounds` transactions of one INSERT
- * and one UPDATE, each timed from BEGIN IMMEDIATE to COMMIT, on a fresh
- * database set up as the ledger's writer sets its own. */
-/* A bare commit, then a bare grace period (the apply's order: the point
- * of no return's commit, then the suspension's): `us` gets the commit,
- * `grace_us` the grace period that follows it. */
+ * and one UPDATE, each timed from BEGIN IMMEDIATE to COMMIT (in `us`), on
+ * a fresh database set up as the ledger's writer sets its own; each
+ * followed by a bare grace period (in `grace_us`), the apply's order: the
+ * point of no return's commit, then the suspension's grace period. */
 static int commit_floor(const char *dir, double *us, double *grace_us,
 			int rounds)
 {
