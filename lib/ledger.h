@@ -221,7 +221,9 @@ typedef struct lm_stat_entry {
 	int64_t size, mtime_ns, ctime_ns;
 	uint64_t ino;
 	char oid[LM_OID_HEXSZ + 1];
-	int64_t cached_at_ns;  /* wall clock when the entry was written */
+	/* The coarse wall clock read before the scan took the entry's stat
+	 * (lib/scan.c: what makes an entry racy) */
+	int64_t cached_at_ns;
 } lm_stat_entry;
 
 /* The whole cache, sorted by file name: stat data and blob ids only. An

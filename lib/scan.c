@@ -15,14 +15,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
+
+#include <linux/magic.h>
 
 #include "error.h"
 #include "fsutil.h"
 #include "heap.h"
 #include "store.h"
 
-#define RACY_NS 1000000000LL
+/* Where file times may come from another clock than this kernel's coarse
+ * one (a file server's, a FUSE daemon's), an entry is trusted only a
+ * second past the file's change, as before the clock rule below. */
+#define FOREIGN_CLOCK_NS 1000000000LL
+/* A file system that stores whole seconds (ext3's small inodes, FAT's 2 s) */
+#define WHOLE_SECONDS_NS 2000000000LL
+#define ZFS_SUPER_MAGIC 0x2fc12fc1 /* not in linux/magic.h: out of tree */
 
 /* The stat cache and the base release, whose descriptors cache hits share,
  * both walked in file name order alongside the sorted libdir listing, so
@@ -33,6 +42,7 @@ typedef struct cache {
 	const lm_modinfo **known; /* `known` by file name */
 	size_t nknown, kat;
 	lm_ledger *ledger;
+	int64_t margin_ns; /* the listing's */
 } cache;
 
 /* The libdir's *.so entries and their stats, taken while the ledger is
@@ -55,6 +65,8 @@ typedef struct lm_listing {
 	pthread_cond_t cv;
 	bool listed;           /* files, n, st, mode and rc are set */
 	int rc;                /* the listing's, message in msg */
+	int64_t before_ns;     /* the coarse clock before the first stat */
+	int64_t margin_ns;     /* 0, or FOREIGN_CLOCK_NS (libdir's file system) */
 	char msg[1024];        /* lm_error_last() of the lister */
 } listing; /* lm_scan.listing between lm_scan_start and its end */
 
@@ -81,6 +93,28 @@ static int cmp_modinfo_file(const void *a, const void *b)
 		      (*(const lm_modinfo *const *)b)->file);
 }
 
+/* Linux stamps a file from the kernel's coarse wall clock, truncated to
+ * the file system's granularity. A change made after a scan read that
+ * clock (before its first stat) is stamped at that reading or later; so
+ * an entry whose file last changed a granule before it cannot be matched
+ * by a later rewrite, and any other entry can (git's "racily clean"). The
+ * granularity is read off the stamps themselves: a power of ten dividing
+ * both nanosecond fields, or whole seconds when both are 0. */
+bool lm_scan_racy(const lm_stat_entry *e, int64_t margin_ns)
+{
+	int64_t changed = e->mtime_ns > e->ctime_ns ? e->mtime_ns : e->ctime_ns;
+	int64_t m = e->mtime_ns % 1000000000, c = e->ctime_ns % 1000000000;
+	int64_t gran = 1;
+
+	if (m == 0 && c == 0)
+		gran = WHOLE_SECONDS_NS;
+	else
+		while (gran < 100000000 && m % (gran * 10) == 0 &&
+		       c % (gran * 10) == 0)
+			gran *= 10;
+	return changed + gran + margin_ns > e->cached_at_ns;
+}
+
 /* The cached entry for `file` when it still describes `now` (the file's
  * stat as taken by this scan), else NULL. Files must come in increasing
  * order. */
@@ -88,7 +122,6 @@ static const lm_stat_entry *cache_hit(cache *c, const char *file,
 				      const lm_stat_entry *now)
 {
 	const lm_stat_entry *e;
-	int64_t changed;
 	int cmp = 1;
 
 	while (c->at < c->n && (cmp = strcmp(c->v[c->at].file, file)) < 0)
@@ -99,10 +132,7 @@ static const lm_stat_entry *cache_hit(cache *c, const char *file,
 	if (e->size != now->size || e->ino != now->ino ||
 	    e->mtime_ns != now->mtime_ns || e->ctime_ns != now->ctime_ns)
 		return NULL;
-	changed = e->mtime_ns > e->ctime_ns ? e->mtime_ns : e->ctime_ns;
-	if (changed + RACY_NS > e->cached_at_ns)
-		return NULL;
-	return e;
+	return lm_scan_racy(e, c->margin_ns) ? NULL : e;
 }
 
 /* The known module of `file` when it is object `oid`, else NULL. Files
@@ -194,9 +224,7 @@ static int hit_desc(cache *c, const char *file, const lm_stat_entry *e,
  * of an object the ledger records (the cache's foreign key). */
 static int worth_caching(cache *c, const lm_stat_entry *e)
 {
-	int64_t changed = e->mtime_ns > e->ctime_ns ? e->mtime_ns : e->ctime_ns;
-
-	if (!c->ledger || changed + RACY_NS > e->cached_at_ns)
+	if (!c->ledger || lm_scan_racy(e, c->margin_ns))
 		return 0;
 	if (known_as(c, e->file, e->oid))
 		return 1;
@@ -215,10 +243,11 @@ static int add_fresh(lm_scan *s, size_t i)
 }
 
 /* Takes libdir entry ls->files[i] (at `path`) into the scan, by its stat
- * in ls->st[i] and ls->mode[i]. s->stats is ls->st, compacted as it goes:
- * the entry written is s->nstats <= i. */
+ * in ls->st[i] and ls->mode[i], dating its cache entry `cached_at`.
+ * s->stats is ls->st, compacted as it goes: the entry written is
+ * s->nstats <= i. */
 static int scan_one(lm_scan *s, cache *c, const char *path, listing *ls,
-		    size_t i, int64_t now)
+		    size_t i, int64_t cached_at)
 {
 	const lm_stat_entry *hit;
 	lm_descriptor *desc = NULL;
@@ -269,7 +298,7 @@ static int scan_one(lm_scan *s, cache *c, const char *path, listing *ls,
 	*e = ls->st[i];
 	e->file = ls->files[i]; /* taken from the listing */
 	ls->files[i] = NULL;
-	e->cached_at_ns = now;
+	e->cached_at_ns = cached_at;
 	memcpy(e->oid, oid, sizeof(oid));
 	if (hit)
 		return 0;
@@ -289,6 +318,27 @@ static void *calloc_populated(size_t n, size_t size)
 	return memset(p, 0, n * size);
 }
 
+int64_t lm_scan_clock_margin(int dirfd)
+{
+	struct statfs fs;
+
+	if (fstatfs(dirfd, &fs) != 0)
+		return FOREIGN_CLOCK_NS;
+	switch ((unsigned long)fs.f_type) {
+	case EXT4_SUPER_MAGIC: /* ext2 and ext3 too */
+	case XFS_SUPER_MAGIC:
+	case BTRFS_SUPER_MAGIC:
+	case F2FS_SUPER_MAGIC:
+	case ZFS_SUPER_MAGIC:
+	case TMPFS_MAGIC:
+	case RAMFS_MAGIC:
+	case OVERLAYFS_SUPER_MAGIC:
+		return 0;
+	default:
+		return FOREIGN_CLOCK_NS;
+	}
+}
+
 /* The *.so entries of ls->libdir, sorted, with room for their stats. */
 static int list_objects(listing *ls)
 {
@@ -298,6 +348,7 @@ static int list_objects(listing *ls)
 	if (!(ls->dir = opendir(ls->libdir)))
 		return lm_error_set(LM_EINVAL, "libdir %s: %s", ls->libdir,
 				    strerror(errno));
+	ls->margin_ns = lm_scan_clock_margin(dirfd(ls->dir));
 	while ((de = readdir(ls->dir))) {
 		if (!has_so_suffix(de->d_name))
 			continue;
@@ -430,6 +481,7 @@ static int load_base(lm_scan *s, lm_ledger *ledger)
 static int scan_start(lm_scan *s, const char *libdir, bool thread)
 {
 	listing *ls = calloc(1, sizeof(*ls));
+	struct timespec now;
 
 	memset(s, 0, sizeof(*s));
 	if (!ls || !(ls->libdir = strdup(libdir))) {
@@ -438,6 +490,8 @@ static int scan_start(lm_scan *s, const char *libdir, bool thread)
 	}
 	pthread_mutex_init(&ls->mu, NULL);
 	pthread_cond_init(&ls->cv, NULL);
+	clock_gettime(CLOCK_REALTIME_COARSE, &now);
+	ls->before_ns = ts_ns(now);
 	ls->threaded = thread &&
 		       pthread_create(&ls->lister, NULL, listing_run, ls) == 0;
 	if (!ls->threaded)
@@ -455,7 +509,6 @@ int lm_scan_finish(lm_scan *s, lm_ledger *ledger)
 {
 	listing *ls = s->listing;
 	cache c = { .ledger = ledger };
-	struct timespec now;
 	char *path = NULL;
 	size_t dirlen, i;
 	int rc, ls_rc;
@@ -469,6 +522,7 @@ int lm_scan_finish(lm_scan *s, lm_ledger *ledger)
 	if ((ls_rc = listing_finish(ls)) < 0)
 		rc = ls_rc; /* the listing's error first: a missing libdir */
 	s->links = ls->links;
+	c.margin_ns = ls->margin_ns;
 	if (rc < 0 || (rc = lm_modset_reserve(&s->mods, ls->n)) < 0)
 		goto out;
 	/* One path buffer for every file: names are at most NAME_MAX. */
@@ -479,13 +533,12 @@ int lm_scan_finish(lm_scan *s, lm_ledger *ledger)
 	memcpy(path, ls->libdir, dirlen);
 	path[dirlen] = '/';
 	s->stats = ls->st; /* compacted by scan_one; freed by lm_scan_clear */
-	clock_gettime(CLOCK_REALTIME, &now);
 	for (i = 0; i < ls->n && rc == 0; i++) {
 		size_t len = strlen(ls->files[i]);
 
 		assert(len <= NAME_MAX);
 		memcpy(path + dirlen + 1, ls->files[i], len + 1);
-		rc = scan_one(s, &c, path, ls, i, ts_ns(now));
+		rc = scan_one(s, &c, path, ls, i, ls->before_ns);
 	}
 	ls->st = NULL;
 	if (rc == 0)

@@ -69,4 +69,15 @@ int lm_scan_start(lm_scan *out, const char *libdir);
 int lm_scan_finish(lm_scan *s, lm_ledger *ledger);
 void lm_scan_clear(lm_scan *s);
 
+/* Whether cache entry `e` is racy: a rewrite of its file could leave the
+ * four stat fields as they are, so they vouch for nothing. `margin_ns` is
+ * 0 on a file system stamped by this kernel's coarse clock (e's
+ * cached_at_ns a reading of that clock before e's stat was taken), more
+ * where the stamps may come from another clock. */
+bool lm_scan_racy(const lm_stat_entry *e, int64_t margin_ns);
+/* That margin for the file system of directory `dirfd`: 0 for the local
+ * ones stamped from this kernel's clock (ext2-4, xfs, btrfs, f2fs, zfs,
+ * tmpfs, ramfs, overlayfs), a second for any other (NFS, SMB, FUSE...). */
+int64_t lm_scan_clock_margin(int dirfd);
+
 #endif

@@ -7,7 +7,9 @@
  * a dangling link, something not ELF, a bad descriptor), and the stat
  * cache: a file the ledger's cache vouches for is not read, a changed one
  * is. The two-step scan (lm_scan_start, _finish or _clear) gives what the
- * one-step scan gives. A refused scan leaves the ledger as it was.
+ * one-step scan gives. A refused scan leaves the ledger as it was. When
+ * an entry is racy, by the granularity its stamps show and the margin of
+ * its file system's clock.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -194,7 +196,7 @@ static void test_start_finish(void **state)
 
 /* With the node's ledger: the base release, and the stat cache. The
  * cache's entries are dated 10 s on (as if written well after the files
- * changed) instead of waiting out the racy second. */
+ * changed) instead of waiting out the racy window. */
 static void test_stat_cache(void **state)
 {
 	fixture *f = *state;
@@ -231,6 +233,40 @@ static void test_stat_cache(void **state)
 	lm_state_close(&st);
 }
 
+#define SEC 1000000000LL
+
+/* Racy until the clock read before the stat has passed the change by one
+ * granule: a nanosecond where the stamps have nanoseconds, 10 ms where
+ * they are whole hundredths (exFAT), 2 s where they are whole seconds;
+ * and by the margin on top where another clock may stamp the files. */
+static void test_racy(void **state)
+{
+	lm_stat_entry e = { .mtime_ns = 100 * SEC + 123456789,
+			    .ctime_ns = 100 * SEC + 123456790 };
+
+	(void)state;
+	e.cached_at_ns = e.ctime_ns;
+	assert_true(lm_scan_racy(&e, 0));
+	e.cached_at_ns = e.ctime_ns + 1;
+	assert_false(lm_scan_racy(&e, 0));
+	assert_true(lm_scan_racy(&e, SEC));
+	e.cached_at_ns = e.ctime_ns + 1 + SEC;
+	assert_false(lm_scan_racy(&e, SEC));
+
+	e.mtime_ns = 100 * SEC + 120000000;
+	e.ctime_ns = 100 * SEC + 130000000;
+	e.cached_at_ns = e.ctime_ns + 10000000 - 1;
+	assert_true(lm_scan_racy(&e, 0));
+	e.cached_at_ns = e.ctime_ns + 10000000;
+	assert_false(lm_scan_racy(&e, 0));
+
+	e.mtime_ns = e.ctime_ns = 100 * SEC;
+	e.cached_at_ns = 102 * SEC - 1;
+	assert_true(lm_scan_racy(&e, 0));
+	e.cached_at_ns = 102 * SEC;
+	assert_false(lm_scan_racy(&e, 0));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -240,6 +276,7 @@ int main(void)
 		T(test_refusals),
 		T(test_start_finish),
 		T(test_stat_cache),
+		cmocka_unit_test(test_racy),
 #undef T
 	};
 
