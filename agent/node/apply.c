@@ -913,10 +913,12 @@ static int conclude(run *r, int status, int reached_eval,
 }
 
 /* Applies recorded plan `plan_id`; `known` (owned, may be NULL) is that
- * plan as this node just recorded it. */
+ * plan as this node just recorded it. `planned_us`: how long this request
+ * planned (and recorded) before, or -1 when it applies a plan made
+ * elsewhere. */
 static int apply_locked(lm_node *n, int64_t plan_id, const char *expected,
 			unsigned flags, lm_preload *pre, lm_plan *known,
-			lm_apply_result **res)
+			int64_t planned_us, lm_apply_result **res)
 {
 	run r = { 0 };
 	begin_args ba = { plan_id, expected, &r.plan, known };
@@ -937,6 +939,9 @@ static int apply_locked(lm_node *n, int64_t plan_id, const char *expected,
 	if (pre && pre->count) /* off the path: overlapped the recording */
 		cJSON_AddNumberToObject(r.timings, "staged_ahead",
 					(double)pre->us);
+	if (planned_us >= 0) /* before the run, so outside its total */
+		cJSON_AddNumberToObject(r.timings, "plan_and_record",
+					(double)planned_us);
 	log_plan(r.plan);
 	mark(&r, "begin"); /* vetting the plan, recording the run */
 	if ((rc = before_ponr(&r, &ponr)) < 0) {
@@ -1005,7 +1010,8 @@ int lm_node_apply(lm_node *n, int64_t plan_id, const char *expected_json,
 	*res = NULL;
 	if ((rc = apply_enter(n)) < 0)
 		return rc;
-	rc = apply_locked(n, plan_id, expected_json, flags, NULL, NULL, res);
+	rc = apply_locked(n, plan_id, expected_json, flags, NULL, NULL, -1,
+			  res);
 	pthread_mutex_unlock(&n->apply_mu);
 	return rc;
 }
@@ -1158,6 +1164,7 @@ static void add_warnings(lm_apply_result *res, const cJSON *warnings)
 static int plan_and_apply(lm_node *n, int (*plan)(lm_node *, void *),
 			  plan_args *a, unsigned flags, lm_apply_result **res)
 {
+	struct timespec t0;
 	int rc;
 
 	*res = NULL;
@@ -1165,10 +1172,11 @@ static int plan_and_apply(lm_node *n, int (*plan)(lm_node *, void *),
 		return lm_error_set(LM_ERROR, "out of memory");
 	if ((rc = apply_enter(n)) < 0)
 		goto out;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = ledger_locked(n, plan, a);
 	if (rc == 0 && a->plan_id) {
 		rc = apply_locked(n, a->plan_id, NULL, flags, &a->pre,
-				  a->known, res);
+				  a->known, elapsed_us(&t0), res);
 		a->known = NULL;
 	} else if (rc == 0) {
 		/* nothing to update: no check ran, so none is reported */

@@ -486,18 +486,28 @@ t_superseded_in_flight() {
 	want_code 200
 	want_loaded "release 3; mod_x 1.2.0"
 	[ "$(plans)" = "1:applied 2:applied" ] || fail "plans at the end: $(plans)"
+	# a plan made elsewhere: no planning of this request's to time
+	[ -z "$(jf "$T/.body" '$.timings.plan_and_record')" ] ||
+		fail "plan_and_record in a reviewed plan's apply: $BODY"
 	host_stop
 }
 
 # After eval the old version is retired and the reaper unloads it: the
 # run's record says so (timings.unload, unloaded) once it is gone, and
-# status lists no old version then.
+# status lists no old version then. An update made its plan: the time that
+# took is in the reply's timings and the run's, outside the total.
 t_unload_after_eval() {
 	one -DMOD_CODE_CHANGE
 	host --call mod_x
 	mod mod_x.so mod_x 1.1.0 -DMOD_CODE_CHANGE -DMOD_ANSWER=2
 	api GET /update-modules/all
 	want_code 200
+	planned=$(jf "$T/.body" '$.timings.plan_and_record')
+	echo "plan_and_record: ${planned} us"
+	[ "${planned:-0}" -gt 0 ] 2>/dev/null ||
+		fail "no plan_and_record time in the reply: $BODY"
+	[ "$(last_run "json_extract(timings_json, '\$.plan_and_record')")" = "$planned" ] ||
+		fail "the run's record has another plan_and_record: $(last_run timings_json)"
 	n=0
 	until [ "$(last_run "json_extract(timings_json, '\$.unloaded')")" = 1 ]; do
 		n=$((n + 1))
