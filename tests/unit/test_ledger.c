@@ -1165,6 +1165,31 @@ static void test_stat_cache(void **state)
 	sql_text_is(db, "PRAGMA integrity_check", "ok");
 }
 
+/* Schema 5 empties a cache written before: its entries were dated after
+ * their stats, which the racy rule of a clock tick cannot trust
+ * (schema/005_stat_cache_tick.sql). The rest of the ledger stays. */
+static void test_stat_cache_dropped_by_schema_5(void **state)
+{
+	fixture *f = *state;
+	lm_stat_entry e = { .file = "mod_util.so", .size = 1, .ino = 2 };
+	sqlite3 *db;
+
+	assert_true(lm_ledger_schema_version() >= 5);
+	open_rw(f);
+	add_release(f->l, 0, 100, 0);
+	oid_of(e.oid, 1);
+	assert_int_equal(lm_ledger_stat_store(f->l, &e, 1), 0);
+	lm_ledger_free(f->l);
+	f->l = NULL;
+	raw_exec(f->path, "PRAGMA user_version = 4");
+
+	db = lm_ledger_db(open_rw(f));
+	assert_int_equal(sql_int(db, "SELECT count(*) FROM stat_cache"), 0);
+	assert_int_equal(sql_int(db, "SELECT count(*) FROM releases"), 1);
+	assert_int_equal(sql_int(db, "PRAGMA user_version"),
+			 lm_ledger_schema_version());
+}
+
 static void test_stat_cache_large(void **state)
 {
 	fixture *f = *state;
@@ -1271,6 +1296,7 @@ int main(void)
 		T(test_lists_empty),
 		T(test_stat_cache),
 		T(test_stat_cache_large),
+		T(test_stat_cache_dropped_by_schema_5),
 		T(test_integrity_after_use),
 #undef T
 	};
