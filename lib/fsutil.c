@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,20 +76,82 @@ static int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-int lm_file_write(const char *path, const void *buf, size_t len,
-		  unsigned mode)
+/* `path` created (or truncated) with `mode` and `len` bytes written: its
+ * descriptor, or -1 with errno set and nothing left at `path`. */
+static int open_write(const char *path, const void *buf, size_t len,
+		      unsigned mode)
 {
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	int e;
 
-	if (fd >= 0 && write_all(fd, buf, len) == 0 && fsync(fd) == 0 &&
-	    close(fd) == 0)
+	if (fd < 0 || write_all(fd, buf, len) == 0)
+		return fd;
+	e = errno;
+	close(fd);
+	unlink(path);
+	errno = e;
+	return -1;
+}
+
+int lm_file_write(const char *path, const void *buf, size_t len,
+		  unsigned mode)
+{
+	int fd = open_write(path, buf, len, mode);
+	int e;
+
+	if (fd >= 0 && fsync(fd) == 0 && close(fd) == 0)
 		return 0;
 	e = errno;
-	if (fd >= 0)
+	if (fd >= 0) {
 		close(fd);
-	unlink(path);
+		unlink(path);
+	}
 	return lm_error_set(LM_ERROR, "%s: %s", path, strerror(e));
+}
+
+static void *fsync_run(void *arg)
+{
+	lm_file_sync *w = arg;
+
+	w->err = fsync(w->fd) == 0 ? 0 : errno;
+	return NULL;
+}
+
+int lm_file_write_start(lm_file_sync *w, const char *path, const void *buf,
+			size_t len, unsigned mode)
+{
+	memset(w, 0, sizeof(*w));
+	if ((w->fd = open_write(path, buf, len, mode)) < 0)
+		return lm_error_set(LM_ERROR, "%s: %s", path, strerror(errno));
+	if (!(w->path = strdup(path))) {
+		close(w->fd);
+		unlink(path);
+		return lm_error_set(LM_ERROR, "out of memory");
+	}
+	w->threaded = pthread_create(&w->thread, NULL, fsync_run, w) == 0;
+	if (!w->threaded)
+		fsync_run(w);
+	return 0;
+}
+
+int lm_file_write_finish(lm_file_sync *w)
+{
+	int e, rc = 0;
+
+	if (!w->path)
+		return 0;
+	if (w->threaded)
+		pthread_join(w->thread, NULL);
+	e = w->err;
+	if (close(w->fd) != 0 && !e)
+		e = errno;
+	if (e) {
+		unlink(w->path);
+		rc = lm_error_set(LM_ERROR, "%s: %s", w->path, strerror(e));
+	}
+	free(w->path);
+	memset(w, 0, sizeof(*w));
+	return rc;
 }
 
 int lm_file_write_atomic(const char *path, const void *buf, size_t len,

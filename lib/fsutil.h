@@ -6,6 +6,8 @@
 #ifndef LM_FSUTIL_H
 #define LM_FSUTIL_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Reads the whole file into a malloc'ed buffer (NUL-terminated, the NUL
@@ -18,6 +20,25 @@ int lm_file_read(void **buf, size_t *len, const char *path);
  * their writer says so (a pending plan file). */
 int lm_file_write(const char *path, const void *buf, size_t len,
 		  unsigned mode);
+
+/* lm_file_write in two halves, for a caller with work of its own to do
+ * while the fsync waits for the disk: lm_file_write_start writes the
+ * bytes and starts their fsync on a thread of its own (inline when no
+ * thread can be made); lm_file_write_finish waits for it and is
+ * lm_file_write's result, removing the file on failure. Finishing twice,
+ * or a write that failed to start, is a no-op the second time. */
+typedef struct lm_file_sync {
+	char *path;      /* NULL: nothing to finish */
+	int fd;
+	int err;         /* errno of the fsync, 0 when it went well */
+	bool threaded;   /* the fsync runs on `thread`, which holds `w`: it
+			  * must stay where it is until finished */
+	pthread_t thread;
+} lm_file_sync;
+
+int lm_file_write_start(lm_file_sync *w, const char *path, const void *buf,
+			size_t len, unsigned mode);
+int lm_file_write_finish(lm_file_sync *w);
 
 /* Writes `len` bytes to `path` atomically with `mode`: a reader sees the
  * old file or the whole new one, never a part, even across a crash. */

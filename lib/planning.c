@@ -562,8 +562,11 @@ int lm_planning_settle(lm_state *st)
 }
 
 /* Within the transaction: the plan's text into its row and its pending
- * file, whose path is left in *pending for record_failed to remove. */
-static int write_plan_file(lm_state *st, lm_plan *p, char **pending)
+ * file, whose path is left in *pending for record_failed to remove. The
+ * file's fsync goes on in `sync` while the recording does the rest; the
+ * recording finishes it before its COMMIT. */
+static int write_plan_file(lm_state *st, lm_plan *p, char **pending,
+			   lm_file_sync *sync)
 {
 	char *json = NULL, relpath[48];
 	int rc;
@@ -574,7 +577,8 @@ static int write_plan_file(lm_state *st, lm_plan *p, char **pending)
 	if (!(*pending = plan_file(st, p->id, ".pending")))
 		rc = lm_error_set(LM_ERROR, "out of memory");
 	if (rc == 0)
-		rc = lm_file_write(*pending, json, strlen(json), 0644);
+		rc = lm_file_write_start(sync, *pending, json, strlen(json),
+					 0644);
 	if (rc == 0)
 		rc = lm_ledger_plan_set_json(st->ledger, p->id, relpath, json);
 	free(json);
@@ -628,7 +632,8 @@ static int still_current(lm_state *st, const lm_plan *p)
 /* Records the plan's row (superseding an earlier unapplied plan) and
  * writes its pending file (path in *pending); first finishes what an
  * earlier recording cut short, as the write lock is now held. */
-static int record_plan(lm_state *st, lm_plan *p, char **pending)
+static int record_plan(lm_state *st, lm_plan *p, char **pending,
+		       lm_file_sync *sync)
 {
 	int rc;
 
@@ -636,13 +641,15 @@ static int record_plan(lm_state *st, lm_plan *p, char **pending)
 	    (rc = lm_ledger_plan_add(st->ledger, &p->id, p->from_release,
 				     p->to_release)) < 0)
 		return rc;
-	return write_plan_file(st, p, pending);
+	return write_plan_file(st, p, pending, sync);
 }
 
 /* Undoes what a failed recording left outside the ledger's transaction
  * (rolled back here) and in `p`. */
-static void record_failed(lm_state *st, lm_plan *p, const char *pending)
+static void record_failed(lm_state *st, lm_plan *p, const char *pending,
+			  lm_file_sync *sync)
 {
+	(void)lm_file_write_finish(sync); /* the file goes anyway */
 	lm_ledger_rollback(st->ledger);
 	if (pending)
 		unlink(pending);
@@ -656,6 +663,7 @@ int lm_planning_record(lm_state *st, lm_plan *p, const lm_modset *new_set,
 	char main_was[LM_OID_HEXSZ + 1];
 	char *msg = NULL, *pending = NULL;
 	char *store_path = lm_path_join(st->dir, "store.git");
+	lm_file_sync sync = { 0 };
 	lm_store *store = NULL;
 	int64_t rid = 0;
 	int rc, tagged = 0, made = 0, committed = 0;
@@ -687,19 +695,20 @@ int lm_planning_record(lm_state *st, lm_plan *p, const lm_modset *new_set,
 		goto out;
 	p->to_release = rid;
 	memcpy(p->to_commit, commit, sizeof(commit));
-	if ((rc = record_plan(st, p, &pending)) < 0 ||
+	if ((rc = record_plan(st, p, &pending, &sync)) < 0 ||
 	    (rc = store_stats(st, scan, new_set)) < 0 ||
 	    (rc = lm_store_main(store, main_was)) < 0)
 		goto out;
 	tagged = 1; /* from here the tag may be half made */
 	if ((rc = lm_store_tag(store, rid, commit)) == 0 &&
+	    (rc = lm_file_write_finish(&sync)) == 0 &&
 	    (rc = lm_ledger_commit(st->ledger)) == 0)
 		committed = 1;
 out:
 	if (committed) {
 		rc = publish_plan_file(st, p->id);
 	} else if (rc < 0) {
-		record_failed(st, p, pending);
+		record_failed(st, p, pending, &sync);
 		/* a release planned again keeps the tag it already had */
 		if (tagged)
 			lm_store_untag(store, made ? rid : 0, main_was);
@@ -715,6 +724,7 @@ out:
 
 int lm_planning_record_existing(lm_state *st, lm_plan *p)
 {
+	lm_file_sync sync = { 0 };
 	char *pending = NULL;
 	int rc;
 
@@ -722,11 +732,12 @@ int lm_planning_record_existing(lm_state *st, lm_plan *p)
 	if ((rc = lm_ledger_begin(st->ledger)) < 0)
 		return rc;
 	if ((rc = still_current(st, p)) == 0 &&
-	    (rc = record_plan(st, p, &pending)) == 0 &&
+	    (rc = record_plan(st, p, &pending, &sync)) == 0 &&
+	    (rc = lm_file_write_finish(&sync)) == 0 &&
 	    (rc = lm_ledger_commit(st->ledger)) == 0)
 		rc = publish_plan_file(st, p->id);
 	else
-		record_failed(st, p, pending);
+		record_failed(st, p, pending, &sync);
 	free(pending);
 	return rc;
 }
