@@ -4,28 +4,30 @@
 set -eu
 cd "$(dirname "$0")/.."
 B=${B:-build}
+# Each benchmark starts with no dirty pages left by the one before: the
+# planner's writes 10,000 modules twice over, and their writeback would
+# land in the fsyncs and journal commits a later one times.
+section() {
+	sync
+	echo
+	echo "== $1 =="
+}
 echo "machine: $(nproc) cores, $(uname -srm), $(date -u +%Y-%m-%d)"
-echo
-echo "== planner (issue: planner) =="
+section "planner (issue: planner)"
 sh bench/bench_plan.sh
-echo
-echo "== apply inside the node (issue: agent) =="
+section "apply inside the node (issue: agent)"
 LM_TOP=$PWD "$B/bench/bench_apply" 1 200 2>/dev/null
 LM_TOP=$PWD "$B/bench/bench_apply" 20 50 2>/dev/null
 LM_TOP=$PWD "$B/bench/bench_apply_qsbr" 1 1000 2>/dev/null
 LM_TOP=$PWD "$B/bench/bench_apply_qsbr" 20 50 2>/dev/null
-echo
-echo "== state by move: the pause at 10 and 1,000,000 keys (issue 16) =="
+section "state by move: the pause at 10 and 1,000,000 keys (issue 16)"
 "$B/bench/bench_state_move" 40
-echo
-echo "== the livemod command: start-up, status, update, update_list (issue 14) =="
+section "the livemod command: start-up, status, update, update_list (issue 14)"
 sh bench/bench_cli.sh 100
-echo
-echo "== livemod update through the CLI =="
+section "livemod update through the CLI"
 sh bench/bench_update.sh 1 30
 sh bench/bench_update.sh 20 15
-echo
-echo "== a short call against a plain indirect call =="
+section "a short call against a plain indirect call"
 "$B/tests/agent/bench_call" 50000000
 "$B/tests/agent/bench_call_qsbr" 50000000
 mod=$(mktemp -d)
@@ -38,9 +40,7 @@ callgrind_annotate --inclusive=yes "$mod/cg" 2>/dev/null |
 	     /bench_call_ir.c:loop_lmcall \[/ { gsub(",", "", $1); c = $1 / 1e6 }
 	     END { printf "callgrind, instructions per call: plain %.1f, LM_CALL %.1f (+%.1f)\n", p, c, c - p }'
 rm -rf "$mod"
-echo
-echo "== chatd under load (issue: chatd) =="
+section "chatd under load (issue: chatd)"
 bash bench/bench_chatd.sh
-echo
-echo "== kvd under redis-benchmark (issue 16) =="
+section "kvd under redis-benchmark (issue 16)"
 bash bench/bench_kvd.sh
