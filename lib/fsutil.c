@@ -76,39 +76,6 @@ static int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-/* `path` created (or truncated) with `mode` and `len` bytes written: its
- * descriptor, or -1 with errno set and nothing left at `path`. */
-static int open_write(const char *path, const void *buf, size_t len,
-		      unsigned mode)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	int e;
-
-	if (fd < 0 || write_all(fd, buf, len) == 0)
-		return fd;
-	e = errno;
-	close(fd);
-	unlink(path);
-	errno = e;
-	return -1;
-}
-
-int lm_file_write(const char *path, const void *buf, size_t len,
-		  unsigned mode)
-{
-	int fd = open_write(path, buf, len, mode);
-	int e;
-
-	if (fd >= 0 && fsync(fd) == 0 && close(fd) == 0)
-		return 0;
-	e = errno;
-	if (fd >= 0) {
-		close(fd);
-		unlink(path);
-	}
-	return lm_error_set(LM_ERROR, "%s: %s", path, strerror(e));
-}
-
 static void *fsync_run(void *arg)
 {
 	lm_file_sync *w = arg;
@@ -117,21 +84,49 @@ static void *fsync_run(void *arg)
 	return NULL;
 }
 
-int lm_file_write_start(lm_file_sync *w, const char *path, const void *buf,
-			size_t len, unsigned mode)
+/* Creates (or truncates) `path` with `mode`, writes `len` bytes and
+ * fsyncs them into `w`: on a thread of its own when `thread` and one can
+ * be made, else here. On failure nothing is left at `path` and there is
+ * nothing to finish. */
+static int write_start(lm_file_sync *w, const char *path, const void *buf,
+		       size_t len, unsigned mode, bool thread)
 {
+	int e;
+
 	memset(w, 0, sizeof(*w));
-	if ((w->fd = open_write(path, buf, len, mode)) < 0)
-		return lm_error_set(LM_ERROR, "%s: %s", path, strerror(errno));
-	if (!(w->path = strdup(path))) {
-		close(w->fd);
-		unlink(path);
+	if (!(w->path = strdup(path)))
 		return lm_error_set(LM_ERROR, "out of memory");
+	w->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (w->fd < 0 || write_all(w->fd, buf, len) != 0) {
+		e = errno;
+		if (w->fd >= 0) {
+			close(w->fd);
+			unlink(path);
+		}
+		free(w->path);
+		w->path = NULL;
+		return lm_error_set(LM_ERROR, "%s: %s", path, strerror(e));
 	}
-	w->threaded = pthread_create(&w->thread, NULL, fsync_run, w) == 0;
+	w->threaded = thread &&
+		      pthread_create(&w->thread, NULL, fsync_run, w) == 0;
 	if (!w->threaded)
 		fsync_run(w);
 	return 0;
+}
+
+int lm_file_write(const char *path, const void *buf, size_t len,
+		  unsigned mode)
+{
+	lm_file_sync w;
+	int rc = write_start(&w, path, buf, len, mode, false);
+
+	return rc < 0 ? rc : lm_file_write_finish(&w);
+}
+
+int lm_file_write_start(lm_file_sync *w, const char *path, const void *buf,
+			size_t len, unsigned mode)
+{
+	return write_start(w, path, buf, len, mode, true);
 }
 
 int lm_file_write_finish(lm_file_sync *w)
