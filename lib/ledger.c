@@ -641,6 +641,12 @@ int lm_ledger_begin(lm_ledger *l)
 	return q_exec(l, "begin", "BEGIN IMMEDIATE", "");
 }
 
+int lm_ledger_begin_read(lm_ledger *l)
+{
+	assert(l);
+	return q_exec(l, "begin", "BEGIN DEFERRED", "");
+}
+
 int lm_ledger_commit(lm_ledger *l)
 {
 	assert(l);

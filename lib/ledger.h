@@ -47,6 +47,10 @@ int lm_ledger_schema_version(void);
  * most the busy timeout, LM_EBUSY after), COMMIT, ROLLBACK. */
 int lm_ledger_begin(lm_ledger *l);
 int lm_ledger_commit(lm_ledger *l);
+/* A read transaction (BEGIN DEFERRED): the reads up to its COMMIT see one
+ * snapshot, taken at the first of them. In WAL mode it never waits for a
+ * writer, nor a writer for it. */
+int lm_ledger_begin_read(lm_ledger *l);
 void lm_ledger_rollback(lm_ledger *l);
 
 /* What tells a reader whether the ledger may have changed since it last

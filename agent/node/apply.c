@@ -1075,7 +1075,7 @@ static int plan_update(lm_node *n, void *arg)
 
 	o.only = a->modules;
 	o.nonly = a->n;
-	rc = lm_node_plan(n, &o, &pl);
+	rc = lm_node_plan(n, n->ledger, &o, &pl);
 	for (size_t i = 0; rc == 0 && i < pl.scan.nwarnings; i++) {
 		fprintf(stderr, "livemod: warning: %s\n", pl.scan.warnings[i]);
 		cJSON_AddItemToArray(a->warnings,

@@ -315,6 +315,7 @@ int lm_node_start(lm_node **out, const lm_node_options *opts)
 		return lm_error_set(LM_ERROR, "out of memory");
 	pthread_mutex_init(&n->apply_mu, NULL);
 	pthread_mutex_init(&n->ledger_mu, NULL);
+	pthread_mutex_init(&n->query_mu, NULL);
 	pthread_cond_init(&n->update_info.done, NULL);
 	n->state_dir = strdup(opts->state_dir);
 	n->store_path = lm_path_join(opts->state_dir, "store.git");
@@ -334,7 +335,10 @@ int lm_node_start(lm_node **out, const lm_node_options *opts)
 	    (rc = declare_imports(n, opts)) < 0 ||
 	    (rc = settle_permanent(n)) < 0 ||
 	    (rc = settle_interrupted(n)) < 0 ||
-	    (rc = runtime_new(n, opts)) < 0)
+	    (rc = runtime_new(n, opts)) < 0 ||
+	    /* after the writer above: it never migrates */
+	    (rc = lm_ledger_open(&n->reader, ledger_path,
+				 LM_LEDGER_READONLY)) < 0)
 		goto fail;
 	if ((rc = lm_libwatch_open(&n->libwatch, n->info.libdir)) < 0 ||
 	    (rc = boot(n, opts)) < 0 ||
@@ -364,7 +368,7 @@ void lm_node_stop(lm_node *n)
 		return;
 	lm_httpd_stop(n->httpd);
 	n->httpd = NULL;
-	lm_precompute_stop(n->precompute); /* it computes under ledger_mu */
+	lm_precompute_stop(n->precompute); /* it reads n->reader */
 	n->precompute = NULL;
 	lm_runtime_free(n->rt);
 	lm_node_info_clear(&n->info);
@@ -372,9 +376,11 @@ void lm_node_stop(lm_node *n)
 	free(n->fallback_reason);
 	lm_node_update_info_forget(n);
 	lm_libwatch_free(n->libwatch);
+	lm_ledger_free(n->reader);
 	lm_ledger_free(n->ledger);
 	pthread_mutex_destroy(&n->apply_mu);
 	pthread_mutex_destroy(&n->ledger_mu);
+	pthread_mutex_destroy(&n->query_mu);
 	pthread_cond_destroy(&n->update_info.done);
 	free(n->state_dir);
 	free(n->store_path);

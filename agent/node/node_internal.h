@@ -8,7 +8,12 @@
  * Locks, in this order: apply_mu (one apply at a time; taken with
  * trylock, so a second apply is "busy", not queued), then ledger_mu (the
  * ledger's SQLite handle is opened without SQLite's own mutexes and is
- * shared by the apply and the HTTP threads).
+ * shared by the apply and the HTTP threads). query_mu guards what
+ * GET /update-modules computes with (a read-only ledger connection of its
+ * own, the libdir's watch, the kept answer) and is never held with
+ * either: planning an answer (a scan of the libdir, ~1.5 ms for 300
+ * modules) never delays an apply's commits, and an apply never delays
+ * an answer.
  */
 #ifndef LM_NODE_INTERNAL_H
 #define LM_NODE_INTERNAL_H
@@ -56,8 +61,11 @@ struct lm_node {
 	int64_t reap_run;           /* the run the reaper's unloads follow
 				     * (atomic) */
 	char *fallback_reason;
-	/* GET /update-modules' last answer (query.c), under ledger_mu: it
-	 * stands while its key does not move */
+	/* GET /update-modules (query.c), under query_mu: the connection it
+	 * plans with, the libdir's watch and the last answer, which stands
+	 * while its key does not move */
+	pthread_mutex_t query_mu;
+	lm_ledger *reader;          /* read-only */
 	struct lm_libwatch *libwatch;
 	struct {
 		struct cJSON *answer;  /* NULL: none to trust */
@@ -78,10 +86,12 @@ typedef struct lm_node_planned {
 	lm_plan *plan;
 } lm_node_planned;
 
-/* Scans the node's libdir and plans from its current release; the caller
- * holds ledger_mu and clears `out` with lm_node_planned_clear, which is
- * safe after a failure too. */
-int lm_node_plan(lm_node *n, const lm_plan_opts *o, lm_node_planned *out);
+/* Scans the node's libdir and plans from its current release, reading
+ * `ledger` (n->ledger under ledger_mu, or n->reader under query_mu); the
+ * caller clears `out` with lm_node_planned_clear, which is safe after a
+ * failure too. */
+int lm_node_plan(lm_node *n, lm_ledger *ledger, const lm_plan_opts *o,
+		 lm_node_planned *out);
 void lm_node_planned_clear(lm_node_planned *pl);
 
 /* ---- queries (query.c): each returns malloc'ed JSON text in *out ------- */

@@ -1,12 +1,22 @@
 /*
  * precompute.c - a thread that computes GET /update-modules' answer ahead
- * of the request. It sleeps in poll() on an inotify instance of its own,
- * wakes when the libdir changes or the ledger is written (an install, the
- * post-install hook's plan, an apply), waits until both have been quiet
- * for QUIET_MS (an install is many events), then has query.c compute and
- * keep the answer. It wakes once per QUIET_MS at most while events keep
- * coming, not once per event. A request that comes meanwhile waits for that answer
- * instead of scanning a second time (query.c).
+ * of the request. It sleeps in poll() on inotify instances of its own,
+ * one on the libdir and one on the ledger's files in the state dir, and
+ * has query.c compute and keep the answer:
+ *
+ *  - at once when another process closes the ledger after opening it to
+ *    write (the post-install hook's plan, an install's last step: the
+ *    `livemod update_list` an operator or a script runs next then finds
+ *    the answer made, or being made, while its own process starts);
+ *  - otherwise once the libdir and the ledger have been quiet for
+ *    QUIET_MS (an install is many events; an apply by the node writes
+ *    the ledger through a connection it never closes). It wakes once per
+ *    QUIET_MS at most while events keep coming, not once per event.
+ *
+ * A request that comes meanwhile waits for that answer instead of
+ * scanning a second time (query.c). Computing never holds the ledger's
+ * writer (it plans on the node's read-only connection, query_mu), so an
+ * apply that starts meanwhile does not wait for it.
  *
  * Nothing rests on this thread but speed: a request checks the kept
  * answer's key itself (the libdir's own watch, the ledger's stamp), so an
@@ -25,16 +35,17 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "error.h"
 #include "libwatch.h"
 #include "node_internal.h"
 
-/* An install writes its files within milliseconds of each other and the
- * hook's plan follows at once; an answer computed in the middle would be
- * computed again. Also the longest the thread sleeps through a burst of
- * events before it looks at them again. */
+/* An install writes its files within milliseconds of each other; an
+ * answer computed in the middle would be computed again. Also the
+ * longest the thread sleeps through a burst of events before it looks
+ * at them again. */
 #define QUIET_MS 50
 
 #define STATE_MASK (IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO |    \
@@ -42,80 +53,109 @@
 
 struct lm_precompute {
 	lm_node *node;
-	int ino;          /* inotify: libdir and state dir */
-	int state_wd;
+	int lib_ino;      /* inotify: the libdir */
+	int state_ino;    /* inotify: the state dir (the ledger's files) */
 	int stop;         /* eventfd: lm_precompute_stop */
 	pthread_t thread;
 	bool running;
 };
 
-struct reason {
-	int state_wd;
-	bool any;
-};
+/* What events ask for, in increasing order. */
+enum why { NONE, LATER, NOW };
 
-/* A reason to compute: any event in the libdir, a write to the ledger's
- * files (ledger.db, -wal, -journal) in the state dir, events lost. */
-static void note_event(const struct inotify_event *ev, void *ctx)
+static void note_libdir(const struct inotify_event *ev, void *ctx)
 {
-	struct reason *r = ctx;
-
-	if (ev->wd != r->state_wd || (ev->mask & IN_Q_OVERFLOW) ||
-	    (ev->len && strncmp(ev->name, "ledger.db", 9) == 0))
-		r->any = true;
+	(void)ev;
+	*(enum why *)ctx = LATER;
 }
 
-/* Reads the queued events; true when one is a reason to compute, or the
+/* The ledger's files are ledger.db, its -wal and -journal (its -shm is
+ * written through mmap, which inotify does not see). A close after
+ * opening one to write is NOW: the node's own connections are never
+ * closed while it runs, so that is another process done with the ledger.
+ * Events lost are LATER. */
+static void note_state(const struct inotify_event *ev, void *ctx)
+{
+	enum why *w = ctx, e = NONE;
+
+	if (ev->mask & IN_Q_OVERFLOW)
+		e = LATER;
+	else if (ev->len && strncmp(ev->name, "ledger.db", 9) == 0)
+		e = (ev->mask & IN_CLOSE_WRITE) ? NOW : LATER;
+	if (e > *w)
+		*w = e;
+}
+
+/* Reads the queued events of `fd`: what they ask for; LATER when the
  * read failed (events may be lost). */
-static bool drain(lm_precompute *p)
+static enum why drain(int fd, void (*note)(const struct inotify_event *,
+					   void *))
 {
-	struct reason r = { .state_wd = p->state_wd };
+	enum why w = NONE;
 
-	return lm_inotify_drain(p->ino, note_event, &r) < 0 || r.any;
+	return lm_inotify_drain(fd, note, &w) < 0 && w < LATER ? LATER : w;
 }
 
-/* Sleeps `ms` unless told to stop (false then). */
-static bool nap(lm_precompute *p, int ms)
+static int64_t now_ms(void)
 {
-	struct pollfd pf = { .fd = p->stop, .events = POLLIN };
-	int r;
+	struct timespec t;
 
-	while ((r = poll(&pf, 1, ms)) < 0 && errno == EINTR)
-		;
-	return r == 0;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
-/* Waits for a reason to compute, then naps QUIET_MS at a time until a
- * nap ends with no new reason; false when told to stop. Napping, not
- * polling the events as they come, keeps the thread asleep through a
- * burst (an install's files, the writes of applies back to back): the
- * kernel queues the events meanwhile, merging repeats, and one read
- * takes them all. */
-static bool wait_quiet(lm_precompute *p)
+/* Waits until it is time to compute (above); false when told to stop.
+ * Napping, not reading the libdir's events as they come, keeps the
+ * thread asleep through a burst: the kernel queues them meanwhile,
+ * merging repeats, and one read takes them all. Only the state dir's
+ * events, a few per plan or apply, wake a nap, and only a writer's
+ * close ends it early. */
+static bool wait_turn(lm_precompute *p)
 {
-	struct pollfd pf[2] = { { .fd = p->ino, .events = POLLIN },
-				{ .fd = p->stop, .events = POLLIN } };
+	struct pollfd pf[3] = { { .fd = p->stop, .events = POLLIN },
+				{ .fd = p->state_ino, .events = POLLIN },
+				{ .fd = p->lib_ino, .events = POLLIN } };
+	bool napping = false, stirred = false;
+	int64_t until = 0;
 
 	for (;;) {
-		if (poll(pf, 2, -1) < 0 && errno != EINTR)
+		int64_t left = until - now_ms();
+		int r = poll(pf, napping ? 2 : 3,
+			     !napping ? -1 : left > 0 ? (int)left : 0);
+		enum why w = NONE, l;
+
+		if (r < 0 && errno != EINTR)
 			return false;
-		if (pf[1].revents)
+		if (r > 0 && pf[0].revents)
 			return false;
-		if ((pf[0].revents & POLLIN) && drain(p))
-			break;
+		if (r > 0 && pf[1].revents)
+			w = drain(p->state_ino, note_state);
+		if (r > 0 && !napping && pf[2].revents &&
+		    (l = drain(p->lib_ino, note_libdir)) > w)
+			w = l;
+		if (w == NOW) {
+			/* the libdir's events so far are in the answer's key */
+			(void)drain(p->lib_ino, note_libdir);
+			return true;
+		}
+		if (w == LATER && napping) {
+			stirred = true;
+		} else if (w == LATER || (napping && r == 0)) {
+			if (napping && !stirred &&
+			    drain(p->lib_ino, note_libdir) == NONE)
+				return true; /* a nap with nothing new */
+			napping = true;
+			stirred = false;
+			until = now_ms() + QUIET_MS;
+		}
 	}
-	do {
-		if (!nap(p, QUIET_MS))
-			return false;
-	} while (drain(p));
-	return true;
 }
 
 static void *run(void *arg)
 {
 	lm_precompute *p = arg;
 
-	while (wait_quiet(p)) {
+	while (wait_turn(p)) {
 		/* a failure (a broken install) is the request's to report */
 		(void)lm_node_update_info_json(p->node, NULL);
 		lm_error_clear();
@@ -133,11 +173,11 @@ int lm_precompute_start(lm_precompute **out, lm_node *n, const char *libdir,
 		return lm_error_set(LM_ERROR, "out of memory");
 	p->node = n;
 	p->stop = -1;
-	p->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (p->ino >= 0 &&
-	    inotify_add_watch(p->ino, libdir, LM_LIBDIR_EVENTS) >= 0 &&
-	    (p->state_wd = inotify_add_watch(p->ino, state_dir,
-					     STATE_MASK)) >= 0 &&
+	p->lib_ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	p->state_ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (p->lib_ino >= 0 && p->state_ino >= 0 &&
+	    inotify_add_watch(p->lib_ino, libdir, LM_LIBDIR_EVENTS) >= 0 &&
+	    inotify_add_watch(p->state_ino, state_dir, STATE_MASK) >= 0 &&
 	    (p->stop = eventfd(0, EFD_CLOEXEC)) >= 0)
 		p->running = pthread_create(&p->thread, NULL, run, p) == 0;
 	*out = p; /* without the thread, requests compute for themselves */
@@ -159,7 +199,9 @@ void lm_precompute_stop(lm_precompute *p)
 	}
 	if (p->stop >= 0)
 		close(p->stop);
-	if (p->ino >= 0)
-		close(p->ino);
+	if (p->lib_ino >= 0)
+		close(p->lib_ino);
+	if (p->state_ino >= 0)
+		close(p->state_ino);
 	free(p);
 }

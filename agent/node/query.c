@@ -39,15 +39,25 @@ static int emit(cJSON *o, char **out)
 	return *out ? 0 : lm_error_set(LM_ERROR, "out of memory");
 }
 
-int lm_node_plan(lm_node *n, const lm_plan_opts *o, lm_node_planned *out)
+int lm_node_plan(lm_node *n, lm_ledger *ledger, const lm_plan_opts *o,
+		 lm_node_planned *out)
 {
 	int rc;
 
 	memset(out, 0, sizeof(*out));
 	out->st.dir = n->state_dir;
-	out->st.ledger = n->ledger;
-	out->st.node = n->info;
-	if ((rc = lm_scan_libdir(&out->scan, n->info.libdir, n->ledger)) < 0)
+	out->st.ledger = ledger;
+	/* What planning reads of the node: fixed at start, but for the
+	 * release, which an apply may move meanwhile (without ledger_mu when
+	 * `ledger` is the reader); the plan starts from the release the scan
+	 * reads in the ledger anyway. */
+	out->st.node.id = n->info.id;
+	out->st.node.name = n->info.name;
+	out->st.node.app = n->info.app;
+	out->st.node.libdir = n->info.libdir;
+	out->st.node.current_release = __atomic_load_n(
+		&n->info.current_release, __ATOMIC_ACQUIRE);
+	if ((rc = lm_scan_libdir(&out->scan, n->info.libdir, ledger)) < 0)
 		return rc;
 	return lm_planning_compute(&out->plan, &out->new_set, &out->st,
 				   &out->scan, o);
@@ -72,13 +82,15 @@ void lm_node_planned_clear(lm_node_planned *pl)
  * often, right after an install) waits for that answer rather than
  * scanning a second time. A libdir with a symbolic link among its objects
  * is scanned every time: the watch does not see a link's target change.
+ * All of it is under query_mu, planned on the node's read-only ledger
+ * connection, so an answer and an apply never wait for each other.
  */
 static int update_key_get(lm_node *n, lm_update_key *k)
 {
 	k->libdir_gen = lm_libwatch_generation(n->libwatch);
 	k->release = __atomic_load_n(&n->info.current_release,
 				     __ATOMIC_ACQUIRE);
-	return lm_ledger_stamp_get(n->ledger, &k->ledger);
+	return lm_ledger_stamp_get(n->reader, &k->ledger);
 }
 
 static bool update_key_equal(const lm_update_key *a, const lm_update_key *b)
@@ -95,7 +107,7 @@ void lm_node_update_info_forget(lm_node *n)
 }
 
 /* The kept answer printed (when `out`), its plan stamped now; caller
- * holds ledger_mu. */
+ * holds query_mu. */
 static int update_info_again(lm_node *n, char **out)
 {
 	cJSON *plan = cJSON_GetObjectItemCaseSensitive(n->update_info.answer,
@@ -112,7 +124,7 @@ static int update_info_again(lm_node *n, char **out)
 }
 
 /* 1 when the kept answer stands for `key` (waiting for one being computed
- * for it), 0 when the caller must compute it; caller holds ledger_mu. */
+ * for it), 0 when the caller must compute it; caller holds query_mu. */
 static int update_info_kept(lm_node *n, const lm_update_key *key)
 {
 	for (;;) {
@@ -122,12 +134,13 @@ static int update_info_kept(lm_node *n, const lm_update_key *key)
 		if (!n->update_info.computing ||
 		    !update_key_equal(key, &n->update_info.computing_key))
 			return 0;
-		pthread_cond_wait(&n->update_info.done, &n->ledger_mu);
+		pthread_cond_wait(&n->update_info.done, &n->query_mu);
 	}
 }
 
-/* The answer for `key`, computed: planned under ledger_mu (held on entry
- * and on return), the rest outside it. Kept when it may be. */
+/* The answer for `key`, computed: planned in one read transaction under
+ * query_mu (held on entry and on return), the rest outside it. Kept when
+ * it may be. */
 static int update_info_compute(lm_node *n, const lm_update_key *key,
 			       char **out)
 {
@@ -140,8 +153,13 @@ static int update_info_compute(lm_node *n, const lm_update_key *key,
 	n->update_info.computing = true;
 	n->update_info.computing_key = *key;
 	lm_error_clear();
-	rc = lm_node_plan(n, &o, &pl);
-	pthread_mutex_unlock(&n->ledger_mu);
+	if ((rc = lm_ledger_begin_read(n->reader)) == 0) {
+		rc = lm_node_plan(n, n->reader, &o, &pl);
+		lm_ledger_rollback(n->reader); /* it only read */
+	} else {
+		memset(&pl, 0, sizeof(pl));
+	}
+	pthread_mutex_unlock(&n->query_mu);
 	/* the stat cache stays warm for the node's scans too (a connection
 	 * of its own that never waits; skipped when another writer holds
 	 * the ledger) */
@@ -159,7 +177,7 @@ static int update_info_compute(lm_node *n, const lm_update_key *key,
 	}
 	keep = rc == 0 && !pl.scan.links;
 	lm_node_planned_clear(&pl);
-	pthread_mutex_lock(&n->ledger_mu);
+	pthread_mutex_lock(&n->query_mu);
 	if (keep) {
 		lm_node_update_info_forget(n);
 		n->update_info.answer = answer;
@@ -180,11 +198,11 @@ int lm_node_update_info_json(lm_node *n, char **out)
 
 	if (out)
 		*out = NULL;
-	pthread_mutex_lock(&n->ledger_mu);
+	pthread_mutex_lock(&n->query_mu);
 	if ((rc = update_key_get(n, &key)) == 0)
 		rc = update_info_kept(n, &key) ? update_info_again(n, out)
 					       : update_info_compute(n, &key, out);
-	pthread_mutex_unlock(&n->ledger_mu);
+	pthread_mutex_unlock(&n->query_mu);
 	return rc;
 }
 

@@ -5,7 +5,10 @@
  * lm_node_update, installing v1 and v2 of mod_a in the libdir in turn —
  * the whole path: scan with the stat cache, plan, store, ledger, extract
  * to objects/<oid>.so, stage, check, publish, brutal post-purge (the pin
- * holders are asked to let go). Every other way down to v1 is a
+ * holders are asked to let go), while another thread asks the node's
+ * control API for GET /update-modules over agent.sock (planned on the
+ * node's read-only ledger connection, beside the updates' writes, and by
+ * the precompute thread too). Every other way down to v1 is a
  * lm_node_rollback instead (planned from the ledger and the store, the
  * libdir still holding v2), and the update after it goes back up to the
  * very release it rolled back from.
@@ -20,6 +23,7 @@
  *   - every update makes a plan (a copy renamed into the libdir has a new
  *     inode and mtime: the stat cache must not vouch for it), checks and
  *     evals {ok,[]} and moves the node to the plan's release;
+ *   - every GET /update-modules is answered 200 with an answer;
  *   - after the rounds, no object of objects/ is mapped but the current
  *     version's, and none after lm_node_stop; the ledger holds N 'ok' runs.
  *
@@ -37,6 +41,7 @@
 #include <livemod/node.h>
 
 #include "agenttest.h"
+#include "httpclient.h"
 
 #ifndef LM_LIVEMOD
 #define LM_LIVEMOD LM_SRCDIR "/build/livemod"
@@ -63,7 +68,8 @@ static lm_export_ref *ref;
  * `published` after it returned. */
 static atomic_long updating, published;
 static atomic_int stop;
-static atomic_long ncalls, npin_calls, nkills, nrefresh, nmoved_calls;
+static atomic_long ncalls, npin_calls, nkills, nrefresh, nmoved_calls,
+	nasked;
 static struct task tasks[PINNERS];
 
 #define DIE(...)                                                            \
@@ -105,6 +111,36 @@ static void *caller(void *arg)
 	lm_thread_unregister();
 	atomic_fetch_add(&ncalls, n);
 	atomic_fetch_add(&nmoved_calls, moved);
+	return NULL;
+}
+
+/* Asks the node what an update would do, as `livemod update_list` does,
+ * until told to stop. */
+static void *asker(void *arg)
+{
+	const lm_http_limits lim = { .connect_ms = 10000, .total_ms = 60000,
+				     .body_max = 1 << 20 };
+	lm_http_target t;
+	char *sock;
+	long n = 0;
+
+	if (asprintf(&sock, "%s/agent.sock", (const char *)arg) < 0)
+		abort();
+	AT_CHECK(lm_http_target_unix(&t, sock));
+	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+		lm_http_reply r;
+
+		if (lm_http_request(&r, &t, "GET", "/update-modules", NULL, 0,
+				    &lim) != 0)
+			DIE("GET /update-modules: %s", lm_error_last());
+		if (r.status != 200 || !strstr(r.body, "\"modules\":"))
+			DIE("GET /update-modules: %d %.*s", r.status,
+			    (int)r.len, r.body);
+		lm_http_reply_clear(&r);
+		n++;
+	}
+	free(sock);
+	atomic_fetch_add(&nasked, n);
 	return NULL;
 }
 
@@ -250,7 +286,7 @@ int main(int argc, char **argv)
 	char *dir = tu_tmpdir(), *real, *lib, *state, *objdir, *v[3], *tmp,
 	     *target, *cur;
 	lm_node_options o = { 0 };
-	pthread_t th[CALLERS + PINNERS];
+	pthread_t th[CALLERS + PINNERS], ask;
 	struct timespec t0, t1;
 	double apply_ms = 0;
 	long rollbacks = 0;
@@ -280,6 +316,7 @@ int main(int argc, char **argv)
 	lm_thread_register();
 	o.state_dir = state;
 	o.on_brutal_purge = on_brutal;
+	o.control_socket = 1;
 	AT_CHECK(lm_node_start(&node, &o));
 	rt = lm_node_runtime(node);
 	AT_CHECK(lm_export_ref_lookup(&ref, rt, "mod_a", "answer",
@@ -291,6 +328,7 @@ int main(int argc, char **argv)
 		pthread_create(&th[k], NULL, caller, NULL);
 	for (k = 0; k < PINNERS; k++)
 		pthread_create(&th[CALLERS + k], NULL, pinner, &tasks[k]);
+	pthread_create(&ask, NULL, asker, state);
 
 	for (g = 1; g <= rounds; g++) {
 		lm_apply_result *res = NULL;
@@ -347,6 +385,7 @@ int main(int argc, char **argv)
 	atomic_store(&stop, 1);
 	for (k = 0; k < CALLERS + PINNERS; k++)
 		pthread_join(th[k], NULL);
+	pthread_join(ask, NULL);
 	/* a brutal purge that timed out leaves its version retiring until
 	 * the pins dropped: they all have now */
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -370,19 +409,22 @@ int main(int argc, char **argv)
 	/* What the run rests on, counted: calls ran, crossed updates, and
 	 * brutal purges ended pinning tasks (a starved run proves nothing) */
 	if (atomic_load(&ncalls) == 0 || atomic_load(&npin_calls) == 0 ||
-	    atomic_load(&nmoved_calls) == 0 ||
+	    atomic_load(&nmoved_calls) == 0 || atomic_load(&nasked) == 0 ||
 	    (rounds >= 10 && atomic_load(&nkills) == 0))
 		DIE("too little happened: %ld short calls, %ld across an "
-		    "update, %ld pinned calls, %ld brutal kills",
+		    "update, %ld pinned calls, %ld brutal kills, %ld "
+		    "GET /update-modules",
 		    atomic_load(&ncalls), atomic_load(&nmoved_calls),
-		    atomic_load(&npin_calls), atomic_load(&nkills));
+		    atomic_load(&npin_calls), atomic_load(&nkills),
+		    atomic_load(&nasked));
 	printf("node_stress: %ld updates (%ld of them rollbacks), %.1f ms "
 	       "each; %ld short calls (%ld across an update), %ld pinned "
-	       "calls, %ld refreshes, %ld brutal kills\n",
+	       "calls, %ld refreshes, %ld brutal kills, %ld GET "
+	       "/update-modules\n",
 	       rounds, rollbacks, rounds ? apply_ms / (double)rounds : 0.0,
 	       atomic_load(&ncalls), atomic_load(&nmoved_calls),
 	       atomic_load(&npin_calls), atomic_load(&nrefresh),
-	       atomic_load(&nkills));
+	       atomic_load(&nkills), atomic_load(&nasked));
 	tu_rm_rf(dir);
 	free(cur);
 	free(dir);
