@@ -1,8 +1,8 @@
 /*
  * precompute.c - a thread that computes GET /update-modules' answer ahead
- * of the request. It sleeps in poll() on inotify instances of its own,
- * one on the libdir and one on the ledger's files in the state dir, and
- * has query.c compute and keep the answer:
+ * of the request. It sleeps in poll() on inotify instances of its own
+ * (the libdir; the ledger's files in the state dir, written and closed)
+ * and has query.c compute and keep the answer:
  *
  *  - at once when another process closes the ledger after opening it to
  *    write (the post-install hook's plan, an install's last step: the
@@ -48,13 +48,17 @@
  * at them again. */
 #define QUIET_MS 50
 
-#define STATE_MASK (IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO |    \
-		    IN_ONLYDIR)
+/* The state dir's events, in two instances: the closes are read even in
+ * a nap, the writes (one event per write(2), tens per commit) only once
+ * it ends, so that an apply's commits do not wake the thread. */
+#define STATE_WRITE_MASK (IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_ONLYDIR)
+#define STATE_CLOSE_MASK (IN_CLOSE_WRITE | IN_ONLYDIR)
 
 struct lm_precompute {
 	lm_node *node;
+	int close_ino;    /* inotify: closes in the state dir */
+	int state_ino;    /* inotify: writes in the state dir */
 	int lib_ino;      /* inotify: the libdir */
-	int state_ino;    /* inotify: the state dir (the ledger's files) */
 	int stop;         /* eventfd: lm_precompute_stop */
 	pthread_t thread;
 	bool running;
@@ -105,14 +109,13 @@ static int64_t now_ms(void)
 }
 
 /* Waits until it is time to compute (above); false when told to stop.
- * Napping, not reading the libdir's events as they come, keeps the
- * thread asleep through a burst: the kernel queues them meanwhile,
- * merging repeats, and one read takes them all. Only the state dir's
- * events, a few per plan or apply, wake a nap, and only a writer's
- * close ends it early. */
+ * Napping, not reading the writes' events as they come, keeps the thread
+ * asleep through a burst: the kernel queues them meanwhile, merging
+ * repeats, and one read takes them all. Only a close wakes a nap. */
 static bool wait_turn(lm_precompute *p)
 {
-	struct pollfd pf[3] = { { .fd = p->stop, .events = POLLIN },
+	struct pollfd pf[4] = { { .fd = p->stop, .events = POLLIN },
+				{ .fd = p->close_ino, .events = POLLIN },
 				{ .fd = p->state_ino, .events = POLLIN },
 				{ .fd = p->lib_ino, .events = POLLIN } };
 	bool napping = false, stirred = false;
@@ -120,7 +123,7 @@ static bool wait_turn(lm_precompute *p)
 
 	for (;;) {
 		int64_t left = until - now_ms();
-		int r = poll(pf, napping ? 2 : 3,
+		int r = poll(pf, napping ? 2 : 4,
 			     !napping ? -1 : left > 0 ? (int)left : 0);
 		enum why w = NONE, l;
 
@@ -129,23 +132,31 @@ static bool wait_turn(lm_precompute *p)
 		if (r > 0 && pf[0].revents)
 			return false;
 		if (r > 0 && pf[1].revents)
-			w = drain(p->state_ino, note_state);
+			w = drain(p->close_ino, note_state);
 		if (r > 0 && !napping && pf[2].revents &&
+		    (l = drain(p->state_ino, note_state)) > w)
+			w = l;
+		if (r > 0 && !napping && pf[3].revents &&
 		    (l = drain(p->lib_ino, note_libdir)) > w)
 			w = l;
 		if (w == NOW) {
-			/* the libdir's events so far are in the answer's key */
+			/* the events so far are in the answer's key */
+			(void)drain(p->state_ino, note_state);
 			(void)drain(p->lib_ino, note_libdir);
 			return true;
 		}
-		if (w == LATER && napping) {
-			stirred = true;
-		} else if (w == LATER || (napping && r == 0)) {
-			if (napping && !stirred &&
-			    drain(p->lib_ino, note_libdir) == NONE)
+		if (napping && w == LATER) {
+			stirred = true; /* closes lost */
+		} else if (napping && r == 0) {
+			/* both read: what queued in the nap is taken */
+			l = drain(p->state_ino, note_state);
+			if (!stirred && drain(p->lib_ino, note_libdir) == NONE &&
+			    l == NONE)
 				return true; /* a nap with nothing new */
-			napping = true;
 			stirred = false;
+			until = now_ms() + QUIET_MS;
+		} else if (!napping && w == LATER) {
+			napping = true;
 			until = now_ms() + QUIET_MS;
 		}
 	}
@@ -173,11 +184,13 @@ int lm_precompute_start(lm_precompute **out, lm_node *n, const char *libdir,
 		return lm_error_set(LM_ERROR, "out of memory");
 	p->node = n;
 	p->stop = -1;
-	p->lib_ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	p->close_ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	p->state_ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-	if (p->lib_ino >= 0 && p->state_ino >= 0 &&
+	p->lib_ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	if (p->close_ino >= 0 && p->state_ino >= 0 && p->lib_ino >= 0 &&
+	    inotify_add_watch(p->close_ino, state_dir, STATE_CLOSE_MASK) >= 0 &&
+	    inotify_add_watch(p->state_ino, state_dir, STATE_WRITE_MASK) >= 0 &&
 	    inotify_add_watch(p->lib_ino, libdir, LM_LIBDIR_EVENTS) >= 0 &&
-	    inotify_add_watch(p->state_ino, state_dir, STATE_MASK) >= 0 &&
 	    (p->stop = eventfd(0, EFD_CLOEXEC)) >= 0)
 		p->running = pthread_create(&p->thread, NULL, run, p) == 0;
 	*out = p; /* without the thread, requests compute for themselves */
@@ -199,9 +212,11 @@ void lm_precompute_stop(lm_precompute *p)
 	}
 	if (p->stop >= 0)
 		close(p->stop);
-	if (p->lib_ino >= 0)
-		close(p->lib_ino);
+	if (p->close_ino >= 0)
+		close(p->close_ino);
 	if (p->state_ino >= 0)
 		close(p->state_ino);
+	if (p->lib_ino >= 0)
+		close(p->lib_ino);
 	free(p);
 }
