@@ -8,6 +8,7 @@
 #include "internal.h"
 #include "imports.h"
 
+#include <assert.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,6 +251,7 @@ int lm_export_ref_lookup(lm_export_ref **out, lm_runtime *rt,
 	char *sig;
 	int rc;
 
+	assert(out && rt);
 	*out = NULL;
 	if (!module || !name || !signature)
 		return lm_error_set(LM_EINVAL, "export ref: module, name and "

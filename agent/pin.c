@@ -49,11 +49,13 @@ static void pin_unlink(struct lm_pin *p)
 int lm_pin_acquire(lm_pin **out, lm_runtime *rt, const char *module,
 		   void *task)
 {
-	struct lm_module *mod = module ? lm__module_find(rt, module) : NULL;
+	struct lm_module *mod;
 	struct lm_pin *p;
 	int rc = 0;
 
+	assert(out && rt);
 	*out = NULL;
+	mod = module ? lm__module_find(rt, module) : NULL;
 	if (!mod)
 		return lm_error_set(LM_ENOTFOUND, "unknown module '%s'",
 				    module ? module : "(null)");
@@ -108,6 +110,7 @@ void lm_pin_release(lm_pin *p)
 
 const char *lm_pin_vsn(const lm_pin *p)
 {
+	assert(p && p->ver);
 	/* Only the pin's own thread moves it, so no lock is needed to read
 	 * its version from that thread. */
 	return p->ver->desc->vsn;

@@ -14,10 +14,12 @@
 
 int lm_runtime_new(lm_runtime **out)
 {
-	lm_runtime *rt = calloc(1, sizeof(*rt));
+	lm_runtime *rt;
 	int rc;
 
+	assert(out);
 	*out = NULL;
+	rt = calloc(1, sizeof(*rt));
 	if (!rt)
 		return lm_error_set(LM_ERROR, "out of memory");
 	pthread_mutex_init(&rt->mu, NULL);

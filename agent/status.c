@@ -77,6 +77,7 @@ int lm_runtime_modules(lm_module_info **out, size_t *n, lm_runtime *rt)
 	size_t i, k = 0;
 	int rc = 0;
 
+	assert(out && n && rt);
 	*out = NULL;
 	*n = 0;
 	lm__rt_lock(rt);

@@ -186,6 +186,7 @@ int lm_runtime_suspend_many(lm_runtime *rt, const char *const *modules,
 {
 	int rc;
 
+	assert(modules || n == 0);
 	WITH_RT(rt, rc = suspend_many_locked(rt, modules, n));
 	return rc;
 }

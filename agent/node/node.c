@@ -308,6 +308,7 @@ int lm_node_start(lm_node **out, const lm_node_options *opts)
 	char *ledger_path = NULL;
 	int rc;
 
+	assert(out);
 	*out = NULL;
 	if (!opts || !opts->state_dir)
 		return lm_error_set(LM_EINVAL, "lm_node_start: no state dir");
@@ -445,6 +446,7 @@ int lm_node_make_permanent_json(lm_node *n, int64_t release, char **out)
 
 int lm_node_http_port(lm_node *n)
 {
+	assert(n);
 	return lm_httpd_port(n->httpd);
 }
 

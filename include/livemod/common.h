@@ -5,8 +5,8 @@
  * liblivemod-agent.so exports: the library is built with
  * -fvisibility=hidden (as libgit2 is with GIT_EXTERN), so its internal
  * functions (the ledger, the store, the descriptor codecs...) are not ABI.
- * tests/e2e/test_exports.sh checks that the exported symbols are exactly
- * the functions the installed headers declare.
+ * tests/e2e/test_install.sh (t_exports) checks that the exported symbols
+ * are exactly the functions the installed headers declare.
  */
 #ifndef LIVEMOD_COMMON_H
 #define LIVEMOD_COMMON_H

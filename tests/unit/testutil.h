@@ -8,7 +8,9 @@
 #ifndef LM_TESTUTIL_H
 #define LM_TESTUTIL_H
 
+#include <ctype.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +87,26 @@ static inline char *tu_read_file(const char *path, size_t *n)
 		print_message("skip: %s\n", (why));                       \
 		skip();                                                    \
 	} while (0)
+
+/* Whether `needle` is in `hay` as whole tokens: neither end glued to a
+ * letter, digit, '_' or '.' ("returned 7" is not in "returned 70", nor
+ * "1.0.0" in "1.0.01"), as the shell tests' has() checks. */
+static inline bool tu_has_words(const char *hay, const char *needle)
+{
+	size_t n = strlen(needle);
+	const char *p;
+
+	for (p = hay; n && (p = strstr(p, needle)); p++) {
+		bool glued_before = p > hay && (isalnum((unsigned char)p[-1]) ||
+						p[-1] == '_' || p[-1] == '.');
+		bool glued_after = isalnum((unsigned char)p[n]) ||
+				   p[n] == '_' || p[n] == '.';
+
+		if (!glued_before && !glued_after)
+			return true;
+	}
+	return false;
+}
 
 /* Runs a shell command built printf-style; returns its exit status. */
 static inline int tu_sh(const char *fmt, ...)
