@@ -754,22 +754,31 @@ static char *json_result_text(const cJSON *warnings, const char *error)
 	return text;
 }
 
-/* Logs the seed's lines on stderr: objects, script, low level script. */
+/* Logs the rest of the seed's lines on stderr (objects, script, low
+ * level script) once the run is over: formatting them cost the apply's
+ * path ~20 us here. "livemod: plan N: ..." is logged as the apply
+ * begins. One write: stderr is unbuffered. */
 static void log_plan(const lm_plan *p)
 {
 	char *script = lm_script_format(&p->script, p, -1);
 	char *low = lm_script_format(&p->low_level, p, -1);
-	size_t i;
+	char *text = NULL;
+	size_t len = 0, i;
+	FILE *f = open_memstream(&text, &len);
 
-	fprintf(stderr, "livemod: plan %lld: release %lld -> %lld\n"
-		"livemod: objects:", (long long)p->id,
-		(long long)p->from_release, (long long)p->to_release);
-	for (i = 0; i < p->nmodules; i++)
-		if (p->modules[i].new_side)
-			fprintf(stderr, " objects/%s.so",
-				p->modules[i].new_side->oid);
-	fprintf(stderr, "\nlivemod: script: %s\nlivemod: low level script: "
-		"%s\n", script ? script : "?", low ? low : "?");
+	if (f) {
+		fprintf(f, "livemod: objects:");
+		for (i = 0; i < p->nmodules; i++)
+			if (p->modules[i].new_side)
+				fprintf(f, " objects/%s.so",
+					p->modules[i].new_side->oid);
+		fprintf(f, "\nlivemod: script: %s\nlivemod: low level "
+			"script: %s\n", script ? script : "?",
+			low ? low : "?");
+		if (fclose(f) == 0)
+			fwrite(text, 1, len, stderr);
+	}
+	free(text);
 	free(script);
 	free(low);
 }
@@ -898,6 +907,7 @@ static int conclude(run *r, int status, int reached_eval,
 		rc = make_result(res, r, status, check_err, eval_err,
 				 reached_eval);
 	if (rc == 0) {
+		log_plan(r->plan);
 		fprintf(stderr, "livemod: check: %s\n", (*res)->check);
 		if ((*res)->eval)
 			fprintf(stderr, "livemod: eval: %s\n", (*res)->eval);
@@ -942,7 +952,9 @@ static int apply_locked(lm_node *n, int64_t plan_id, const char *expected,
 	if (planned_us >= 0) /* before the run, so outside its total */
 		cJSON_AddNumberToObject(r.timings, "plan_and_record",
 					(double)planned_us);
-	log_plan(r.plan);
+	fprintf(stderr, "livemod: plan %lld: release %lld -> %lld\n",
+		(long long)r.plan->id, (long long)r.plan->from_release,
+		(long long)r.plan->to_release);
 	mark(&r, "begin"); /* vetting the plan, recording the run */
 	if ((rc = before_ponr(&r, &ponr)) < 0) {
 		char *msg = strdup(lm_error_last());
