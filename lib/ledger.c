@@ -1745,6 +1745,50 @@ int lm_ledger_boot_failure_get(lm_ledger *l, int64_t release, char **reason)
 	return rc;
 }
 
+int lm_ledger_boot_failures(lm_ledger *l, lm_boot_failure **out, size_t *n)
+{
+	lm_boot_failure *v = NULL;
+	size_t cnt = 0, cap = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	assert(l && out && n);
+	*out = NULL;
+	*n = 0;
+	rc = q_prep(l, &st, "SELECT release_id, reason FROM boot_failures "
+		    "ORDER BY release_id", "");
+	while (rc == 0 && (rc = q_step(l, st, "read boot failures")) == 1) {
+		if (cnt == cap) {
+			lm_boot_failure *nv = realloc(
+				v, (cap = cap ? 2 * cap : 4) * sizeof(*v));
+
+			if (!nv) {
+				rc = oom();
+				break;
+			}
+			v = nv;
+		}
+		v[cnt].release = lm_sqlite.column_int64(st, 0);
+		if ((rc = col_text(st, 1, &v[cnt].reason)) == 0)
+			cnt++;
+	}
+	q_done(l, st);
+	if (rc < 0) {
+		lm_boot_failures_free(v, cnt);
+		return rc;
+	}
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+void lm_boot_failures_free(lm_boot_failure *v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i].reason);
+	free(v);
+}
+
 int lm_ledger_imports_get(lm_ledger *l, lm_imports *out)
 {
 	sqlite3_stmt *st;

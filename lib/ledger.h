@@ -97,6 +97,18 @@ int lm_ledger_boot_failure_add(lm_ledger *l, int64_t release,
  * failed. */
 int lm_ledger_boot_failure_get(lm_ledger *l, int64_t release, char **reason);
 
+/* A release that failed to boot, and why. */
+typedef struct lm_boot_failure {
+	int64_t release;
+	char *reason;
+} lm_boot_failure;
+
+/* Every release that failed to boot, sorted by release, in *out (*n of
+ * them), which the caller frees with lm_boot_failures_free. */
+int lm_ledger_boot_failures(lm_ledger *l, lm_boot_failure **out, size_t *n);
+/* NULL is accepted. */
+void lm_boot_failures_free(lm_boot_failure *v, size_t n);
+
 /* The imports the host declared at its last start, sorted by module and
  * name; replaced whole by _set. */
 int lm_ledger_imports_get(lm_ledger *l, lm_imports *out);

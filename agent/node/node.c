@@ -343,6 +343,8 @@ int lm_node_start(lm_node **out, const lm_node_options *opts)
 		goto fail;
 	if ((rc = lm_libwatch_open(&n->libwatch, n->info.libdir)) < 0 ||
 	    (rc = boot(n, opts)) < 0 ||
+	    (rc = lm_ledger_boot_failures(n->ledger, &n->boot_failures,
+					  &n->nboot_failures)) < 0 ||
 	    (rc = lm_precompute_start(&n->precompute, n, n->info.libdir,
 				      n->state_dir)) < 0 ||
 	    (rc = lm_httpd_start(&n->httpd, n->state_dir, opts, n,
@@ -375,6 +377,7 @@ void lm_node_stop(lm_node *n)
 	lm_node_info_clear(&n->info);
 	lm_imports_clear(&n->imports);
 	free(n->fallback_reason);
+	lm_boot_failures_free(n->boot_failures, n->nboot_failures);
 	lm_node_update_info_forget(n);
 	lm_libwatch_free(n->libwatch);
 	lm_ledger_free(n->reader);

@@ -58,6 +58,12 @@ struct lm_node {
 	struct lm_httpd *httpd;     /* the control API, or NULL */
 	lm_imports imports;         /* the host's declared imports */
 	int64_t fallback_from;      /* the release that failed to boot, or 0 */
+	/* Every release that failed to boot on this node, read once it
+	 * booted: only a boot adds one (gc deletes those of the releases it
+	 * prunes, which no plan can go to), so they stand while it runs and
+	 * an apply's check reads them without the ledger. */
+	lm_boot_failure *boot_failures;
+	size_t nboot_failures;
 	int64_t reap_run;           /* the run the reaper's unloads follow
 				     * (atomic) */
 	char *fallback_reason;

@@ -1067,6 +1067,39 @@ static void test_runs(void **state)
 	free(v);
 }
 
+/* Boot failures: one per release (the first reason kept), listed in
+ * release order, whatever order they were recorded in. */
+static void test_boot_failures(void **state)
+{
+	fixture *f = *state;
+	lm_boot_failure *v;
+	int64_t r1, r2, r3;
+	char *reason;
+	size_t n = 9;
+
+	open_rw(f);
+	add_node(f->l);
+	r1 = add_release(f->l, 0, 100, 0);
+	r2 = add_release(f->l, r1, 101, 10);
+	r3 = add_release(f->l, r2, 102, 20);
+	assert_int_equal(lm_ledger_boot_failures(f->l, &v, &n), 0);
+	assert_int_equal(n, 0);
+	lm_boot_failures_free(v, n);
+	assert_int_equal(lm_ledger_boot_failure_add(f->l, r3, r1, "init 3"), 0);
+	assert_int_equal(lm_ledger_boot_failure_add(f->l, r2, r1, "init 2"), 0);
+	assert_int_equal(lm_ledger_boot_failure_add(f->l, r2, r1, "again"), 0);
+	assert_int_equal(lm_ledger_boot_failures(f->l, &v, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(v[0].release, r2);
+	assert_string_equal(v[0].reason, "init 2");
+	assert_int_equal(v[1].release, r3);
+	assert_string_equal(v[1].reason, "init 3");
+	lm_boot_failures_free(v, n);
+	lm_boot_failures_free(NULL, 0);
+	assert_int_equal(lm_ledger_boot_failure_get(f->l, r1, &reason), 0);
+	assert_null(reason);
+}
+
 static void test_lists_empty(void **state)
 {
 	fixture *f = *state;
@@ -1293,6 +1326,7 @@ int main(void)
 		T(test_damaged_module_version),
 		T(test_plans),
 		T(test_runs),
+		T(test_boot_failures),
 		T(test_lists_empty),
 		T(test_stat_cache),
 		T(test_stat_cache_large),
