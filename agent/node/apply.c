@@ -286,9 +286,13 @@ static int cmp_boot_failure(const void *key, const void *elem)
  * apply's path ~19 us. */
 static int check_boot_failed(run *r)
 {
+	/* bsearch must not see the NULL of an empty list (UBSan) */
 	const lm_boot_failure *f =
-		bsearch(&r->plan->to_release, r->n->boot_failures,
-			r->n->nboot_failures, sizeof(*f), cmp_boot_failure);
+		r->n->nboot_failures
+			? bsearch(&r->plan->to_release, r->n->boot_failures,
+				  r->n->nboot_failures, sizeof(*f),
+				  cmp_boot_failure)
+			: NULL;
 
 	return f ? lm_error_set(LM_ECHECK, "release %lld failed to boot on "
 				"this node (%s); install a fixed build, whose "
