@@ -13,6 +13,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -59,9 +60,26 @@ static int64_t now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * Whether the slot counts against the limits: waiting for a head or
+ * served, and its client still there. A client that read its answer and
+ * hung up can be answered nothing more, yet its slot says "served" until
+ * the connection's thread runs to let it go; on a loaded machine a
+ * client making one request at a time is back with its next connection
+ * before that, and counting the old slots would refuse it as "8 at
+ * once". A client that only half-closed (shutdown(SHUT_WR) after its
+ * request) is not counted either: such a slot lasts no longer than its
+ * request, the server closing it at the next read, and LM_GATE_TOTAL
+ * bounds what is held meanwhile.
+ */
 static int live(const lm_gate_slot *s)
 {
-	return s->state == S_HEAD || s->state == S_SERVED;
+	struct pollfd p = { .fd = s->fd, .events = POLLRDHUP };
+
+	if (s->state != S_HEAD && s->state != S_SERVED)
+		return 0;
+	return poll(&p, 1, 0) != 1 ||
+	       !(p.revents & (POLLRDHUP | POLLHUP | POLLERR));
 }
 
 /* Shuts the connection down: the server's read on it ends, and it lets

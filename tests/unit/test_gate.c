@@ -42,7 +42,8 @@ static void go(lm_gate *g, conn *c)
 {
 	lm_gate_leave(g, c->slot);
 	close(c->fd);
-	close(c->peer_end);
+	if (c->peer_end >= 0)
+		close(c->peer_end);
 	c->slot = NULL;
 }
 
@@ -178,6 +179,31 @@ static void test_refusals_bounded(void **state)
 	close_all(g, c, 3);
 }
 
+/* A client that read its answer and hung up, on a server whose thread
+ * has not yet run to let the connection go (a loaded machine): its next
+ * connection is served, though the old slot still says "served" — one
+ * request at a time is never "already 8 at once", nor does such a slot
+ * keep another peer out of a full listener. A slot whose client still
+ * waits is counted. */
+static void test_hung_up_not_counted(void **state)
+{
+	lm_gate *g = gate(2, 1, 3600);
+	conn c[4];
+
+	(void)state;
+	come(g, &c[0], "pid 1");
+	lm_gate_head(g, c[0].slot);
+	close(c[0].peer_end);
+	c[0].peer_end = -1;
+	assert_int_equal(come(g, &c[1], "pid 1"), LM_GATE_SERVE);
+	assert_int_equal(lm_gate_head(g, c[1].slot), LM_GATE_SERVE);
+	assert_int_equal(come(g, &c[2], "pid 2"), LM_GATE_SERVE);
+	lm_gate_head(g, c[2].slot);
+	/* still there, its client waiting: counted */
+	assert_int_equal(come(g, &c[3], "pid 3"), LM_GATE_FULL);
+	close_all(g, c, 4);
+}
+
 /* A head not whole within head_s is cut by the gate's thread, with no
  * newcomer needed; a request being served is not. */
 static void test_head_deadline(void **state)
@@ -203,6 +229,7 @@ int main(void)
 		cmocka_unit_test(test_answered_is_evictable),
 		cmocka_unit_test(test_refusals_bounded),
 		cmocka_unit_test(test_head_deadline),
+		cmocka_unit_test(test_hung_up_not_counted),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
