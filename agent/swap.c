@@ -155,6 +155,8 @@ static int suspend_many_locked(lm_runtime *rt, const char *const *modules,
 	size_t i;
 	int rc = 0;
 
+	if (n)
+		lm__drain_ready(); /* before the door closes: see internal.h */
 	for (i = 0; i < n && rc == 0; i++)
 		rc = suspend_mark(rt, modules[i]);
 	if (rc < 0) {
@@ -169,7 +171,7 @@ static int suspend_many_locked(lm_runtime *rt, const char *const *modules,
 		return rc;
 	}
 	if (n)
-		lm__synchronize(); /* the in-flight calls of all drain */
+		lm__drain(); /* the in-flight calls of all */
 	return 0;
 }
 

@@ -107,8 +107,9 @@ LM_EXTERN(void) lm_runtime_on_warning(lm_runtime *rt, lm_warning_fn fn, void *ct
  *
  * Two read sides (docs/host-guide.md, "Choosing the read side"):
  *   - memb, the default: any thread, no duty. A grace period (every
- *     swap's suspend, every unload) is a membarrier: an IPI to each CPU
- *     running the process, tens of microseconds with a busy caller.
+ *     unload) is two membarriers: IPIs to each CPU running the process,
+ *     tens of microseconds each with a busy caller; a suspension's
+ *     drain of the calls in flight is one.
  *   - QSBR, for event-loop hosts: compile the files that call modules
  *     with LM_AGENT_QSBR defined before including this header. Their
  *     lm_thread_register() registers a QSBR reader, which must call
@@ -155,18 +156,19 @@ LM_EXTERN(int) lm_runtime_stage(lm_runtime *rt, const char *path, const char *oi
 LM_EXTERN(int) lm_runtime_unstage(lm_runtime *rt, const char *module);
 
 /* New calls (short and pinned) to any version of `module` wait until
- * lm_runtime_resume; returns once the in-flight ones have drained. A call
- * made from inside another module call (nested) does not wait — the
- * grace period the suspension waits for would wait for it — and runs the
- * published version (docs/host-guide.md, "Nested calls"). */
+ * lm_runtime_resume; returns once the in-flight ones have drained (every
+ * read-side section that began before the module was marked has ended).
+ * A call made from inside another module call (nested) does not wait —
+ * the suspension waits for its outer section — and runs the published
+ * version (docs/host-guide.md, "Nested calls"). */
 LM_EXTERN(int) lm_runtime_suspend(lm_runtime *rt, const char *module);
 LM_EXTERN(int) lm_runtime_resume(lm_runtime *rt, const char *module);
 
-/* lm_runtime_suspend of each module, in order, sharing one grace period:
- * every module's new calls wait from the moment it is marked, and the
- * call returns once the in-flight calls to all of them have drained (a
- * grace period costs an IPI to every CPU running the process: one for
- * the plan, not one per module). All or nothing: when one of them cannot
+/* lm_runtime_suspend of each module, in order, sharing one drain: every
+ * module's new calls wait from the moment it is marked, and the call
+ * returns once the in-flight calls to all of them have drained (a memb
+ * drain costs IPIs to every CPU running the process: for the plan, not
+ * per module). All or nothing: when one of them cannot
  * be suspended, the ones before it are resumed and the error names it. */
 LM_EXTERN(int) lm_runtime_suspend_many(lm_runtime *rt, const char *const *modules,
 			    size_t n);
