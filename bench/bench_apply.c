@@ -19,8 +19,10 @@
  * run with the caller still busy: a bare grace period of its flavour, and
  * a bare SQLite transaction as the ledger's writer makes it (WAL,
  * synchronous=NORMAL, one row inserted and one updated), the floor of the
- * point of no return's write.
+ * point of no return's write; and a bare dlopen + dlsym of one module
+ * (and its dlclose), the floor of the loader thread's staged_ahead.
  */
+#include <dlfcn.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -156,32 +158,41 @@ static void sh(const char *fmt, const char *a, const char *b, const char *c)
 	}
 }
 
+/* Copies `from` to `to` in this process: a system("cp") would fork it,
+ * and the fork's copy-on-write faults and TLB flushes would stall the
+ * caller thread in the middle of the measurement. */
+static void copy_file(const char *from, const char *to)
+{
+	char buf[65536];
+	FILE *in, *out;
+	size_t n;
+
+	if (!(in = fopen(from, "rb")) || !(out = fopen(to, "wb"))) {
+		fprintf(stderr, "bench_apply: cannot copy %s\n", from);
+		exit(1);
+	}
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		if (fwrite(buf, 1, n, out) != n)
+			exit(1);
+	if (fclose(out) != 0)
+		exit(1);
+	fclose(in);
+}
+
 /* Installs version `v` of the `nmod` modules into dir/lib as install(1)
- * does (a new file renamed into place), in this process: a system("cp")
- * would fork it, and the fork's copy-on-write faults and TLB flushes
- * would stall the caller thread in the middle of the measurement. */
+ * does (a new file renamed into place). */
 static void install(const char *dir, int v, int nmod)
 {
-	char from[4096], tmp[4096], to[4096], buf[65536];
+	char from[4096], tmp[4096], to[4096];
 	int k;
 
 	for (k = 0; k < nmod; k++) {
-		FILE *in, *out;
-		size_t n;
-
 		snprintf(from, sizeof(from), "%s/v%d/mod_%03d.so", dir, v, k);
 		snprintf(tmp, sizeof(tmp), "%s/lib/.mod_%03d.so", dir, k);
 		snprintf(to, sizeof(to), "%s/lib/mod_%03d.so", dir, k);
-		if (!(in = fopen(from, "rb")) || !(out = fopen(tmp, "wb"))) {
-			fprintf(stderr, "bench_apply: cannot install %s\n", from);
+		copy_file(from, tmp);
+		if (rename(tmp, to) != 0)
 			exit(1);
-		}
-		while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
-			if (fwrite(buf, 1, n, out) != n)
-				exit(1);
-		if (fclose(out) != 0 || rename(tmp, to) != 0)
-			exit(1);
-		fclose(in);
 	}
 }
 
@@ -279,6 +290,44 @@ static int commit_floor(const char *dir, double *us, double *grace_us,
 	return rc == SQLITE_OK ? 0 : -1;
 }
 
+/* The loader thread's floor: `rounds` bare dlopen + dlsym of the
+ * module's descriptor (in `us`), then its dlclose (in `close_us`), of
+ * v1's first module. Each round opens a fresh copy under a name of its
+ * own, made outside the timing: the same path, or the same file under
+ * another name, would give back the mapping already loaded, and the
+ * floor would be a reference count. */
+static int dlopen_floor(const char *dir, double *us, double *close_us,
+			int rounds)
+{
+	char from[4096], path[4096];
+	int i;
+
+	snprintf(from, sizeof(from), "%s/v1/mod_000.so", dir);
+	for (i = 0; i < rounds; i++) {
+		void *dl, *desc = NULL;
+		long t0;
+
+		snprintf(path, sizeof(path), "%s/floor_%d.so", dir, i);
+		copy_file(from, path);
+		t0 = now_ns();
+		if ((dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)))
+			desc = dlsym(dl, "lm_module_descriptor");
+		us[i] = (double)(now_ns() - t0) / 1000.0;
+		if (!desc) {
+			fprintf(stderr, "bench_apply: %s: %s\n", path,
+				dlerror());
+			if (dl)
+				dlclose(dl);
+			return -1;
+		}
+		t0 = now_ns();
+		dlclose(dl);
+		close_us[i] = (double)(now_ns() - t0) / 1000.0;
+		unlink(path);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	int nmod = argc > 1 ? atoi(argv[1]) : 1;
@@ -294,6 +343,9 @@ int main(int argc, char **argv)
 	double *grace_parked = calloc((size_t)rounds, sizeof(double));
 	double *drain_parked = calloc((size_t)rounds, sizeof(double));
 	double *grace_commit = calloc((size_t)rounds, sizeof(double));
+	double *dl_open = calloc((size_t)rounds, sizeof(double));
+	double *dl_close = calloc((size_t)rounds, sizeof(double));
+	double staged = -1; /* staged_ahead's p50, when the steps have it */
 	uint64_t hold_ns;
 	double *control_wait = calloc((size_t)rounds, sizeof(double));
 	double *commit = calloc((size_t)rounds, sizeof(double));
@@ -304,7 +356,7 @@ int main(int argc, char **argv)
 
 	if (!mkdtemp(dir) || !apply || !pause || !grace || !control || !wait ||
 	    !control_wait || !commit || !held || !grace_parked ||
-	    !drain_parked || !grace_commit)
+	    !drain_parked || !grace_commit || !dl_open || !dl_close)
 		return 1;
 	sh("mkdir -p %s/lib %s/v1 %s/v2", dir, dir, dir);
 	for (k = 0; k < nmod; k++) {
@@ -383,7 +435,8 @@ int main(int argc, char **argv)
 		grace_parked[i] = parked_us(GRACE_PERIOD);
 		drain_parked[i] = parked_us(DRAIN);
 	}
-	if (commit_floor(dir, commit, grace_commit, rounds) < 0)
+	if (commit_floor(dir, commit, grace_commit, rounds) < 0 ||
+	    dlopen_floor(dir, dl_open, dl_close, rounds) < 0)
 		return 1;
 	atomic_store(&stop, 1);
 	pthread_join(th, NULL);
@@ -400,6 +453,8 @@ int main(int argc, char **argv)
 	qsort(control_wait, (size_t)rounds, sizeof(double), cmp_double);
 	qsort(commit, (size_t)rounds, sizeof(double), cmp_double);
 	qsort(grace_commit, (size_t)rounds, sizeof(double), cmp_double);
+	qsort(dl_open, (size_t)rounds, sizeof(double), cmp_double);
+	qsort(dl_close, (size_t)rounds, sizeof(double), cmp_double);
 	printf("[%s] apply of %d module%s in-process, %d rounds: p50 %.3f ms, "
 	       "p99 %.3f ms\n", FLAVOUR, nmod, nmod > 1 ? "s" : "", rounds,
 	       pct(apply, rounds, 0.5), pct(apply, rounds, 0.99));
@@ -425,6 +480,8 @@ int main(int argc, char **argv)
 	for (k = 0; k < nsteps; k++) {
 		qsort(step_us[k], (size_t)rounds, sizeof(double), cmp_double);
 		printf(" %s %.0f", step_name[k], pct(step_us[k], rounds, 0.5));
+		if (strcmp(step_name[k], "staged_ahead") == 0)
+			staged = pct(step_us[k], rounds, 0.5);
 		free(step_name[k]);
 		free(step_us[k]);
 	}
@@ -456,6 +513,17 @@ int main(int argc, char **argv)
 	       FLAVOUR, pct(grace_commit, rounds, 0.5),
 	       pct(grace_commit, rounds, 0.99),
 	       pct(held, rounds, 0.5) / pct(grace_commit, rounds, 0.5));
+	printf("[%s] floor: a bare dlopen + dlsym of the module, caller busy: "
+	       "p50 %.1f us, p99 %.1f us; ", FLAVOUR, pct(dl_open, rounds, 0.5),
+	       pct(dl_open, rounds, 0.99));
+	if (staged >= 0)
+		printf("staged_ahead/floor p50 %.2f\n",
+		       staged / pct(dl_open, rounds, 0.5));
+	else /* no round staged ahead: nothing to compare */
+		printf("staged_ahead not among the steps\n");
+	printf("[%s] floor: a bare dlclose of it, caller busy: p50 %.1f us, "
+	       "p99 %.1f us\n", FLAVOUR, pct(dl_close, rounds, 0.5),
+	       pct(dl_close, rounds, 0.99));
 	sh("rm -rf %s%s%s", dir, "", "");
 	free(apply);
 	free(pause);
@@ -468,5 +536,7 @@ int main(int argc, char **argv)
 	free(control_wait);
 	free(commit);
 	free(grace_commit);
+	free(dl_open);
+	free(dl_close);
 	return 0;
 }

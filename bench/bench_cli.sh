@@ -6,6 +6,8 @@
 #   floor  a tiny C client spawned to GET /modules over agent.sock
 #          (bench/cli_time.c --get): the least a command that talks to
 #          the node can cost
+#   floor  that GET in-process (bench/cli_time.c RUNS --get): the raw
+#          socket round trip, with no process around it
 #   livemod --help              start-up alone
 #   livemod status              GET /modules, node idle
 #   livemod update all          1 module, node idle (the libdir alternates
@@ -56,6 +58,7 @@ p50() { echo "$1" | awk '{ print $1 }'; }
 
 spawn=$("$T" "$RUNS" -- /bin/true)
 get=$("$T" "$RUNS" -- "$T" --get "$W/st/agent.sock" /modules)
+rtt=$("$T" "$RUNS" --get "$W/st/agent.sock" /modules)
 help=$("$T" "$RUNS" -- "$LM" --help)
 status=$("$T" "$RUNS" -- "$LM" --state "$W/st" status)
 # update all: install the other version before each run
@@ -114,9 +117,10 @@ wait $HOST 2>/dev/null || true
 HOST=""
 
 cat <<EOF
-the livemod command, $RUNS runs each, every run a process (bench/cli_time.c):
+the livemod command, $RUNS runs each, every run a process but the in-process GET (bench/cli_time.c):
   floor: posix_spawn /bin/true            $(echo "$spawn" | fmt)
   floor: tiny C client, GET /modules      $(echo "$get" | fmt)
+  floor: GET /modules in-process          $(echo "$rtt" | fmt)   (the raw socket round trip)
   livemod --help (start-up)               $(echo "$help" | fmt)
   livemod status (node idle)              $(echo "$status" | fmt)   target <= 5 ms; x$(echo "$(p50 "$status") $(p50 "$get")" | awk '{printf "%.2f", $1/$2}') the tiny client
   livemod update all (1 module, idle)     $(echo "$update" | fmt)   target <= 10 ms

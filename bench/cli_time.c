@@ -11,6 +11,9 @@
  *   cli_time --get SOCKET PATH
  *       one GET of PATH on the unix SOCKET, the answer read to the end:
  *       the tiny C client whose spawn is the floor of `livemod status`.
+ *   cli_time RUNS --get SOCKET PATH
+ *       that GET RUNS times in this process, timed as above: the raw
+ *       round trip, the tiny client's floor without its process.
  *
  * Timing from inside one long-lived process, rather than `date +%s%N`
  * around each run, keeps the two date processes out of the figure (a
@@ -38,6 +41,9 @@ static double now_ms(void)
 	return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
 }
 
+/* One GET of `path` on the unix socket `sock`, the reply read until the
+ * node closes the connection (Connection: close); 0, or 1 with the cause
+ * on stderr. */
 static int get(const char *sock, const char *path)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
@@ -46,14 +52,23 @@ static int get(const char *sock, const char *path)
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 
 	snprintf(a.sun_path, sizeof(a.sun_path), "%s", sock);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0)
-		return perror(sock), 1;
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		perror(sock);
+		if (fd >= 0) /* the timed loop must not run out of fds */
+			close(fd);
+		return 1;
+	}
 	n = snprintf(buf, sizeof(buf), "GET %s HTTP/1.1\r\nHost: localhost\r\n"
 		     "Connection: close\r\n\r\n", path);
-	if (write(fd, buf, (size_t)n) != n)
-		return perror("write"), 1;
+	if (write(fd, buf, (size_t)n) != n) {
+		perror("write");
+		close(fd);
+		return 1;
+	}
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
 		;
+	if (n < 0)
+		perror("read");
 	close(fd);
 	return n < 0;
 }
@@ -85,6 +100,14 @@ static int cmp_double(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
+/* Prints "p50 p99 min" of the `runs` times in `t` (sorted here), in ms. */
+static void print_times(double *t, int runs)
+{
+	qsort(t, (size_t)runs, sizeof(*t), cmp_double);
+	printf("%.2f %.2f %.2f\n", t[(runs - 1) / 2],
+	       t[(int)(0.99 * (runs - 1) + 0.5)], t[0]);
+}
+
 int main(int argc, char **argv)
 {
 	char *prep[] = { "/bin/sh", "-c", NULL, "prep", NULL, NULL };
@@ -96,15 +119,29 @@ int main(int argc, char **argv)
 		return get(argv[2], argv[3]);
 	if (argc < 4 || (runs = atoi(argv[1])) < 1)
 		return fprintf(stderr, "usage: cli_time RUNS [--prep SHELLCMD] "
-			       "-- CMD [ARG...]\n"), 2;
+			       "-- CMD [ARG...]\n       cli_time [RUNS] --get "
+			       "SOCKET PATH\n"), 2;
+	if (!(t = calloc((size_t)runs, sizeof(*t))))
+		return 2;
+	if (argc == 5 && strcmp(argv[2], "--get") == 0) {
+		for (i = 0; i < runs; i++) {
+			double t0 = now_ms();
+
+			if (get(argv[3], argv[4]) != 0)
+				return fprintf(stderr, "cli_time: GET failed "
+					       "(run %d)\n", i), 1;
+			t[i] = now_ms() - t0;
+		}
+		print_times(t, runs);
+		free(t);
+		return 0;
+	}
 	i = 2;
 	if (strcmp(argv[i], "--prep") == 0 && i + 2 < argc)
 		prep[2] = argv[i + 1], i += 2;
 	if (strcmp(argv[i], "--") != 0 || i + 1 >= argc)
 		return fprintf(stderr, "cli_time: expected -- CMD\n"), 2;
 	argv += i + 1;
-	if (!(t = calloc((size_t)runs, sizeof(*t))))
-		return 2;
 	for (i = 0; i < runs; i++) {
 		double t0;
 
@@ -122,8 +159,7 @@ int main(int argc, char **argv)
 			return fprintf(stderr, "cli_time: %s exited %d (run "
 				       "%d)\n", argv[0], rc, i), 1;
 	}
-	qsort(t, (size_t)runs, sizeof(*t), cmp_double);
-	printf("%.2f %.2f %.2f\n", t[(runs - 1) / 2],
-	       t[(int)(0.99 * (runs - 1) + 0.5)], t[0]);
+	print_times(t, runs);
+	free(t);
 	return 0;
 }

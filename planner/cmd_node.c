@@ -309,6 +309,10 @@ static void print_status(const cli *c, const cJSON *root)
 		       cli_json_str(m, "name", "-"), wvsn, cli_json_str(m, "vsn", "-"),
 		       cli_json_str(m, "oid", "-"), cli_json_num(m, "pins"),
 		       cli_json_true(m, "suspended") ? "  suspended" : "");
+		if ((o = cJSON_GetObjectItemCaseSensitive(m, "staged")))
+			printf("  staged %s (%.12s), not serving yet\n",
+			       cli_json_str(o, "vsn", "-"),
+			       cli_json_str(o, "oid", "-"));
 		cJSON_ArrayForEach(o, cJSON_GetObjectItemCaseSensitive(m, "old"))
 			printf("  old %s (%.12s) pins %lld, %s\n",
 			       cli_json_str(o, "vsn", "-"), cli_json_str(o, "oid", "-"),

@@ -60,6 +60,7 @@ typedef struct run {
 	lm_plan *plan;
 	unsigned flags;          /* LM_APPLY_* */
 	lm_preload *pre;         /* what was staged ahead, or NULL */
+	size_t ntaken;           /* of it, the objects this run took */
 	int64_t run_id;
 	cJSON *timings;          /* step -> microseconds */
 	cJSON *warnings;         /* strings */
@@ -184,8 +185,10 @@ static int stage_module(run *r, lm_store **store, const char *name)
 		return lm_error_set(LM_EINVAL, "plan %lld: load_object_code "
 				    "names %s, which has no new version",
 				    (long long)r->plan->id, name);
-	if (lm_preload_take(r->pre, name, pm->new_side->oid))
+	if (lm_preload_take(r->pre, name, pm->new_side->oid)) {
+		r->ntaken++;
 		return push_name(&r->staged, &r->nstaged, name);
+	}
 	if ((rc = object_path(&path, r, store, pm->new_side->oid)) < 0)
 		return lm_error_wrap("%s", name);
 	rc = lm__runtime_stage_desc(r->n->rt, path, pm->new_side->oid,
@@ -547,6 +550,9 @@ typedef struct begin_args {
 	lm_plan **plan;
 	lm_plan *known;   /* the plan as this node just recorded it, or NULL:
 			   * taken instead of parsing its text again */
+	const char *ahead_json; /* the text the objects staged ahead were
+				 * staged from, or NULL */
+	bool ahead_stale;       /* the ledger's text is not that any more */
 } begin_args;
 
 static int sync_current(lm_node *n, void *arg)
@@ -554,6 +560,111 @@ static int sync_current(lm_node *n, void *arg)
 	(void)arg;
 	return lm_ledger_node_set_current(n->ledger, n->info.id,
 					  n->info.current_release);
+}
+
+/* ---- a recorded plan staged ahead ------------------------------------------- */
+
+/*
+ * A plan the node records itself (update, rollback) is staged while it is
+ * recorded (preload.h). A plan another process records — the post-install
+ * hook's `livemod plan`, applied later by POST /plans/{id}/apply or by an
+ * update that finds it as its reviewed twin — is staged as soon as the
+ * precompute thread sees the ledger written, if it goes from the node's
+ * release and is still 'planned'. The apply of that plan takes what was
+ * staged; any apply unstages the rest when it ends (its plan applied, or
+ * the node moved on), and a newer plan's staging unstages an older one's.
+ * So a staged object that is never applied stays mapped only until the
+ * next plan, apply or stop, and it never runs: a staged version is
+ * invisible to callers.
+ */
+
+/* Unstages what n->ahead staged and was not taken; forgets its plan.
+ * Under ahead_mu, or by the apply that owns it. */
+static void ahead_clear(lm_node *n)
+{
+	lm_preload_finish(&n->ahead.pre);
+	lm_plan_free(n->ahead.plan);
+	free(n->ahead.json);
+	n->ahead.plan = NULL;
+	n->ahead.json = NULL;
+}
+
+/* The staging of plan `id` for the apply that owns n->ahead, the loader
+ * done; NULL, having unstaged it, when it staged another plan (its
+ * objects would refuse this apply's own staging of the same modules). */
+static lm_preload *ahead_for(lm_node *n, int64_t id)
+{
+	assert(n->applying);
+	if (n->ahead.plan && n->ahead.plan->id == id) {
+		lm_preload_join(&n->ahead.pre);
+		return &n->ahead.pre;
+	}
+	ahead_clear(n);
+	return NULL;
+}
+
+void lm_node_stage_recorded(lm_node *n)
+{
+	lm_plan_row row = { 0 };
+	lm_plan *p = NULL;
+	char *json = NULL;
+	int64_t id = 0;
+	uint64_t gen;
+	bool busy;
+
+	pthread_mutex_lock(&n->ahead_mu);
+	gen = n->apply_gen;
+	busy = n->applying;
+	pthread_mutex_unlock(&n->ahead_mu);
+	if (busy) /* the apply stages for itself */
+		return;
+	pthread_mutex_lock(&n->ledger_mu);
+	if (lm_ledger_plan_newest(n->ledger, &id) == 0 && id > n->ahead.tried &&
+	    lm_ledger_plan_get(n->ledger, id, &row) == 0 && row.json &&
+	    strcmp(row.status, "planned") == 0 &&
+	    row.from_release == lm_node_release(n) &&
+	    lm_plan_from_json(&p, row.json, strlen(row.json), "plan") == 0 &&
+	    !(json = strdup(row.json))) {
+		lm_plan_free(p);
+		p = NULL;
+	}
+	pthread_mutex_unlock(&n->ledger_mu);
+	lm_plan_row_clear(&row);
+	lm_error_clear();
+	if (!p)
+		return;
+	n->ahead.tried = id;
+	pthread_mutex_lock(&n->ahead_mu);
+	if (!n->applying && n->apply_gen == gen) {
+		ahead_clear(n);
+		lm_preload_start(&n->ahead.pre, n, p, NULL); /* from the store */
+		n->ahead.plan = p;
+		n->ahead.json = json;
+		p = NULL;
+		json = NULL;
+	}
+	pthread_mutex_unlock(&n->ahead_mu);
+	lm_plan_free(p);
+	free(json);
+}
+
+void lm_node_ahead_drop(lm_node *n)
+{
+	pthread_mutex_lock(&n->ahead_mu);
+	ahead_clear(n);
+	pthread_mutex_unlock(&n->ahead_mu);
+}
+
+/* Ends what apply_enter began: whatever was staged ahead and not taken
+ * is unstaged (its plan is applied, or the node has moved on), and
+ * apply_mu let go. */
+static void apply_leave(lm_node *n)
+{
+	pthread_mutex_lock(&n->ahead_mu);
+	ahead_clear(n);
+	n->applying = false;
+	pthread_mutex_unlock(&n->ahead_mu);
+	pthread_mutex_unlock(&n->apply_mu);
 }
 
 /* Takes apply_mu for one apply (or plan and apply): LM_EBUSY when another
@@ -568,8 +679,13 @@ static int apply_enter(lm_node *n)
 	if (pthread_mutex_trylock(&n->apply_mu) != 0)
 		return lm_error_set(LM_EBUSY, "another apply is running on "
 				    "this node");
+	/* the plan staged ahead is this apply's from now on */
+	pthread_mutex_lock(&n->ahead_mu);
+	n->applying = true;
+	n->apply_gen++;
+	pthread_mutex_unlock(&n->ahead_mu);
 	if ((rc = ledger_locked(n, sync_current, NULL)) < 0)
-		pthread_mutex_unlock(&n->apply_mu);
+		apply_leave(n);
 	return rc;
 }
 
@@ -617,6 +733,9 @@ static int begin_run(lm_node *n, void *arg)
 	if (rc == 0)
 		rc = lm_plan_from_json(a->plan, row.json, strlen(row.json),
 				       label);
+	/* staged against descriptors the plan no longer names */
+	a->ahead_stale = a->ahead_json && row.json &&
+			 strcmp(a->ahead_json, row.json) != 0;
 	lm_plan_row_clear(&row);
 	return rc;
 }
@@ -940,7 +1059,9 @@ static int apply_locked(lm_node *n, int64_t plan_id, const char *expected,
 			int64_t planned_us, lm_apply_result **res)
 {
 	run r = { 0 };
-	begin_args ba = { plan_id, expected, &r.plan, known };
+	begin_args ba = { plan_id, expected, &r.plan, known,
+			  pre && pre == &n->ahead.pre ? n->ahead.json : NULL,
+			  false };
 	size_t ponr = 0;
 	int rc;
 
@@ -953,6 +1074,10 @@ static int apply_locked(lm_node *n, int64_t plan_id, const char *expected,
 	lm_plan_free(ba.known); /* not taken */
 	if (rc < 0)
 		return rc;
+	if (ba.ahead_stale) { /* the apply stages for itself */
+		ahead_clear(n);
+		r.pre = pre = NULL;
+	}
 	r.timings = cJSON_CreateObject();
 	r.warnings = cJSON_CreateArray();
 	if (pre && pre->count) /* off the path: overlapped the recording */
@@ -965,7 +1090,11 @@ static int apply_locked(lm_node *n, int64_t plan_id, const char *expected,
 		(long long)r.plan->id, (long long)r.plan->from_release,
 		(long long)r.plan->to_release);
 	mark(&r, "begin"); /* vetting the plan, recording the run */
-	if ((rc = before_ponr(&r, &ponr)) < 0) {
+	rc = before_ponr(&r, &ponr);
+	if (pre && pre->count)
+		cJSON_AddNumberToObject(r.timings, "staged_ahead_taken",
+					(double)r.ntaken);
+	if (rc < 0) {
 		char *msg = strdup(lm_error_last());
 
 		unstage_all(&r);
@@ -1031,9 +1160,9 @@ int lm_node_apply(lm_node *n, int64_t plan_id, const char *expected_json,
 	*res = NULL;
 	if ((rc = apply_enter(n)) < 0)
 		return rc;
-	rc = apply_locked(n, plan_id, expected_json, flags, NULL, NULL, -1,
-			  res);
-	pthread_mutex_unlock(&n->apply_mu);
+	rc = apply_locked(n, plan_id, expected_json, flags,
+			  ahead_for(n, plan_id), NULL, -1, res);
+	apply_leave(n);
 	return rc;
 }
 
@@ -1045,6 +1174,7 @@ typedef struct plan_args {
 	cJSON *warnings;            /* update: the scan's, as `plan` prints */
 	lm_preload pre;             /* staged while the plan is recorded */
 	lm_plan *known;             /* the plan recorded, for the apply */
+	lm_preload *ahead;          /* or the reviewed twin, staged ahead */
 } plan_args;
 
 /* Does the recorded plan `row` do what `p` would: from the same release,
@@ -1102,9 +1232,19 @@ static int plan_update(lm_node *n, void *arg)
 		cJSON_AddItemToArray(a->warnings,
 				     cJSON_CreateString(pl.scan.warnings[i]));
 	}
-	if (rc == 0 && pl.plan)
-		lm_preload_start(&a->pre, n, pl.plan, n->info.libdir);
-	if (rc == 0 && pl.plan && !(a->plan_id = reviewed_twin(n, pl.plan)) &&
+	if (rc == 0 && pl.plan) {
+		/* what was staged ahead serves when it is this plan's
+		 * reviewed twin (the hook's plan); else this plan stages its
+		 * own while it is recorded */
+		bool ahead = n->ahead.plan != NULL;
+
+		if (!ahead)
+			lm_preload_start(&a->pre, n, pl.plan, n->info.libdir);
+		a->plan_id = reviewed_twin(n, pl.plan);
+		if (ahead && !(a->ahead = ahead_for(n, a->plan_id)))
+			lm_preload_start(&a->pre, n, pl.plan, n->info.libdir);
+	}
+	if (rc == 0 && pl.plan && !a->plan_id &&
 	    (rc = lm_planning_record(&pl.st, pl.plan, &pl.new_set,
 				     &pl.scan)) == 0) {
 		a->plan_id = pl.plan->id;
@@ -1129,6 +1269,7 @@ static int plan_rollback(lm_node *n, void *arg)
 	st.dir = n->state_dir;
 	st.ledger = n->ledger;
 	st.node = n->info;
+	ahead_clear(n); /* a plan forward, not this one */
 	if ((rc = lm_rollback_target(&st, a->to, &to)) == 0 &&
 	    (rc = lm_rollback_compute(&p, &st, n->store_path, to, &o)) == 0 &&
 	    p) {
@@ -1196,8 +1337,9 @@ static int plan_and_apply(lm_node *n, int (*plan)(lm_node *, void *),
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = ledger_locked(n, plan, a);
 	if (rc == 0 && a->plan_id) {
-		rc = apply_locked(n, a->plan_id, NULL, flags, &a->pre,
-				  a->known, elapsed_us(&t0), res);
+		rc = apply_locked(n, a->plan_id, NULL, flags,
+				  a->ahead ? a->ahead : &a->pre, a->known,
+				  elapsed_us(&t0), res);
 		a->known = NULL;
 	} else if (rc == 0) {
 		/* nothing to update: no check ran, so none is reported */
@@ -1205,7 +1347,7 @@ static int plan_and_apply(lm_node *n, int (*plan)(lm_node *, void *),
 	}
 	lm_plan_free(a->known); /* a failed planning's */
 	lm_preload_finish(&a->pre); /* what the apply did not take */
-	pthread_mutex_unlock(&n->apply_mu);
+	apply_leave(n);
 	if (*res && cJSON_GetArraySize(a->warnings))
 		add_warnings(*res, a->warnings);
 out:
@@ -1216,7 +1358,7 @@ out:
 int lm_node_update(lm_node *n, const char *const *modules, size_t nmod,
 		   unsigned flags, lm_apply_result **res)
 {
-	plan_args a = { modules, nmod, 0, 0, NULL, { 0 }, NULL };
+	plan_args a = { modules, nmod, 0, 0, NULL, { 0 }, NULL, NULL };
 
 	assert(n && res && (modules || nmod == 0));
 	return plan_and_apply(n, plan_update, &a, flags, res);
@@ -1225,7 +1367,7 @@ int lm_node_update(lm_node *n, const char *const *modules, size_t nmod,
 int lm_node_rollback(lm_node *n, int64_t to, unsigned flags,
 		     lm_apply_result **res)
 {
-	plan_args a = { NULL, 0, to, 0, NULL, { 0 }, NULL };
+	plan_args a = { NULL, 0, to, 0, NULL, { 0 }, NULL, NULL };
 
 	assert(n && res);
 	return plan_and_apply(n, plan_rollback, &a, flags, res);

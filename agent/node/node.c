@@ -317,6 +317,7 @@ int lm_node_start(lm_node **out, const lm_node_options *opts)
 	pthread_mutex_init(&n->apply_mu, NULL);
 	pthread_mutex_init(&n->ledger_mu, NULL);
 	pthread_mutex_init(&n->query_mu, NULL);
+	pthread_mutex_init(&n->ahead_mu, NULL);
 	pthread_cond_init(&n->update_info.done, NULL);
 	n->state_dir = strdup(opts->state_dir);
 	n->store_path = lm_path_join(opts->state_dir, "store.git");
@@ -373,6 +374,7 @@ void lm_node_stop(lm_node *n)
 	n->httpd = NULL;
 	lm_precompute_stop(n->precompute); /* it reads n->reader */
 	n->precompute = NULL;
+	lm_node_ahead_drop(n); /* what it staged, before the runtime goes */
 	lm_runtime_free(n->rt);
 	lm_node_info_clear(&n->info);
 	lm_imports_clear(&n->imports);
@@ -385,6 +387,7 @@ void lm_node_stop(lm_node *n)
 	pthread_mutex_destroy(&n->apply_mu);
 	pthread_mutex_destroy(&n->ledger_mu);
 	pthread_mutex_destroy(&n->query_mu);
+	pthread_mutex_destroy(&n->ahead_mu);
 	pthread_cond_destroy(&n->update_info.done);
 	free(n->state_dir);
 	free(n->store_path);

@@ -6,7 +6,8 @@
  * sees this header.
  *
  * Locks, in this order: apply_mu (one apply at a time; taken with
- * trylock, so a second apply is "busy", not queued), then ledger_mu (the
+ * trylock, so a second apply is "busy", not queued), then ahead_mu (the
+ * recorded plan staged ahead, apply.c), then ledger_mu (the
  * ledger's SQLite handle is opened without SQLite's own mutexes and is
  * shared by the apply and the HTTP threads). query_mu guards what
  * GET /update-modules computes with (a read-only ledger connection of its
@@ -27,6 +28,7 @@
 #include "imports.h"
 #include "ledger.h"
 #include "planning.h"
+#include "preload.h"
 
 struct lm_httpd;
 struct lm_libwatch;
@@ -81,6 +83,22 @@ struct lm_node {
 		pthread_cond_t done;   /* an answer kept, or given up */
 	} update_info;
 	struct lm_precompute *precompute;
+	/* A plan recorded by another process (the post-install hook's
+	 * `livemod plan`), staged ahead of its apply (apply.c, "A recorded
+	 * plan staged ahead"). Under ahead_mu, except that the apply holding
+	 * apply_mu (`applying`) owns it: nothing else touches it meanwhile.
+	 * apply_gen counts the applies begun, so that a plan read before one
+	 * is not staged after it. */
+	pthread_mutex_t ahead_mu;
+	bool applying;
+	uint64_t apply_gen;
+	struct {
+		lm_preload pre;
+		lm_plan *plan;        /* its descriptors, lent to the loader */
+		char *json;           /* the ledger's text of it, then */
+		int64_t tried;        /* the newest plan id looked at (the
+				       * precompute thread's own) */
+	} ahead;
 };
 
 /* What planning the node's libdir gave: the scan, the to-release and the
@@ -99,6 +117,14 @@ typedef struct lm_node_planned {
 int lm_node_plan(lm_node *n, lm_ledger *ledger, const lm_plan_opts *o,
 		 lm_node_planned *out);
 void lm_node_planned_clear(lm_node_planned *pl);
+
+/* Stages ahead the newest recorded plan when it is the one the node would
+ * apply next and not staged yet (the precompute thread, after another
+ * process wrote the ledger). Best effort: anything that fails is staged
+ * by the apply itself. */
+void lm_node_stage_recorded(lm_node *n);
+/* Unstages what was staged ahead and not taken, at stop. */
+void lm_node_ahead_drop(lm_node *n);
 
 /* ---- queries (query.c): each returns malloc'ed JSON text in *out ------- */
 

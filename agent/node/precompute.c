@@ -13,6 +13,10 @@
  *    the ledger through a connection it never closes). It wakes once per
  *    QUIET_MS at most while events keep coming, not once per event.
  *
+ * After each answer it also stages ahead the newest recorded plan, when
+ * the node would apply it next (apply.c, lm_node_stage_recorded): the
+ * hook's plan is loaded before anyone asks for its apply.
+ *
  * A request that comes meanwhile waits for that answer instead of
  * scanning a second time (query.c). Computing never holds the ledger's
  * writer (it plans on the node's read-only connection, query_mu), so an
@@ -170,6 +174,7 @@ static void *run(void *arg)
 		/* a failure (a broken install) is the request's to report */
 		(void)lm_node_update_info_json(p->node, NULL);
 		lm_error_clear();
+		lm_node_stage_recorded(p->node); /* the hook's plan, if any */
 	}
 	return NULL;
 }

@@ -3,8 +3,10 @@
  * (update, rollback), a loader thread extracts the plan's new objects and
  * stages them (dlopen, descriptor compared with the planned one, export
  * signatures checked), so that the apply's load_object_code finds them
- * staged and the dlopen is off the apply's path. Whatever the apply does
- * not take is unstaged by lm_preload_finish. An object the loader could
+ * staged and the dlopen is off the apply's path; a plan another process
+ * recorded is staged the same way once the node sees it (apply.c, "a
+ * recorded plan staged ahead"). Whatever the apply does not take is
+ * unstaged by lm_preload_finish. An object the loader could
  * not stage is simply staged again inline by the apply, which then meets
  * the same error in its check.
  */

@@ -245,6 +245,12 @@ int lm_node_modules_json(lm_node *n, char **out)
 			cJSON_AddNullToObject(o, "vsn");
 		}
 		cJSON_AddBoolToObject(o, "suspended", m->suspended);
+		if (m->staged) { /* loaded, not yet serving: a plan staged */
+			cJSON *st = cJSON_AddObjectToObject(o, "staged");
+
+			cJSON_AddStringToObject(st, "vsn", m->staged->vsn);
+			cJSON_AddStringToObject(st, "oid", m->staged->oid);
+		}
 		old = cJSON_AddArrayToObject(o, "old");
 		for (k = 0; k < m->nold; k++)
 			cJSON_AddItemToArray(old, version_json(&m->old[k]));

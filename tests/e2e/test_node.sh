@@ -13,7 +13,8 @@
 # first's ran) leave every old version serving and the node's release
 # unchanged, run 'eval_failed'; a brutal purge ends exactly the pinning
 # task; one apply at a time (409 busy); a stale plan is refused (409) and
-# changes nothing. Every host ends with "calls N bad 0".
+# changes nothing; a plan recorded by `livemod plan` is staged ahead and
+# its apply takes it. Every host ends with "calls N bad 0".
 . "$(dirname "$0")/lib.sh"
 
 
@@ -128,6 +129,36 @@ two() {
 	lm init --libdir "$LIB" --app lmh > /dev/null || exit 99
 }
 
+# staged MOD [FIELD]: the vsn (or FIELD: oid) of the version of MOD the
+# node has staged, not serving yet ("" when none).
+staged() {
+	curl -s -m 10 -o "$T/.mods" --unix-socket "$STATE/agent.sock" \
+		http://localhost/modules || return
+	sqlite3 :memory: "SELECT ifnull(json_extract(m.value,
+	    '\$.staged.${2:-vsn}'), '')
+	  FROM json_each(readfile('$T/.mods'), '\$.modules') m
+	  WHERE json_extract(m.value, '\$.name') = '$1';"
+}
+
+# wait_staged MOD VSN: until the node has VSN of MOD staged ("": none),
+# with a hang guard.
+wait_staged() {
+	n=0
+	until [ "$(staged "$1")" = "$2" ]; do
+		n=$((n + 1))
+		[ $n -lt 500 ] || {
+			fail "$1: staged '$(staged "$1")', want '$2'"
+			return 1
+		}
+		sleep 0.02
+	done
+}
+
+# mapped OID: how many of the host's mappings are of the object OID.
+mapped() {
+	grep -c "objects/$1" "/proc/$HOST/maps"
+}
+
 # ---- the tests ---------------------------------------------------------------
 
 t_update_changes_version() {
@@ -213,17 +244,19 @@ t_check_descriptor_not_planned() {
 
 t_check_bytes_not_oid() {
 	two
-	host --call mod_x
 	mod mod_x.so mod_x 1.1.0 -DMOD_DEPS='"mod_util"' -DMOD_ANSWER=2
+	# planned before the node runs: a running node would stage the
+	# plan's objects ahead, verified, before the store is altered below
 	expect 0 lm plan
 	new=$(git hash-object "$LIB/mod_x.so")
 	other=$(gitstore rev-parse release-1:mod_util.so)
 	nf=$STATE/store.git/objects/$(echo "$new" | cut -c1-2)/$(echo "$new" | cut -c3-)
 	of=$STATE/store.git/objects/$(echo "$other" | cut -c1-2)/$(echo "$other" | cut -c3-)
-	[ -f "$nf" ] && [ -f "$of" ] || { fail "no loose objects $nf $of"; host_stop; return; }
+	[ -f "$nf" ] && [ -f "$of" ] || { fail "no loose objects $nf $of"; return; }
 	rm -f "$STATE/objects/$new.so"
 	chmod u+w "$nf" 2>/dev/null
 	cp -f "$of" "$nf"
+	host --call mod_x
 	api POST /plans/1/apply
 	want_code 422 check_failed
 	has mod_x "$(errmsg)"
@@ -520,6 +553,58 @@ t_unload_after_eval() {
 	host_stop
 }
 
+# A plan recorded by another process (the post-install hook's `livemod
+# plan`) is staged ahead, not serving; a newer one replaces it, the older
+# object unstaged and unmapped; its apply takes what was staged, by plan
+# id or as the reviewed twin of an update; a rollback leaves nothing
+# staged.
+t_recorded_plan_staged_ahead() {
+	one -DMOD_CODE_CHANGE
+	host --call mod_x
+	mod mod_x.so mod_x 1.1.0 -DMOD_CODE_CHANGE -DMOD_ANSWER=2
+	expect 0 lm plan
+	wait_staged mod_x 1.1.0 || return
+	want_loaded "release 1; mod_x 1.0.0"
+	expect 0 lm status
+	has "staged 1.1.0" "$OUT"
+	old=$(staged mod_x oid)
+	[ "$(mapped "$old")" -gt 0 ] || fail "1.1.0 staged but not mapped"
+	mod mod_x.so mod_x 1.2.0 -DMOD_CODE_CHANGE -DMOD_ANSWER=3
+	expect 0 lm plan
+	wait_staged mod_x 1.2.0 || return
+	n=0
+	while [ "$(mapped "$old")" -gt 0 ]; do
+		n=$((n + 1))
+		[ $n -lt 500 ] || { fail "1.1.0, replaced, still mapped"; break; }
+		sleep 0.02
+	done
+	id=$(sql 'SELECT max(id) FROM plans')
+	expect 0 lm apply "$id"
+	[ "$(last_run "json_extract(timings_json, '\$.staged_ahead_taken')")" = 1 ] ||
+		fail "the apply did not take what was staged: $(last_run timings_json)"
+	want_loaded "release 3; mod_x 1.2.0" # 2 was the superseded plan's
+	[ -z "$(staged mod_x)" ] || fail "still staged after the apply"
+	# the hook's plan, then `livemod update`: its reviewed twin
+	mod mod_x.so mod_x 1.3.0 -DMOD_CODE_CHANGE -DMOD_ANSWER=4
+	expect 0 lm plan
+	wait_staged mod_x 1.3.0 || return
+	hook=$(sql 'SELECT max(id) FROM plans')
+	expect 0 lm update
+	[ "$(sql 'SELECT max(id) FROM plans')" = "$hook" ] ||
+		fail "the update recorded a plan of its own: $(plans)"
+	[ "$(last_run "json_extract(timings_json, '\$.staged_ahead_taken')")" = 1 ] ||
+		fail "the update did not take what was staged: $(last_run timings_json)"
+	want_loaded "release 4; mod_x 1.3.0"
+	# staged, then a rollback: unstaged, the node back on 1.2.0
+	mod mod_x.so mod_x 1.4.0 -DMOD_CODE_CHANGE -DMOD_ANSWER=5
+	expect 0 lm plan
+	wait_staged mod_x 1.4.0 || return
+	expect 0 lm rollback
+	want_loaded "release 3; mod_x 1.2.0"
+	[ -z "$(staged mod_x)" ] || fail "still staged after the rollback"
+	host_stop
+}
+
 t_stale_plan_refused() {
 	one
 	host --call mod_x
@@ -681,6 +766,7 @@ run_test t_second_code_change_fails
 run_test t_brutal_purge_ends_pinned_task
 run_test t_one_apply_at_a_time
 run_test t_unload_after_eval
+run_test t_recorded_plan_staged_ahead
 run_test t_stale_plan_refused
 run_test t_superseded_in_flight
 run_test t_replan_after_failure
