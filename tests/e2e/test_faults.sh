@@ -190,12 +190,15 @@ t_disk_full_node() {
 
 # ---- the store and the objects ------------------------------------------
 
-# planned_update: a node serving mod_a 1.0.0 and plan 1 to 1.1.0, whose
-# object is $NEW.
+# planned_update [stopped]: a node serving mod_a 1.0.0 and plan 1 to
+# 1.1.0, whose object is $NEW. With `stopped`, no node runs yet: the
+# caller starts it (host --call mod_a). A node running when the plan is
+# recorded stages its objects ahead, from the store and verified, so a
+# test that takes them away after the plan must plan with no node.
 planned_update() {
 	mod mod_a.so mod_a 1.0.0
 	expect 0 lm init --libdir "$LIB" --app app
-	host --call mod_a
+	[ "${1:-}" = stopped ] || host --call mod_a
 	mod mod_a.so mod_a 1.1.0 -DMOD_ANSWER=2
 	expect 0 lm plan
 	NEW=$(git hash-object "$LIB/mod_a.so")
@@ -209,8 +212,9 @@ loose() {
 # A blob gone from the store: the apply's check refuses it, a rollback
 # to a release that needs it is refused before anything is recorded.
 t_store_blob_missing() {
-	planned_update
+	planned_update stopped
 	rm -f "$(loose "$NEW")" "$STATE/objects/$NEW.so"
+	host --call mod_a
 	expect 1 lm apply 1
 	has "check: {error," "$OUT"
 	has "$NEW" "$OUT$ERR"
