@@ -622,17 +622,21 @@ void lm_node_stage_recorded(lm_node *n)
 	if (lm_ledger_plan_newest(n->ledger, &id) == 0 && id > n->ahead.tried &&
 	    lm_ledger_plan_get(n->ledger, id, &row) == 0 && row.json &&
 	    strcmp(row.status, "planned") == 0 &&
-	    row.from_release == lm_node_release(n) &&
-	    lm_plan_from_json(&p, row.json, strlen(row.json), "plan") == 0 &&
-	    !(json = strdup(row.json))) {
-		lm_plan_free(p);
-		p = NULL;
+	    row.from_release == lm_node_release(n)) {
+		json = row.json; /* parsed off the lock: an apply commits */
+		row.json = NULL;
 	}
 	pthread_mutex_unlock(&n->ledger_mu);
 	lm_plan_row_clear(&row);
+	if (json && lm_plan_from_json(&p, json, strlen(json), "plan") < 0) {
+		lm_plan_free(p);
+		p = NULL;
+	}
 	lm_error_clear();
-	if (!p)
+	if (!p) {
+		free(json);
 		return;
+	}
 	n->ahead.tried = id;
 	pthread_mutex_lock(&n->ahead_mu);
 	if (!n->applying && n->apply_gen == gen) {
