@@ -241,8 +241,9 @@ static double apply_us(const lm_apply_result *res, int round, int rounds)
 	total = cJSON_GetObjectItem(t, "total");
 	if (cJSON_IsNumber(total))
 		us = total->valuedouble;
-	cJSON_ArrayForEach(step, t)
-		if (cJSON_IsNumber(step))
+	cJSON_ArrayForEach(step, t) /* staged_ahead_taken is a count */
+		if (cJSON_IsNumber(step) &&
+		    strcmp(step->string, "staged_ahead_taken") != 0)
 			note_step(step->string, step->valuedouble, round,
 				  rounds);
 	cJSON_Delete(o);
