@@ -13,9 +13,10 @@
  *    the ledger through a connection it never closes). It wakes once per
  *    QUIET_MS at most while events keep coming, not once per event.
  *
- * After each answer it also stages ahead the newest recorded plan, when
- * the node would apply it next (apply.c, lm_node_stage_recorded): the
- * hook's plan is loaded before anyone asks for its apply.
+ * After each answer, and once as it starts, it also stages ahead the
+ * newest recorded plan, when the node would apply it next (apply.c,
+ * lm_node_stage_recorded): the hook's plan is loaded before anyone asks
+ * for its apply.
  *
  * A request that comes meanwhile waits for that answer instead of
  * scanning a second time (query.c). Computing never holds the ledger's
@@ -170,6 +171,9 @@ static void *run(void *arg)
 {
 	lm_precompute *p = arg;
 
+	/* a plan recorded while no node ran (an install with the server
+	 * down): staged as if it had just been recorded */
+	lm_node_stage_recorded(p->node);
 	while (wait_turn(p)) {
 		/* a failure (a broken install) is the request's to report */
 		(void)lm_node_update_info_json(p->node, NULL);

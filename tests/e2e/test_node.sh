@@ -13,8 +13,9 @@
 # first's ran) leave every old version serving and the node's release
 # unchanged, run 'eval_failed'; a brutal purge ends exactly the pinning
 # task; one apply at a time (409 busy); a stale plan is refused (409) and
-# changes nothing; a plan recorded by `livemod plan` is staged ahead and
-# its apply takes it. Every host ends with "calls N bad 0".
+# changes nothing; a plan recorded by `livemod plan`, with the node running
+# or before it boots, is staged ahead and its apply takes it. Every host
+# ends with "calls N bad 0".
 . "$(dirname "$0")/lib.sh"
 
 
@@ -605,6 +606,22 @@ t_recorded_plan_staged_ahead() {
 	host_stop
 }
 
+# A plan recorded while no node ran (an install with the server down) is
+# staged once the node boots, and its apply takes it.
+t_pending_plan_staged_at_boot() {
+	one
+	mod mod_x.so mod_x 1.1.0 -DMOD_ANSWER=2
+	expect 0 lm plan
+	host --call mod_x
+	wait_staged mod_x 1.1.0 || return
+	want_loaded "release 1; mod_x 1.0.0"
+	expect 0 lm apply 1
+	[ "$(last_run "json_extract(timings_json, '\$.staged_ahead_taken')")" = 1 ] ||
+		fail "the apply did not take what was staged: $(last_run timings_json)"
+	want_loaded "release 2; mod_x 1.1.0"
+	host_stop
+}
+
 t_stale_plan_refused() {
 	one
 	host --call mod_x
@@ -767,6 +784,7 @@ run_test t_brutal_purge_ends_pinned_task
 run_test t_one_apply_at_a_time
 run_test t_unload_after_eval
 run_test t_recorded_plan_staged_ahead
+run_test t_pending_plan_staged_at_boot
 run_test t_stale_plan_refused
 run_test t_superseded_in_flight
 run_test t_replan_after_failure
