@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 /* See LM__TSAN_RELEASE in agent.h; defined in every build so that a TSan
  * host links against a normal agent library. */
@@ -31,19 +30,11 @@ LM_EXTERN(char) lm__tsan_grace;
 #define SPIN_YIELD_NS 20000L
 #define SPIN_CHECK_EVERY 64
 
-static long mono_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1000000000L + t.tv_nsec;
-}
-
 /* Waits for `hot` to have a table again, spinning up to SPIN_NS; true
  * when it has one. */
 static bool spin_for_resume(struct lm__hot *hot)
 {
-	long now = mono_ns(), until = now + SPIN_NS;
+	long now = lm__mono_ns(), until = now + SPIN_NS;
 	long yield_at = now + SPIN_YIELD_NS;
 	int i;
 
@@ -53,7 +44,7 @@ static bool spin_for_resume(struct lm__hot *hot)
 				return true;
 			caa_cpu_relax();
 		}
-		if ((now = mono_ns()) >= yield_at) {
+		if ((now = lm__mono_ns()) >= yield_at) {
 			sched_yield();
 			yield_at = now + SPIN_YIELD_NS;
 		}
@@ -95,7 +86,7 @@ static void note_hold(struct lm_module *mod, uint64_t ns)
 lm__fn *lm__call_wait(struct lm__hot *hot)
 {
 	struct lm_module *mod = hot->mod;
-	long since = mono_ns();
+	long since = lm__mono_ns();
 	lm__fn *vt;
 
 	for (;;) {
@@ -130,7 +121,7 @@ again:
 		lm__section_enter();
 		vt = __atomic_load_n(&hot->vtab, __ATOMIC_ACQUIRE);
 		if (vt) {
-			note_hold(mod, (uint64_t)(mono_ns() - since));
+			note_hold(mod, (uint64_t)(lm__mono_ns() - since));
 			return vt;
 		}
 	}

@@ -18,11 +18,22 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include <livemod/agent.h>
 
 #include "descriptor.h"
 #include "error.h"
+
+/* CLOCK_MONOTONIC in nanoseconds: the spins' deadlines, the holds and
+ * the reaper's timings. */
+static inline long lm__mono_ns(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000000L + t.tv_nsec;
+}
 
 typedef enum lm_vstage {
 	LM_V_STAGED,  /* loaded and checked, not published */

@@ -426,14 +426,6 @@ static int take_retired(struct lm_module *mod, struct lm__taken *t)
 	return rc;
 }
 
-static long mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000L + ts.tv_nsec / 1000;
-}
-
 static bool reaper_stopping(lm_runtime *rt)
 {
 	bool stop;
@@ -453,7 +445,7 @@ static void reap(lm_runtime *rt)
 	lm_reaped_fn fn;
 	void *ctx;
 	size_t i, n;
-	long t0 = mono_us();
+	long t0 = lm__mono_ns();
 
 	lm__rt_lock(rt);
 	while (rt->nsuspended && !reaper_stopping(rt))
@@ -466,7 +458,7 @@ static void reap(lm_runtime *rt)
 	ctx = rt->reaped_ctx;
 	lm__rt_unlock(rt);
 	if (n && fn)
-		fn(ctx, n, mono_us() - t0);
+		fn(ctx, n, (lm__mono_ns() - t0) / 1000);
 }
 
 void lm_runtime_reap(lm_runtime *rt)

@@ -30,7 +30,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 /* struct urcu_reader and its nesting mask, without remapping the public
@@ -187,14 +186,6 @@ static void memb_fence(void)
 	}
 }
 
-static long mono_ns(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return t.tv_sec * 1000000000L + t.tv_nsec;
-}
-
 /* How long the drain watches for a reader still inside a section before
  * it leaves the wait to a whole grace period: about one membarrier on a
  * VM. A call held at a closed door waits outside its section, so only a
@@ -226,8 +217,8 @@ static void memb_drain(void)
 			if (++spins % 64)
 				continue;
 			if (until < 0)
-				until = mono_ns() + DRAIN_SPIN_NS;
-			else if (mono_ns() > until) {
+				until = lm__mono_ns() + DRAIN_SPIN_NS;
+			else if (lm__mono_ns() > until) {
 				pthread_mutex_unlock(&memb_mu);
 				urcu_memb_synchronize_rcu();
 				return;

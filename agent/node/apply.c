@@ -1236,16 +1236,12 @@ static int plan_update(lm_node *n, void *arg)
 		cJSON_AddItemToArray(a->warnings,
 				     cJSON_CreateString(pl.scan.warnings[i]));
 	}
+	/* what was staged ahead serves when it is this plan's reviewed
+	 * twin (the hook's plan); else this plan stages its own while it is
+	 * recorded */
 	if (rc == 0 && pl.plan) {
-		/* what was staged ahead serves when it is this plan's
-		 * reviewed twin (the hook's plan); else this plan stages its
-		 * own while it is recorded */
-		bool ahead = n->ahead.plan != NULL;
-
-		if (!ahead)
-			lm_preload_start(&a->pre, n, pl.plan, n->info.libdir);
 		a->plan_id = reviewed_twin(n, pl.plan);
-		if (ahead && !(a->ahead = ahead_for(n, a->plan_id)))
+		if (!(a->ahead = ahead_for(n, a->plan_id)))
 			lm_preload_start(&a->pre, n, pl.plan, n->info.libdir);
 	}
 	if (rc == 0 && pl.plan && !a->plan_id &&

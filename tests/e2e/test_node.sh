@@ -141,23 +141,40 @@ staged() {
 	  WHERE json_extract(m.value, '\$.name') = '$1';"
 }
 
-# wait_staged MOD VSN: until the node has VSN of MOD staged ("": none),
-# with a hang guard.
-wait_staged() {
-	n=0
-	until [ "$(staged "$1")" = "$2" ]; do
-		n=$((n + 1))
-		[ $n -lt 500 ] || {
-			fail "$1: staged '$(staged "$1")', want '$2'"
-			return 1
-		}
+# until_true CMD...: readiness, not a sleep: runs CMD until it succeeds;
+# 1 after 10 s (a hang guard).
+until_true() {
+	ut_n=0
+	until "$@"; do
+		ut_n=$((ut_n + 1))
+		[ $ut_n -lt 500 ] || return 1
 		sleep 0.02
 	done
+}
+
+is_staged() {
+	[ "$(staged "$1")" = "$2" ]
+}
+
+# wait_staged MOD VSN: until the node has VSN of MOD staged ("": none).
+wait_staged() {
+	until_true is_staged "$1" "$2" ||
+		{ fail "$1: staged '$(staged "$1")', want '$2'"; return 1; }
 }
 
 # mapped OID: how many of the host's mappings are of the object OID.
 mapped() {
 	grep -c "objects/$1" "/proc/$HOST/maps"
+}
+
+unmapped() {
+	[ "$(mapped "$1")" -eq 0 ]
+}
+
+# want_taken N: the last run took N objects staged ahead.
+want_taken() {
+	[ "$(last_run "json_extract(timings_json, '\$.staged_ahead_taken')")" = "$1" ] ||
+		fail "the last run did not take $1 staged ahead: $(last_run timings_json)"
 }
 
 # ---- the tests ---------------------------------------------------------------
@@ -573,16 +590,10 @@ t_recorded_plan_staged_ahead() {
 	mod mod_x.so mod_x 1.2.0 -DMOD_CODE_CHANGE -DMOD_ANSWER=3
 	expect 0 lm plan
 	wait_staged mod_x 1.2.0 || return
-	n=0
-	while [ "$(mapped "$old")" -gt 0 ]; do
-		n=$((n + 1))
-		[ $n -lt 500 ] || { fail "1.1.0, replaced, still mapped"; break; }
-		sleep 0.02
-	done
+	until_true unmapped "$old" || fail "1.1.0, replaced, still mapped"
 	id=$(sql 'SELECT max(id) FROM plans')
 	expect 0 lm apply "$id"
-	[ "$(last_run "json_extract(timings_json, '\$.staged_ahead_taken')")" = 1 ] ||
-		fail "the apply did not take what was staged: $(last_run timings_json)"
+	want_taken 1
 	want_loaded "release 3; mod_x 1.2.0" # 2 was the superseded plan's
 	[ -z "$(staged mod_x)" ] || fail "still staged after the apply"
 	# the hook's plan, then `livemod update`: its reviewed twin
@@ -593,8 +604,7 @@ t_recorded_plan_staged_ahead() {
 	expect 0 lm update
 	[ "$(sql 'SELECT max(id) FROM plans')" = "$hook" ] ||
 		fail "the update recorded a plan of its own: $(plans)"
-	[ "$(last_run "json_extract(timings_json, '\$.staged_ahead_taken')")" = 1 ] ||
-		fail "the update did not take what was staged: $(last_run timings_json)"
+	want_taken 1
 	want_loaded "release 4; mod_x 1.3.0"
 	# staged, then a rollback: unstaged, the node back on 1.2.0
 	mod mod_x.so mod_x 1.4.0 -DMOD_CODE_CHANGE -DMOD_ANSWER=5
@@ -616,8 +626,7 @@ t_pending_plan_staged_at_boot() {
 	wait_staged mod_x 1.1.0 || return
 	want_loaded "release 1; mod_x 1.0.0"
 	expect 0 lm apply 1
-	[ "$(last_run "json_extract(timings_json, '\$.staged_ahead_taken')")" = 1 ] ||
-		fail "the apply did not take what was staged: $(last_run timings_json)"
+	want_taken 1
 	want_loaded "release 2; mod_x 1.1.0"
 	host_stop
 }
